@@ -1,0 +1,72 @@
+"""Small building blocks shared by pages: empty state, snapshot caption, KPI, CSV download."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from app import data
+
+EMPTY_STATE = "No data yet: run `churniq run` (or `churniq demo`)"
+
+
+def empty_state(detail: str | None = None) -> None:
+    """Tell the user what to do when there is nothing to show yet."""
+    st.info(f"{EMPTY_STATE}.", icon=":material/database:")
+    st.caption(detail or f"Looked for a published snapshot at `{data.serving_path()}`.")
+
+
+def snapshot_caption(meta: data.SnapshotMeta) -> None:
+    """Which data the page shows: watermark (as-of), reporting currency, snapshot version."""
+    watermark = meta.watermark.strftime("%Y-%m-%d %H:%M") if meta.watermark else "unknown"
+    currency = meta.reporting_currency or "unknown"
+    published = (
+        f", published {meta.published_at:%Y-%m-%d %H:%M}" if meta.published_at is not None else ""
+    )
+    st.caption(
+        f"Data as of {watermark} (watermark, UTC) · amounts in {currency} · "
+        f"snapshot {meta.version}{published}"
+    )
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline number with its change against the previous month."""
+
+    label: str
+    value: str | None
+    delta: str | None
+    help: str | None
+    inverse: bool = False  # True when a decrease is good (churn rate)
+    unchanged: bool = False  # the delta is exactly zero: grey, no arrow
+
+
+def metric(kpi: Kpi) -> None:
+    if kpi.unchanged:
+        color, arrow = "off", "off"
+    else:
+        color, arrow = ("inverse" if kpi.inverse else "normal"), "auto"
+    st.metric(
+        kpi.label,
+        kpi.value,
+        kpi.delta,
+        delta_color=color,
+        delta_arrow=arrow,
+        help=kpi.help,
+        border=True,
+    )
+
+
+def csv_download(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
+    """A download button for the (small, aggregated) data behind a chart."""
+    st.download_button(
+        label,
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+        on_click="ignore",
+    )

@@ -1,0 +1,273 @@
+"""The app's only access to data: the published, read-only serving snapshot.
+
+Rules (DESIGN.md, "Storage and concurrency"):
+
+* Only ``$CHURNIQ_HOME/serving.duckdb`` is read, never the warehouse: the pipeline holds the
+  warehouse's write lock, which would also block readers in this process.
+* Each query opens the file read-only and closes it, so the publish step can swap a new
+  snapshot in at any time and the next query sees it.
+* Every query is cached with ``st.cache_data`` and takes a :class:`Source` (path + version) as
+  its first argument, so a new snapshot means new cache keys and no stale numbers.
+* Aggregation happens in DuckDB; what comes back is at most a few rows per month.
+
+Functions return ``None`` (or empty lists) when the snapshot or a table does not exist yet;
+pages then show :func:`app.components.empty_state`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+SERVING_FILE = "serving.duckdb"
+DEFAULT_HOME = ".churniq"
+
+#: Columns of ``marts.metrics_monthly_by_segment`` that may be summed across segments.
+ADDITIVE_COLUMNS: tuple[str, ...] = (
+    "mrr",
+    "paying_customers",
+    "paying_customers_at_start",
+    "new_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "reactivation_mrr",
+    "pause_mrr",
+    "resume_mrr",
+    "fx_adjustment",
+    "net_new_mrr",
+    "new_customers",
+    "churned_customers",
+    "churned_from_start_customers",
+    "churned_in_first_month_customers",
+    "reactivated_customers",
+    "voluntary_churned_customers",
+    "involuntary_churned_customers",
+    "trial_mrr",
+    "one_time_revenue",
+    "refunds",
+)
+
+#: MRR movement columns in bridge order (gains first, then losses).
+MOVEMENT_COLUMNS: tuple[str, ...] = (
+    "new_mrr",
+    "expansion_mrr",
+    "reactivation_mrr",
+    "resume_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "pause_mrr",
+)
+
+# Rates recomputed from the sums of a segment selection (METRICS.md). MRR at the start of the
+# month comes from the bridge (end − movements − FX), so it needs no previous-month row.
+_SEGMENT_RATES_SQL = """
+    select
+        *,
+        12 * mrr as arr,
+        churned_from_start_customers / nullif(paying_customers_at_start, 0)
+            as customer_churn_rate,
+        -(churned_mrr + contraction_mrr) / nullif(mrr_at_start, 0) as gross_mrr_churn_rate,
+        -(churned_mrr + contraction_mrr + expansion_mrr + reactivation_mrr)
+            / nullif(mrr_at_start, 0) as net_mrr_churn_rate,
+        (new_mrr + expansion_mrr + reactivation_mrr)
+            / nullif(abs(churned_mrr + contraction_mrr), 0) as quick_ratio,
+        mrr / nullif(paying_customers, 0) as arpu
+    from summed
+"""
+
+
+class Source(NamedTuple):
+    """Where the snapshot is and which version of it: the cache key of every query."""
+
+    path: str
+    version: str
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """``meta.snapshot`` of the serving file (fields None when the publisher wrote none)."""
+
+    version: str
+    published_at: datetime | None
+    watermark: datetime | None
+    reporting_currency: str | None
+
+
+def home() -> Path:
+    """``$CHURNIQ_HOME``, default ``./.churniq`` under the working directory."""
+    return Path(os.environ.get("CHURNIQ_HOME") or DEFAULT_HOME)
+
+
+def serving_path() -> Path:
+    return home() / SERVING_FILE
+
+
+def current_source() -> Source | None:
+    """The snapshot file and a version string, or None when nothing was published yet.
+
+    The version is the file's identity (inode, mtime, size) rather than ``meta.snapshot.version``
+    because a ``stat`` costs nothing on every rerun, whereas reading the table means opening the
+    database; the publish step's atomic swap always changes the identity.
+    """
+    path = serving_path()
+    try:
+        st_ = path.stat()
+    except FileNotFoundError:
+        return None
+    return Source(str(path.resolve()), f"{st_.st_ino}-{st_.st_mtime_ns}-{st_.st_size}")
+
+
+def _query(source: Source, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame | None:
+    """Run one query on a fresh read-only connection; None when a table is missing."""
+    try:
+        with duckdb.connect(source.path, read_only=True) as con:
+            return con.execute(sql, params or []).df()
+    except duckdb.CatalogException:
+        return None
+
+
+@st.cache_data(show_spinner=False)
+def tables(source: Source) -> frozenset[str]:
+    """Qualified names (``schema.table``) of the tables in the snapshot."""
+    df = _query(source, "select schema_name || '.' || table_name as t from duckdb_tables()")
+    return frozenset() if df is None else frozenset(df["t"])
+
+
+@st.cache_data(show_spinner=False)
+def columns(source: Source, table: str) -> tuple[str, ...]:
+    """Column names of ``schema.table``, empty when the table does not exist."""
+    schema, name = table.split(".", 1)
+    df = _query(
+        source,
+        "select column_name from duckdb_columns() where schema_name = ? and table_name = ?"
+        " order by column_index",
+        [schema, name],
+    )
+    return () if df is None else tuple(df["column_name"])
+
+
+@st.cache_data(show_spinner=False)
+def snapshot_meta(source: Source) -> SnapshotMeta:
+    """Version, publication time, watermark and reporting currency of the snapshot."""
+    df = None
+    if "meta.snapshot" in tables(source):
+        df = _query(
+            source,
+            "select version, published_at, watermark, reporting_currency from meta.snapshot"
+            " order by published_at desc nulls last limit 1",
+        )
+    if df is None or df.empty:
+        return SnapshotMeta(source.version, None, None, None)
+    row = df.iloc[0]
+    return SnapshotMeta(
+        version=str(row["version"]),
+        published_at=_to_datetime(row["published_at"]),
+        watermark=_to_datetime(row["watermark"]),
+        reporting_currency=_to_str(row["reporting_currency"]),
+    )
+
+
+def has_metrics(source: Source | None) -> bool:
+    """Whether the snapshot has the monthly metrics the dashboards start from."""
+    return source is not None and "marts.metrics_monthly" in tables(source)
+
+
+@st.cache_data(show_spinner=False)
+def months(source: Source) -> list[date]:
+    """Months (first days) present in ``marts.metrics_monthly``, ascending."""
+    if not has_metrics(source):
+        return []
+    df = _query(
+        source, "select distinct month::date as month from marts.metrics_monthly order by 1"
+    )
+    return [] if df is None else [_to_date(m) for m in df["month"]]
+
+
+@st.cache_data(show_spinner=False)
+def segment_options(source: Source) -> dict[str, list[str]]:
+    """Distinct platforms and countries of ``marts.metrics_monthly_by_segment``."""
+    options: dict[str, list[str]] = {"platform": [], "country": []}
+    if "marts.metrics_monthly_by_segment" not in tables(source):
+        return options
+    for dim in options:
+        df = _query(
+            source,
+            f"select distinct {dim} as v from marts.metrics_monthly_by_segment"
+            f" where {dim} is not null order by 1",
+        )
+        options[dim] = [] if df is None else [str(v) for v in df["v"]]
+    return options
+
+
+@st.cache_data(show_spinner=False)
+def monthly_metrics(
+    source: Source,
+    start: date | None = None,
+    end: date | None = None,
+    platforms: tuple[str, ...] = (),
+    countries: tuple[str, ...] = (),
+) -> pd.DataFrame | None:
+    """One row per month in [start, end] with MRR, movements, customers and rates.
+
+    Without a platform/country selection this reads ``marts.metrics_monthly`` as published.
+    With one, it sums ``marts.metrics_monthly_by_segment`` over the selected segments and
+    recomputes the rates from the sums (a rate cannot be averaged across segments). ``None``
+    when the needed table is missing; an empty frame when no month matches.
+    """
+    where, params = ["month >= coalesce(?, month)", "month <= coalesce(?, month)"], [start, end]
+    if not platforms and not countries:
+        if not has_metrics(source):
+            return None
+        sql = f"select * from marts.metrics_monthly where {' and '.join(where)} order by month"
+    else:
+        available = set(columns(source, "marts.metrics_monthly_by_segment"))
+        if not available:
+            return None
+        for dim, values in (("platform", platforms), ("country", countries)):
+            if values:
+                where.append(f"{dim} in ({', '.join('?' * len(values))})")
+                params.extend(values)
+        # A column the publisher does not (yet) provide reads as null instead of failing.
+        sums = ", ".join(
+            f"sum({c}) as {c}" if c in available else f"cast(null as double) as {c}"
+            for c in ADDITIVE_COLUMNS
+        )
+        bridge = " - ".join(
+            f"coalesce(sum({c}), 0)" for c in (*MOVEMENT_COLUMNS, "fx_adjustment") if c in available
+        )
+        sql = f"""
+            with summed as (
+                select month, {sums}, sum(mrr) - {bridge} as mrr_at_start
+                from marts.metrics_monthly_by_segment
+                where {" and ".join(where)}
+                group by month
+            )
+            {_SEGMENT_RATES_SQL}
+            order by month
+        """
+    df = _query(source, sql, params)
+    if df is None:
+        return None
+    df["month"] = pd.to_datetime(df["month"])
+    return df.reset_index(drop=True)
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).to_pydatetime()
+
+
+def _to_str(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _to_date(value: Any) -> date:
+    return pd.Timestamp(value).date()

@@ -1,0 +1,106 @@
+"""Global sidebar filters (period, platform, country), shared by every page.
+
+``main.py`` renders the widgets on every rerun, before the page runs, so their values survive
+page switches (Streamlit drops the state of widgets that are not rendered in a run). The
+resulting :class:`Filters` is stored under ``st.session_state["filters"]``; pages call
+:func:`current` and never read the widget keys themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import streamlit as st
+
+from app import data
+
+STATE_KEY = "filters"
+PERIOD_KEY = "filter_period"
+PLATFORM_KEY = "filter_platforms"
+COUNTRY_KEY = "filter_countries"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A month range (first days, inclusive) and segment selections (empty = all)."""
+
+    start: date | None = None
+    end: date | None = None
+    platforms: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()
+
+    @property
+    def segmented(self) -> bool:
+        """Whether a platform or country selection is active (numbers come from segments)."""
+        return bool(self.platforms or self.countries)
+
+    def describe(self) -> str:
+        """Short human description of the segment selection."""
+        parts = []
+        if self.platforms:
+            parts.append("platform: " + ", ".join(self.platforms))
+        if self.countries:
+            parts.append("country: " + ", ".join(self.countries))
+        return " · ".join(parts) or "all platforms and countries"
+
+
+def month_label(month: date) -> str:
+    return month.strftime("%b %Y")
+
+
+def current() -> Filters:
+    """The filters chosen in the sidebar (everything when none were rendered)."""
+    value = st.session_state.get(STATE_KEY)
+    return value if isinstance(value, Filters) else Filters()
+
+
+def render_sidebar(source: data.Source | None) -> Filters:
+    """Draw the filter widgets from the snapshot's months and segments; store and return them."""
+    months = data.months(source) if source is not None else []
+    if not months:
+        filters = Filters()
+        st.session_state[STATE_KEY] = filters
+        return filters
+    options = data.segment_options(source)
+    _reset_stale(months, options)
+
+    with st.sidebar:
+        st.header("Filters")
+        if len(months) > 1:
+            start, end = st.select_slider(
+                "Period",
+                options=months,
+                value=(months[0], months[-1]),  # also what makes it a range slider
+                format_func=month_label,
+                key=PERIOD_KEY,
+                help="Months shown in charts; KPIs are for the last month of the period.",
+            )
+        else:
+            start = end = months[0]
+            st.caption(f"Period: {month_label(start)}")
+        platforms = st.multiselect(
+            "Platform", options["platform"], key=PLATFORM_KEY, placeholder="All platforms"
+        )
+        countries = st.multiselect(
+            "Country", options["country"], key=COUNTRY_KEY, placeholder="All countries"
+        )
+
+    filters = Filters(start, end, tuple(platforms), tuple(countries))
+    st.session_state[STATE_KEY] = filters
+    return filters
+
+
+def _reset_stale(months: list[date], options: dict[str, list[str]]) -> None:
+    """Initialise widget state, and drop values a newly published snapshot no longer has."""
+    state = st.session_state
+    period = state.get(PERIOD_KEY)
+    if period is not None and not (
+        isinstance(period, tuple | list) and len(period) == 2 and set(period) <= set(months)
+    ):
+        del state[PERIOD_KEY]  # the widget falls back to its default, the whole range
+    for key, dim in ((PLATFORM_KEY, "platform"), (COUNTRY_KEY, "country")):
+        chosen = state.get(key)
+        kept = [v for v in chosen or [] if v in options[dim]]
+        if chosen is None or kept != list(chosen):
+            state[key] = kept

@@ -1,0 +1,38 @@
+"""ChurnIQ dashboard entry point: ``streamlit run app/main.py``.
+
+This file is the frame around every page: page config, sidebar filters, navigation. Pages live
+one per module under ``app/views/``; add a new one by appending an ``st.Page`` to ``PAGES``.
+The folder is deliberately not called ``pages/``: a ``pages/`` folder next to the entry point
+switches Streamlit into its older directory-based multipage mode, in which reruns can execute
+the page without this file (losing the sidebar filters) and ``st.switch_page`` misroutes.
+Data location comes from ``CHURNIQ_HOME`` (default ``./.churniq``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` puts app/ (not the repository root) on sys.path; make `import app` work
+# also when the project is not installed.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from app import data, filters  # noqa: E402
+
+_PAGES_DIR = Path(__file__).parent / "views"
+
+PAGES = [
+    st.Page(
+        _PAGES_DIR / "overview.py", title="Overview", icon=":material/dashboard:", default=True
+    ),
+]
+
+st.set_page_config(page_title="ChurnIQ", page_icon=":material/monitoring:", layout="wide")
+page = st.navigation(PAGES)
+st.sidebar.title("ChurnIQ")
+filters.render_sidebar(data.current_source())
+page.run()

@@ -1,0 +1,115 @@
+"""Overview: headline KPIs, MRR movements and MRR trend for the selected period and segments."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from app import data, filters
+from app import formatting as fmt
+from app.charts import movements_chart, movements_frame, trend_chart, trend_frame
+from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.definitions import DEFINITIONS, MRR_MOVEMENTS_HELP, MRR_TREND_HELP
+
+
+def previous_month(month: date) -> date:
+    return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def month_row(df: pd.DataFrame, month: date) -> pd.Series | None:
+    rows = df[df["month"].dt.date == month]
+    return None if rows.empty else rows.iloc[0]
+
+
+#: Headline KPIs: label, metric column, kind of number.
+KPI_SPECS: tuple[tuple[str, str, str], ...] = (
+    ("MRR", "mrr", "money"),
+    ("ARR", "arr", "money"),
+    ("Paying customers", "paying_customers", "count"),
+    ("Customer churn rate", "customer_churn_rate", "rate"),
+    ("Net new MRR", "net_new_mrr", "money"),
+)
+
+
+def headline_kpis(
+    current: pd.Series, previous: pd.Series | None, currency: str | None
+) -> list[Kpi]:
+    """The headline numbers of a month with their change against the previous month."""
+    kpis = []
+    for label, column, kind in KPI_SPECS:
+        value = current.get(column)
+        before = None if previous is None else previous.get(column)
+        if kind == "money":
+            shown, delta = fmt.money(value, currency), fmt.money_delta(value, before, currency)
+        elif kind == "count":
+            shown, delta = fmt.count(value), fmt.count_delta(value, before)
+        else:
+            shown, delta = fmt.percent(value), fmt.rate_delta_pp(value, before)
+        unchanged = not (fmt.is_missing(value) or fmt.is_missing(before)) and value == before
+        kpis.append(
+            Kpi(
+                label,
+                shown,
+                delta,
+                DEFINITIONS[column],
+                inverse=kind == "rate",
+                unchanged=unchanged,
+            )
+        )
+    return kpis
+
+
+def render() -> None:
+    st.title("Overview")
+    source = data.current_source()
+    if source is None or not data.has_metrics(source):
+        empty_state(
+            None if source is None else "The snapshot has no `marts.metrics_monthly` table yet."
+        )
+        return
+    meta = data.snapshot_meta(source)
+    currency = meta.reporting_currency
+    chosen = filters.current()
+    if chosen.end is None:
+        empty_state("The snapshot has no months of metrics yet.")
+        return
+    segments = (chosen.platforms, chosen.countries)
+
+    kpi_rows = data.monthly_metrics(source, previous_month(chosen.end), chosen.end, *segments)
+    series = data.monthly_metrics(source, chosen.start, chosen.end, *segments)
+    if kpi_rows is None or series is None:
+        empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
+        return
+    current = month_row(kpi_rows, chosen.end)
+    if current is None or series.empty:
+        st.warning(f"No data for {chosen.describe()} in the selected period.")
+        snapshot_caption(meta)
+        return
+
+    st.caption(
+        f"{filters.month_label(chosen.end)} compared with "
+        f"{filters.month_label(previous_month(chosen.end))} · {chosen.describe()}"
+        + (" (rates recomputed from the segments' sums)" if chosen.segmented else "")
+    )
+    previous = month_row(kpi_rows, previous_month(chosen.end))
+    kpis = headline_kpis(current, previous, currency)
+    for column, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
+        with column:
+            metric(kpi)
+
+    st.subheader("MRR movements", help=MRR_MOVEMENTS_HELP)
+    moves = movements_frame(series)
+    st.altair_chart(movements_chart(moves, currency), width="stretch")
+    csv_download(moves, "mrr_movements.csv", "Download movements (CSV)", key="dl_movements")
+
+    st.subheader("MRR trend", help=MRR_TREND_HELP)
+    trend = trend_frame(series)
+    st.altair_chart(trend_chart(trend, currency), width="stretch")
+    csv_download(trend, "mrr_trend.csv", "Download MRR trend (CSV)", key="dl_trend")
+
+    snapshot_caption(meta)
+
+
+render()

@@ -1,0 +1,236 @@
+"""Vectorised validation of a batch of raw lines in DuckDB, derived from the contract schema.
+
+Each line is parsed once (`json_transform` into a struct of raw JSON values) and checked field by field in the
+order of the pydantic models, so the first failing rule gives the same reason as
+`ingestion.contract.validate_line` for that event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+
+from ingestion.contract import CATALOGUE_EVENT_TYPES, EVENT_MODELS, Reason
+from ingestion.contract.events import Envelope
+from ingestion.contract.schema import FieldRule, field_rules
+from ingestion.contract.validate import EMAIL_PATTERN
+
+_JSON_TYPES = {
+    "string": ("VARCHAR",),
+    "integer": ("BIGINT", "UBIGINT"),
+    "number": ("BIGINT", "UBIGINT", "DOUBLE"),
+    "boolean": ("BOOLEAN",),
+    "object": ("OBJECT",),
+    "array": ("ARRAY",),
+}
+
+
+def _lit(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return str(value)
+
+
+def _fail(reason: Reason, detail: str) -> str:
+    return _lit(f"{reason.value}|{detail}")
+
+
+def _x(path: str) -> str:
+    """The parsed JSON value at `$.a.b` as a member of the struct `j` (null if absent or null)."""
+    return "j." + ".".join(f'"{p}"' for p in path.removeprefix("$.").split("."))
+
+
+def _text(path: str) -> str:
+    return f"({_x(path)}->>'$')"
+
+
+def _type(path: str) -> str:
+    return f"json_type({_x(path)})"
+
+
+def _missing(path: str) -> str:
+    # json_transform maps both an absent key and JSON null to NULL; tell them apart only then.
+    return f"case when {_x(path)} is null then not json_exists(text, {_lit(path)}) else false end"
+
+
+def _timestamp(path: str) -> str:
+    return f"try_cast({_text(path)} as timestamptz)"
+
+
+def _field_checks(rule: FieldRule, x: str, where: str) -> list[tuple[str, str]]:
+    """(condition that means failure, reason|detail) pairs for one field, in check order."""
+    checks: list[tuple[str, str]] = []
+    if rule.required:
+        checks.append((_missing(x), _fail(Reason.MISSING_FIELD, f"{where}: Field required")))
+    present = f"{_x(x)} is not null"
+    if rule.required and not rule.nullable:
+        checks.append(
+            (f"{_x(x)} is null", _fail(Reason.WRONG_TYPE, f"{where}: must not be null"))
+        )
+    allowed = sorted({t for jt in rule.json_types for t in _JSON_TYPES[jt]})
+    if allowed:
+        checks.append(
+            (
+                f"{present} and {_type(x)} not in ({', '.join(map(_lit, allowed))})",
+                _fail(Reason.WRONG_TYPE, f"{where}: should be {' or '.join(rule.json_types)}"),
+            )
+        )
+    is_text = rule.json_types == ("string",)
+    if rule.kind == "timestamp":
+        cond = f"not regexp_full_match({_text(x)}, {_lit(rule.pattern)}) or {_timestamp(x)} is null"
+        checks.append(
+            (f"{present} and ({cond})", _fail(Reason.INVALID_TIMESTAMP, f"{where}: not RFC 3339"))
+        )
+    if rule.enum is not None:
+        reason = {"currency": Reason.UNKNOWN_CURRENCY, "country": Reason.UNKNOWN_COUNTRY}.get(
+            rule.kind or "", Reason.INVALID_VALUE
+        )
+        value = _text(x) if is_text else f"try_cast({_text(x)} as bigint)"
+        members = ", ".join(_lit(v) for v in rule.enum)
+        checks.append(
+            (f"{present} and {value} not in ({members})", _fail(reason, f"{where}: not allowed"))
+        )
+    if is_text and (rule.min_length is not None or rule.max_length is not None):
+        lo, hi = rule.min_length or 0, rule.max_length or 1_000_000
+        reason = Reason.INVALID_ID if rule.kind == "id" else Reason.INVALID_VALUE
+        checks.append(
+            (
+                f"{present} and length({_text(x)}) not between {lo} and {hi}",
+                _fail(reason, f"{where}: length must be {lo} to {hi}"),
+            )
+        )
+    if rule.minimum is not None:
+        reason = Reason.NEGATIVE_AMOUNT if rule.kind == "amount" else Reason.INVALID_VALUE
+        checks.append(
+            (
+                f"{present} and try_cast({_text(x)} as double) < {rule.minimum}",
+                _fail(reason, f"{where}: must be >= {rule.minimum}"),
+            )
+        )
+    if rule.maximum is not None:
+        checks.append(
+            (
+                f"{present} and try_cast({_text(x)} as double) > {rule.maximum}",
+                _fail(Reason.INVALID_VALUE, f"{where}: must be <= {rule.maximum}"),
+            )
+        )
+    if rule.pattern is not None and rule.kind != "timestamp":
+        reason = Reason.INVALID_DURATION if rule.kind == "duration" else Reason.INVALID_VALUE
+        checks.append(
+            (
+                f"{present} and not regexp_full_match({_text(x)}, {_lit(rule.pattern)})",
+                _fail(reason, f"{where}: does not match {rule.pattern}"),
+            )
+        )
+    return checks
+
+
+def _case(checks: list[tuple[str, str]]) -> str:
+    whens = "\n      ".join(f"when {cond} then {out}" for cond, out in checks)
+    return f"case\n      {whens}\n    end"
+
+
+def _structure() -> str:
+    """The json_transform structure: every envelope and payload field as raw JSON."""
+    data = sorted({name for m in EVENT_MODELS.values() for name in m.model_fields})
+    envelope = {name: "JSON" for name in Envelope.model_fields if name != "data"}
+    return json.dumps(envelope | {"data": dict.fromkeys(data, "JSON")})
+
+
+@cache
+def validation_sql(relation: str) -> str:
+    """SQL over `relation(line_no, text)` yielding every line with its verdict.
+
+    Output columns: line_no, failure ('reason|detail' or null), text (bad lines only), event_id,
+    event_type, schema_version, occurred_at (UTC timestamp), source, customer_id, data.
+    Takes one parameter: the latest acceptable occurred_at (now + clock skew), a timestamptz.
+    """
+    envelope_checks: list[tuple[str, str]] = []
+    for rule in field_rules(Envelope):
+        checks = _field_checks(rule, f"$.{rule.name}", rule.name)
+        if rule.name == "event_type":  # its enum check has a reason of its own
+            checks = [
+                (c, _fail(Reason.UNKNOWN_EVENT_TYPE, "event_type: unknown"))
+                if o.startswith("'invalid_value") else (c, o) for c, o in checks
+            ]
+        if rule.name == "schema_version":
+            checks = [
+                (c, _fail(Reason.UNSUPPORTED_SCHEMA_VERSION, "schema_version: must be 1"))
+                if o.startswith("'invalid_value") else (c, o) for c, o in checks
+            ]
+        envelope_checks += checks
+    customer = _text("$.customer_id")
+    catalogue = ", ".join(_lit(t) for t in sorted(CATALOGUE_EVENT_TYPES))
+    envelope_checks += [
+        (
+            f"{_timestamp('$.occurred_at')} > $1",
+            _fail(Reason.FUTURE_TIMESTAMP, "occurred_at is in the future"),
+        ),
+        (
+            f"ev_type in ({catalogue}) and {customer} <> ''",
+            _fail(Reason.INVALID_ID, "customer_id must be empty for catalogue events"),
+        ),
+        (
+            f"ev_type not in ({catalogue}) and {customer} = ''",
+            _fail(Reason.MISSING_FIELD, "customer_id: required for subscriber events"),
+        ),
+        (
+            f"regexp_full_match({customer}, {_lit(EMAIL_PATTERN.strip('^$'))})",
+            _fail(Reason.PERSONAL_DATA, "customer_id looks like an e-mail address"),
+        ),
+    ]
+
+    per_type = []
+    for event_type, model in EVENT_MODELS.items():
+        checks: list[tuple[str, str]] = []
+        typed: dict[str, str] = {}
+        for rule in field_rules(model):
+            path = f"$.data.{rule.name}"
+            checks += _field_checks(rule, path, f"data.{rule.name}")
+            typed[rule.name] = _timestamp(path) if rule.kind == "timestamp" else _text(path)
+        for cond, reason, detail in model.sql_rules:
+            expr = re.sub(r"\b[a-z_]+\b", lambda m: typed.get(m.group(0), m.group(0)), cond)
+            checks.append((f"not coalesce({expr}, false)", _lit(f"{reason}|{detail}")))
+        if checks:
+            per_type.append(f"when {_lit(event_type)} then {_case(checks)}")
+    payload_case = "case ev_type\n    " + "\n    ".join(per_type) + "\n  end"
+
+    return f"""
+with typed as (
+  -- each step in its own projection: DuckDB inlines aliases reused in the same select.
+  -- Lines keep their line end (JSON whitespace); blank lines are not events.
+  select line_no, text,
+         case when text is null then null when json_valid(text) then json_type(text) end as top
+  from {relation}
+  where text is null or case when length(text) > 2 then true else trim(text) <> '' end
+), parsed as (
+  select *, case when top = 'OBJECT' then json_transform(text, {_lit(_structure())}) end as j
+  from typed
+), keyed as (
+  select *, case when {_type('$.event_type')} = 'VARCHAR' then {_text('$.event_type')} end
+              as ev_type
+  from parsed
+), judged as (
+  select *,
+    case
+      when text is null then {_fail(Reason.INVALID_ENCODING, "line is not valid UTF-8")}
+      when top is null then {_fail(Reason.MALFORMED_JSON, "line is not valid JSON")}
+      when top <> 'OBJECT' then {_fail(Reason.NOT_AN_OBJECT, "an event must be a JSON object")}
+      else coalesce({_case(envelope_checks)}, {payload_case})
+    end as failure
+  from keyed
+)
+select line_no, failure,
+       case when failure is not null then rtrim(text, chr(13) || chr(10)) end as text,
+       {_text('$.event_id')} as event_id,
+       case when failure is null then ev_type end as event_type,
+       case when failure is null then cast({_text('$.schema_version')} as integer) end
+         as schema_version,
+       case when failure is null then cast(timezone('UTC', {_timestamp('$.occurred_at')})
+         as timestamp) end as occurred_at,
+       case when failure is null then {_text('$.source')} end as source,
+       case when failure is null then nullif({customer}, '') end as customer_id,
+       case when failure is null then json_extract(text, '$.data') end as data
+from judged
+"""
