@@ -110,7 +110,7 @@ def _tabular_lines(path: Path, fmt: str, data: bytes) -> pa.Table:
                 "create temp table f as select * from read_csv(?, header = true, all_varchar = true)",
                 [str(path)],
             )
-        types = dict(con.execute("select column_name, data_type from (describe f)").fetchall())
+        types = dict(con.execute("select column_name, column_type from (describe f)").fetchall())
     except duckdb.Error as exc:
         con.close()
         raise InputError(f"{path}: unreadable {fmt} file ({str(exc).splitlines()[0]})") from None
@@ -119,10 +119,10 @@ def _tabular_lines(path: Path, fmt: str, data: bytes) -> pa.Table:
         if missing:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
         members = ", ".join(f"'{c}', {_json_expr(c, types[c])}" for c in ENVELOPE_COLUMNS)
-        return con.execute(
+        return con.sql(
             f"""select cast(row_number() over () as bigint) as line_no,
                        cast(json_object({members}) as varchar) as text
                 from f"""
-        ).fetch_arrow_table()
+        ).to_arrow_table()
     finally:
         con.close()

@@ -41,7 +41,7 @@ STORE_PROVIDER = {1: 3, 2: 4, 3: 5, 4: 6}  # platform idx -> provider idx
 PAYMENT_METHODS: tuple[str, ...] = ("card", "paypal", "in_app")
 PROVIDER_METHOD = np.array([0, 0, 1, 2, 2, 2, 2])
 # base probability that a renewal charge fails, per provider
-PROVIDER_FAIL = np.array([0.062, 0.058, 0.045, 0.030, 0.042, 0.045, 0.040])
+PROVIDER_FAIL = np.array([0.085, 0.080, 0.062, 0.042, 0.058, 0.062, 0.055])
 
 CHANNELS: tuple[str, ...] = (
     "organic", "paid_search", "paid_social", "referral", "partner_bundle", "tv_ad", "affiliate",
@@ -117,7 +117,7 @@ FAILURE_CODES = (
 )
 FAILURE_WEIGHTS = np.array([0.40, 0.18, 0.20, 0.03, 0.08, 0.07, 0.04])
 # probability that a retry of a charge that failed with this code succeeds
-FAILURE_RECOVERY = np.array([0.36, 0.24, 0.26, 0.05, 0.45, 0.70, 0.30])
+FAILURE_RECOVERY = np.array([0.32, 0.20, 0.22, 0.04, 0.40, 0.65, 0.26])
 RETRY_DAYS = (3, 7, 14)  # days after the first failure; dunning ends after the last one
 
 DRIVERS = (

@@ -21,7 +21,7 @@ from .events import EventBuffer
 
 # status codes
 NONE, TRIAL, ACTIVE, DUNNING, PAUSED = 0, 1, 2, 3, 4
-STATUS_NAMES = ("none", "trial", "active", "dunning", "paused")
+STATUS_NAMES = ("none", "trial", "active", "dunning", "paused", "cancel_pending")
 # how a customer's last subscription ended (truth)
 END_VOL, END_INVOL, END_TRIAL, END_REFUND = 0, 1, 2, 3
 END_NAMES = ("voluntary", "involuntary", "trial_not_converted", "voluntary_refund")
@@ -572,19 +572,20 @@ class Engine:
         p_down = np.where(active & has_down,
                           0.008 / 30.4 * self.price_sens * (1 + 2 * self.price_shock), 0.0)
         p_tvod = np.where(access, 0.03 / 30.4, 0.0)
-        p_ticket = np.where(access, (0.010 * self.tech + 0.02 * self.pf_recent) / 30.4, 0.0)
+        p_ticket = np.where(access, (0.03 * self.tech + 0.08 * self.pf_recent) / 30.4, 0.0)
         p_consent = np.where(self.signed_up, 0.004 / 30.4, 0.0)
         since = np.maximum(day - self.end_day, 0)
         p_wb = np.where((st == NONE) & self.had_sub & ~self.pass_only,
                         WINBACK_MONTHLY / 30.4 * np.exp(-since / 180.0)
                         * np.where(self.end_type == END_INVOL, 1.8, 1.0), 0.0)
-        cum = np.cumsum(np.stack([p_cancel, p_up, p_down, p_tvod, p_ticket, p_consent, p_wb]), axis=0)
+        probs = (p_cancel, p_up, p_down, p_tvod, p_ticket, p_consent, p_wb)
+        total = p_cancel + p_up + p_down + p_tvod + p_ticket + p_consent + p_wb
         u = rng.random(self.n)
-        outcome = np.where(u < cum[-1], (u[None, :] >= cum).sum(axis=0), -1)
-        hits = np.flatnonzero(outcome >= 0)
+        hits = np.flatnonzero(u < total)
         if hits.size == 0:
             return
-        out = outcome[hits]
+        cum = np.cumsum(np.stack([p[hits] for p in probs]), axis=0)
+        out = (u[hits][None, :] >= cum).sum(axis=0)
         # ---- voluntary cancellation (incl. during dunning)
         idx = hits[out == 0]
         if idx.size:
@@ -705,7 +706,7 @@ class Engine:
             np.log(BASE_MONTHLY_HAZARD * self.frailty) + cat.CHANNEL_HAZARD[self.channel],
             1.2 * drop + 0.3 * low,
             0.75 * self.pf_recent,
-            0.5 * self.sup_bad,
+            0.6 * self.sup_bad,
             0.9 * self.price_shock * self.price_sens,
             offer_c,
             0.9 * np.exp(-tenure / 100.0),
@@ -782,7 +783,7 @@ class Engine:
         r["propensity"].append(np.clip(prop, 0.0, 1.0))
         r["hazard"].append(h)
         r["driver"].append(driver)
-        r["status"].append(s.astype(np.int64))
+        r["status"].append(np.where(pend, 5, s).astype(np.int64))
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> EngineResult:

@@ -1,0 +1,41 @@
+# churniq: `make demo` and `make test` work on a machine with Python 3.11, make and PyPI.
+PY ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+VENV := .venv
+CHURNIQ := $(VENV)/bin/churniq
+
+.PHONY: setup demo test lint format bench screenshots clean
+
+setup: $(VENV)/.synced
+	@$(CHURNIQ) prepare >/dev/null
+
+$(UV):
+	$(PY) -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock $(UV)
+	$(UV) sync --frozen --python $(PY)
+	@touch $@
+
+demo: setup
+	$(CHURNIQ) demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pytest -n 2 --dist loadfile
+
+lint: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup
+	$(VENV)/bin/python -m benchmarks.run_all
+
+screenshots: setup
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(VENV)/bin/python -m benchmarks.screenshots
+
+clean:
+	rm -rf $(VENV) .uv dbt_project/target .pytest_cache

@@ -1,0 +1,270 @@
+"""`churniq`: the command line. Every pipeline step runs the same Dagster job in-process."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from pydantic import ValidationError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class UserError(Exception):
+    """Reported as one line on stderr with exit code 2."""
+
+
+def _settings(args: argparse.Namespace):
+    from .settings import get_settings
+
+    try:
+        settings = get_settings(home=args.home) if getattr(args, "home", None) else get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UserError(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from ingestion.simulator import simulate
+
+    out = Path(args.out)
+    summary = simulate(
+        customers=args.customers,
+        months=args.months,
+        seed=args.seed,
+        events_dir=out / "events",
+        truth_dir=out / "ground_truth",
+        fmt=args.format,
+        start=args.start,
+    )
+    print(
+        f"simulated {summary.customers:,} customers, {summary.events:,} events "
+        f"in {summary.elapsed_seconds:.1f}s → {out / 'events'} (ground truth: {out / 'ground_truth'})"
+    )
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingestion.loader import connect, ingest
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [settings.landing]
+    started = time.perf_counter()
+    con = connect(settings.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
+    try:
+        report = ingest(con, paths, clock_skew=timedelta(minutes=settings.clock_skew_minutes))
+    finally:
+        con.close()
+    elapsed = time.perf_counter() - started
+    for f in report.files:
+        state = "already loaded, skipped" if f.skipped else (
+            f"{f.loaded:,} loaded, {f.duplicates:,} duplicate, {f.quarantined:,} quarantined"
+        )
+        print(f"  {f.path}: {state}")
+    rate = report.lines / elapsed if elapsed else 0
+    print(f"{report.summary()} in {elapsed:.1f}s ({rate:,.0f} lines/s)")
+    return 0
+
+
+def run_pipeline(settings) -> dict:
+    """Run the whole Dagster job in-process on `settings.home`; returns the step metadata."""
+    import dagster as dg
+
+    from .dbt_project import prepare_manifest
+
+    prepare_manifest()
+    from .definitions import build_definitions
+
+    dagster_home = settings.home / "dagster"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").touch()
+    os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
+    defs = build_definitions(home=str(settings.home.resolve()))
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("churniq").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    if not result.success:
+        failed = [e for e in result.all_events if e.is_step_failure]
+        why = failed[0].event_specific_data.error.message.strip() if failed else "unknown error"
+        raise UserError(f"pipeline failed: {why.splitlines()[0]}")
+    meta = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.step_materialization_data.materialization
+        meta[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+    checks = {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data.passed
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    meta["checks"] = checks
+    return meta
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    started = time.perf_counter()
+    meta = run_pipeline(settings)
+    raw = meta.get("raw/events", {})
+    snap = meta.get("serving_snapshot", {})
+    failed = [name for name, ok in meta["checks"].items() if not ok]
+    print(
+        f"run finished in {time.perf_counter() - started:.1f}s: "
+        f"{raw.get('loaded', 0):,} events loaded, {raw.get('duplicates', 0):,} duplicate, "
+        f"{raw.get('quarantined', 0):,} quarantined; snapshot {snap.get('version')} published; "
+        f"{len(meta['checks']) - len(failed)}/{len(meta['checks'])} checks passed"
+        + (f" (failed: {', '.join(failed)})" if failed else "")
+    )
+    return 0
+
+
+def serve_app(settings, port: int) -> int:
+    env = os.environ | {"CHURNIQ_HOME": str(settings.home.resolve())}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py"),
+        "--server.port", str(port), "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]
+    print(f"dashboards on http://localhost:{port} (Ctrl+C to stop)")
+    try:
+        return subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    return serve_app(_settings(args), args.port)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ingestion.simulator import simulate
+
+    settings = _settings(args)
+    started = time.perf_counter()
+    summary = simulate(
+        customers=args.customers,
+        months=args.months,
+        seed=args.seed,
+        events_dir=settings.landing,
+        truth_dir=settings.ground_truth,
+        fmt="parquet",
+    )
+    print(f"simulated {summary.customers:,} customers × {args.months} months: "
+          f"{summary.events:,} events in {summary.elapsed_seconds:.1f}s")
+    cmd_run(args)
+    print(f"demo pipeline finished in {time.perf_counter() - started:.1f}s")
+    if args.no_serve:
+        return 0
+    return serve_app(settings, args.port)
+
+
+def cmd_dagster(args: argparse.Namespace) -> int:
+    from .dbt_project import prepare_manifest
+
+    settings = _settings(args)
+    prepare_manifest()
+    dagster_home = (settings.home / "dagster").resolve()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").touch()
+    env = os.environ | {"DAGSTER_HOME": str(dagster_home), "CHURNIQ_HOME": str(settings.home.resolve())}
+    dagster = Path(sys.executable).with_name("dagster")
+    cmd = [str(dagster), "dev", "-m", "pipelines.dagster_entry", "-p", str(args.port)]
+    try:
+        return subprocess.call(cmd, env=env, cwd=REPO)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from ingestion.contract import SCHEMA_PATH, write_json_schema
+
+    path = write_json_schema(Path(args.out) if args.out else SCHEMA_PATH)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from .dbt_project import prepare_manifest
+
+    print(f"dbt manifest ready: {prepare_manifest(force=args.force)}")
+    return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="churniq", description="Subscriber retention analytics.")
+    p.add_argument("--home", help="data folder (default $CHURNIQ_HOME or ./.churniq)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="simulate a streaming business as contract files")
+    s.add_argument("--customers", type=_positive, default=10_000)
+    s.add_argument("--months", type=_positive, default=24)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--out", required=True, help="folder; events/ and ground_truth/ go inside")
+    s.add_argument("--format", choices=["parquet", "ndjson"], default="parquet")
+    s.add_argument("--start", type=date.fromisoformat, default=date(2024, 11, 1))
+    s.set_defaults(func=cmd_simulate)
+
+    s = sub.add_parser("ingest", help="load contract files (NDJSON, Parquet, CSV) into raw.events")
+    s.add_argument("paths", nargs="*", help="files or folders (default: the landing folder)")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("run", help="run the pipeline: landing → raw → marts → snapshot")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("app", help="serve the dashboards")
+    s.add_argument("--port", type=_positive, default=8501)
+    s.set_defaults(func=cmd_app)
+
+    s = sub.add_parser("demo", help="simulate, run the pipeline and serve the dashboards")
+    s.add_argument("--customers", type=_positive, default=30_000)
+    s.add_argument("--months", type=_positive, default=24)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--port", type=_positive, default=8501)
+    s.add_argument("--no-serve", action="store_true", help="stop after publishing")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("dagster", help="start the Dagster UI on the same definitions")
+    s.add_argument("--port", type=_positive, default=3000)
+    s.set_defaults(func=cmd_dagster)
+
+    s = sub.add_parser("schema", help="write the contract's JSON Schema file")
+    s.add_argument("--out", help="path (default: ingestion/contract/contract-v1.schema.json)")
+    s.set_defaults(func=cmd_schema)
+
+    s = sub.add_parser("prepare", help="prepare the dbt manifest (build time)")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_prepare)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ingestion.loader import InputError
+
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, InputError) as exc:
+        print(f"churniq: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The dbt project as Dagster sees it; its manifest is prepared at build time (`make setup`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def project():
+    from dagster_dbt import DbtProject
+
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _sources_newer_than_manifest() -> bool:
+    if not MANIFEST.exists():
+        return True
+    built = MANIFEST.stat().st_mtime
+    watched = ("models", "macros", "tests", "seeds")
+    files = [DBT_PROJECT_DIR / "dbt_project.yml"] + [
+        f for d in watched for f in (DBT_PROJECT_DIR / d).rglob("*") if f.is_file()
+    ]
+    return any(f.stat().st_mtime > built for f in files)
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """Run `dbt parse` when the manifest is missing or older than the project's files."""
+    if force or _sources_newer_than_manifest():
+        dbt = Path(sys.executable).with_name("dbt")
+        env = os.environ | {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+        result = subprocess.run(
+            [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR)],
+            cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")
+    return MANIFEST
+
+
+def dbt_vars(reporting_currency: str, as_of: str | None) -> str:
+    return json.dumps({"reporting_currency": reporting_currency, "as_of": as_of})

@@ -1,0 +1,205 @@
+"""Dagster definitions: landing → raw → marts → serving snapshot, with checks, sensor, schedule.
+
+Built by `build_definitions()`; the dbt manifest must exist already (prepared at build time by
+`make setup` / `churniq` through `pipelines.dbt_project.prepare_manifest`), never parsed here.
+"""
+
+
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from datetime import timedelta
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from ingestion.fx import refresh_reference_tables
+from ingestion.loader import connect, ingest
+from ingestion.loader.load import expand_paths
+
+from .dbt_project import DBT_PROJECT_DIR, MANIFEST, dbt_vars
+from .publish import publish
+from .settings import Settings, get_settings
+
+RAW_EVENTS = dg.AssetKey(["raw", "events"])
+SERVING = dg.AssetKey(["serving_snapshot"])
+QUARANTINE_RATIO_LIMIT = 0.01
+
+
+class ChurniqConfig(dg.ConfigurableResource):
+    """Where the data lives; defaults from CHURNIQ_* settings."""
+
+    home: str = ""
+
+    def settings(self) -> Settings:
+        return get_settings(home=self.home) if self.home else get_settings()
+
+
+def _warehouse(settings: Settings):
+    return connect(
+        settings.warehouse,
+        memory_limit=settings.duckdb_memory_limit,
+        threads=settings.duckdb_threads,
+    )
+
+
+def landing_files(settings: Settings) -> list:
+    settings.landing.mkdir(parents=True, exist_ok=True)
+    return expand_paths([settings.landing])
+
+
+@dg.asset(key=RAW_EVENTS, group_name="ingestion", description="Validated contract events.")
+def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.MaterializeResult:
+    settings = churniq.settings()
+    files = landing_files(settings)
+    con = _warehouse(settings)
+    try:
+        report = ingest(con, files, clock_skew=timedelta(minutes=settings.clock_skew_minutes))
+        total = con.execute("select count(*) from raw.events").fetchall()[0][0]
+    finally:
+        con.close()
+    # Each file's batch is checkpointed; only now is it safe to move it out of landing.
+    for result, path in zip(report.files, files, strict=True):
+        target = settings.archive / (result.batch_id or "unknown") / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+    context.log.info(report.summary())
+    return dg.MaterializeResult(
+        metadata={
+            "files": len(report.files),
+            "loaded": report.loaded,
+            "duplicates": report.duplicates,
+            "quarantined": report.quarantined,
+            "total_events": total,
+        }
+    )
+
+
+@dg.asset_check(asset=RAW_EVENTS, description="Share of quarantined lines in the last loads.")
+def quarantine_ratio(churniq: ChurniqConfig) -> dg.AssetCheckResult:
+    settings = churniq.settings()
+    con = _warehouse(settings)
+    try:
+        lines, bad = con.execute(
+            """select coalesce(sum(lines), 0), coalesce(sum(quarantined), 0) from raw.load_ledger
+               where finished_at >= (select max(finished_at) from raw.load_ledger)
+                                    - interval 1 hour"""
+        ).fetchall()[0]
+    finally:
+        con.close()
+    ratio = bad / lines if lines else 0.0
+    return dg.AssetCheckResult(
+        passed=ratio <= QUARANTINE_RATIO_LIMIT,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"lines": int(lines), "quarantined": int(bad), "ratio": float(ratio)},
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["raw", "fx_rates"], deps=[RAW_EVENTS], group_name="ingestion",
+                     description="Daily ECB rates into the reporting currency."),
+        dg.AssetSpec(["raw", "currencies"], deps=[RAW_EVENTS], group_name="ingestion",
+                     description="ISO 4217 minor units of the currencies seen."),
+    ]
+)
+def reference_tables(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
+    settings = churniq.settings()
+    con = _warehouse(settings)
+    try:
+        unknown = refresh_reference_tables(con, settings.reporting_currency)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    if unknown:
+        context.log.warning(f"no ECB rate for {', '.join(unknown)}: amounts not converted")
+    yield dg.MaterializeResult(asset_key=["raw", "fx_rates"], metadata={"unknown": unknown})
+    yield dg.MaterializeResult(asset_key=["raw", "currencies"])
+
+
+@dbt_assets(manifest=MANIFEST, exclude="resource_type:unit_test")
+def churniq_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, churniq: ChurniqConfig
+):
+    settings = churniq.settings()
+    os.environ["CHURNIQ_WAREHOUSE"] = str(settings.warehouse.resolve())
+    os.environ["CHURNIQ_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
+    os.environ["CHURNIQ_DUCKDB_THREADS"] = str(settings.duckdb_threads)
+    as_of = settings.as_of.isoformat() if settings.as_of else None
+    args = ["build", "--vars", dbt_vars(settings.reporting_currency, as_of)]
+    yield from dbt.cli(args, context=context).stream()
+
+
+def _mart_keys() -> list[dg.AssetKey]:
+    return [k for k in churniq_dbt_assets.keys if k.path[0] == "marts"]
+
+
+@dg.asset(key=SERVING, deps=_mart_keys(), group_name="serving",
+          description="Read-only snapshot of the marts that the dashboards read.")
+def serving_snapshot(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
+    settings = churniq.settings()
+    snap = publish(settings.warehouse, settings.serving, settings.reporting_currency)
+    context.log.info(f"published snapshot {snap.version} with {len(snap.tables)} tables")
+    return dg.MaterializeResult(
+        metadata={"version": snap.version, "tables": snap.tables,
+                  "watermark": str(snap.watermark)}
+    )
+
+
+@dg.asset_check(asset=SERVING, description="MRR bridge balances every month in the snapshot.")
+def mrr_bridge_balances(churniq: ChurniqConfig) -> dg.AssetCheckResult:
+    import duckdb
+
+    settings = churniq.settings()
+    con = duckdb.connect(str(settings.serving), read_only=True)
+    try:
+        rows = con.execute(
+            """select month, mrr - coalesce(lag(mrr) over (order by month), 0)
+                      - (new_mrr + expansion_mrr + contraction_mrr + churned_mrr
+                         + reactivation_mrr + pause_mrr + resume_mrr + fx_adjustment) as gap
+               from marts.metrics_monthly order by month"""
+        ).fetchall()
+    finally:
+        con.close()
+    broken = [(str(m), str(g)) for m, g in rows if g != 0]
+    return dg.AssetCheckResult(
+        passed=not broken, metadata={"months": len(rows), "unbalanced": broken[:12]}
+    )
+
+
+churniq_job = dg.define_asset_job("churniq", selection=dg.AssetSelection.all())
+
+
+@dg.sensor(job=churniq_job, minimum_interval_seconds=30)
+def landing_sensor(context: dg.SensorEvaluationContext, churniq: ChurniqConfig):
+    """A run when new files sit in the landing folder (keyed by their names and sizes)."""
+    files = landing_files(churniq.settings())
+    if not files:
+        return dg.SkipReason("landing folder is empty")
+    key = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    return dg.RunRequest(run_key=key)
+
+
+daily_schedule = dg.ScheduleDefinition(job=churniq_job, cron_schedule="0 3 * * *",
+                                       execution_timezone="UTC")
+
+
+def build_definitions(home: str | None = None) -> dg.Definitions:
+    settings = get_settings(home=home) if home else get_settings()
+    return dg.Definitions(
+        assets=[raw_events, reference_tables, churniq_dbt_assets, serving_snapshot],
+        asset_checks=[quarantine_ratio, mrr_bridge_balances],
+        jobs=[churniq_job],
+        sensors=[landing_sensor],
+        schedules=[daily_schedule],
+        resources={
+            "dbt": DbtCliResource(
+                project_dir=str(DBT_PROJECT_DIR),
+                profiles_dir=str(DBT_PROJECT_DIR),
+                dbt_executable=str(Path(sys.executable).with_name("dbt")),
+            ),
+            "churniq": ChurniqConfig(home=str(settings.home.resolve())),
+        },
+    )

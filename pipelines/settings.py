@@ -1,0 +1,62 @@
+"""One settings object, from `CHURNIQ_*` environment variables and an optional churniq.toml."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+from ingestion.contract.types import CURRENCIES
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHURNIQ_", toml_file="churniq.toml", extra="ignore"
+    )
+
+    home: Path = Field(default=Path(".churniq"), description="data folder")
+    core_db_url: str | None = Field(default=None, description="core database (issue 5)")
+    reporting_currency: str = "EUR"
+    as_of: date | None = Field(default=None, description="as-of date; default the watermark")
+    churn_horizon_days: int = 30
+    dunning_window_days: int = 14
+    clock_skew_minutes: int = 5
+    duckdb_memory_limit: str = "4GB"
+    duckdb_threads: int = 2
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        if value not in CURRENCIES:
+            raise ValueError(f"unknown ISO 4217 currency {value!r}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kw):
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def serving(self) -> Path:
+        return self.home / "serving.duckdb"
+
+    @property
+    def ground_truth(self) -> Path:
+        return self.home / "ground_truth"
+
+    @property
+    def archive(self) -> Path:
+        return self.landing / "archive"
+
+
+def get_settings(**overrides) -> Settings:
+    return Settings(**overrides)
