@@ -70,26 +70,49 @@ def _naive_write(result, seed: int, path: Path) -> int:
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     with path.open("w") as fh:
         for n, (ts, cust, etype, data) in enumerate(rows):
-            fh.write(json.dumps({
-                "event_id": f"sim{seed}-{n}", "event_type": etype, "schema_version": 1,
-                "occurred_at": datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "source": "simulator", "customer_id": f"c{seed}-{cust}", "data": data,
-            }) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "event_id": f"sim{seed}-{n}",
+                        "event_type": etype,
+                        "schema_version": 1,
+                        "occurred_at": datetime.fromtimestamp(ts, UTC).strftime(
+                            "%Y-%m-%dT%H:%M:%SZ"
+                        ),
+                        "source": "simulator",
+                        "customer_id": f"c{seed}-{cust}",
+                        "data": data,
+                    }
+                )
+                + "\n"
+            )
     return len(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--start", type=date.fromisoformat, default=date(2024, 11, 1))
     ap.add_argument("--format", choices=("parquet", "ndjson"), default="parquet")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out" / "simulator")
-    ap.add_argument("--baseline-customers", type=int, default=40,
-                    help="customers simulated one at a time for the engine baseline")
-    ap.add_argument("--baseline-writer-customers", type=int, default=2_000,
-                    help="customers whose events are written row by row for the writer baseline")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent / "out" / "simulator"
+    )
+    ap.add_argument(
+        "--baseline-customers",
+        type=int,
+        default=40,
+        help="customers simulated one at a time for the engine baseline",
+    )
+    ap.add_argument(
+        "--baseline-writer-customers",
+        type=int,
+        default=2_000,
+        help="customers whose events are written row by row for the writer baseline",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the output files")
     args = ap.parse_args(argv)
     if add_months_date(args.start, args.months) > datetime.now(UTC).date():
@@ -133,21 +156,31 @@ def main(argv: list[str] | None = None) -> int:
     base_total = base_engine + base_writer
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"simulator benchmark: {args.customers:,} customers x {args.months} months, seed {args.seed}, "
-          f"{args.format}, {cpus} CPUs")
+    print(
+        f"simulator benchmark: {args.customers:,} customers x {args.months} months, seed {args.seed}, "
+        f"{args.format}, {cpus} CPUs"
+    )
     print(f"  events                 {events:,} in {len(files)} files ({size_mb:,.1f} MB)")
-    print(f"  wall time              {total:8.2f} s  (engine {t1 - t0:.2f} s, events writer "
-          f"{t2 - t1:.2f} s, truth {t3 - t2:.2f} s)")
+    print(
+        f"  wall time              {total:8.2f} s  (engine {t1 - t0:.2f} s, events writer "
+        f"{t2 - t1:.2f} s, truth {t3 - t2:.2f} s)"
+    )
     print(f"  throughput             {events / total:,.0f} events/s")
     print(f"  peak memory (max RSS)  {peak:,.0f} MB (process baseline {rss0:,.0f} MB)")
     print(f"  target < 60 s          {'PASS' if total < 60 else 'FAIL'}")
     print("baseline (naive, measured on slices, extrapolated):")
-    print(f"  engine one customer at a time   {engine_per_customer * 1e3:8.1f} ms/customer -> "
-          f"{base_engine:,.0f} s   (vectorised {t1 - t0:.1f} s: x{base_engine / (t1 - t0):,.0f})")
-    print(f"  writer dict + json.dumps        {writer_per_event * 1e6:8.2f} us/event    -> "
-          f"{base_writer:,.0f} s   (vectorised {t2 - t1:.1f} s: x{base_writer / (t2 - t1):,.1f})")
-    print(f"  total                           {base_total:,.0f} s   vs {total:.1f} s: "
-          f"speed-up x{base_total / total:,.0f}")
+    print(
+        f"  engine one customer at a time   {engine_per_customer * 1e3:8.1f} ms/customer -> "
+        f"{base_engine:,.0f} s   (vectorised {t1 - t0:.1f} s: x{base_engine / (t1 - t0):,.0f})"
+    )
+    print(
+        f"  writer dict + json.dumps        {writer_per_event * 1e6:8.2f} us/event    -> "
+        f"{base_writer:,.0f} s   (vectorised {t2 - t1:.1f} s: x{base_writer / (t2 - t1):,.1f})"
+    )
+    print(
+        f"  total                           {base_total:,.0f} s   vs {total:.1f} s: "
+        f"speed-up x{base_total / total:,.0f}"
+    )
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
     return 0 if total < 60 else 1

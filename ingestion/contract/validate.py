@@ -36,11 +36,31 @@ _RULES = {"envelope": {r.name: r for r in envelope_rules()}} | {
 _TYPE_ERRORS = ("_type", "_parsing", "int_from_float", "bool_parsing", "is_instance")
 
 
+_PY_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def _json_type_ok(value: Any, rule: FieldRule) -> bool:
+    if value is None:
+        return rule.nullable
+    if isinstance(value, bool) and "boolean" not in rule.json_types:
+        return False
+    return any(isinstance(value, _PY_TYPES[t]) for t in rule.json_types)
+
+
 def _reason_for(error: dict[str, Any], rule: FieldRule | None) -> Reason:
     etype: str = error["type"]
     kind = rule.kind if rule else None
     if etype == "missing":
         return Reason.MISSING_FIELD
+    if rule is not None and rule.json_types and not _json_type_ok(error.get("input"), rule):
+        return Reason.WRONG_TYPE
     if etype == "value_error":
         return Reason(str(error["msg"]).split("Value error, ", 1)[-1].split(":", 1)[0])
     if kind == "timestamp":

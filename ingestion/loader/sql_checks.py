@@ -159,6 +159,17 @@ def validation_sql(relation: str) -> str:
                 (c, _fail(Reason.UNSUPPORTED_SCHEMA_VERSION, "schema_version: must be 1"))
                 if o.startswith("'invalid_value") else (c, o) for c, o in checks
             ]
+        if rule.name == "data":  # parsed as a struct: read its JSON type from the text
+            checks = [
+                (
+                    "json_type(text, '$.data') is null",
+                    _fail(Reason.MISSING_FIELD, "data: Field required"),
+                ),
+                (
+                    "json_type(text, '$.data') <> 'OBJECT'",
+                    _fail(Reason.WRONG_TYPE, "data: should be object"),
+                ),
+            ]
         envelope_checks += checks
     customer = _text("$.customer_id")
     catalogue = ", ".join(_lit(t) for t in sorted(CATALOGUE_EVENT_TYPES))

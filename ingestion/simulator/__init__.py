@@ -38,17 +38,27 @@ class SimulationSummary:
     elapsed_seconds: float = 0.0
 
     def __str__(self) -> str:  # short, for the CLI
-        return (f"{self.customers} customers x {self.months} months (seed {self.seed}): "
-                f"{self.events:,} events in {len(self.files)} files, {self.elapsed_seconds:.1f}s")
+        return (
+            f"{self.customers} customers x {self.months} months (seed {self.seed}): "
+            f"{self.events:,} events in {len(self.files)} files, {self.elapsed_seconds:.1f}s"
+        )
 
 
 def _resolve(p: Path) -> Path:
     return Path(p).expanduser().resolve()
 
 
-def simulate(customers: int, months: int, seed: int, events_dir: Path, truth_dir: Path,
-             fmt: str = "parquet", start: date = date(2024, 11, 1), *,
-             rows_per_file: int = 1_000_000) -> SimulationSummary:
+def simulate(
+    customers: int,
+    months: int,
+    seed: int,
+    events_dir: Path,
+    truth_dir: Path,
+    fmt: str = "parquet",
+    start: date = date(2024, 11, 1),
+    *,
+    rows_per_file: int = 1_000_000,
+) -> SimulationSummary:
     """Simulate `customers` subscribers over `months` calendar months from `start`.
 
     Raises ValueError when the window would end after today (UTC): the simulator never emits
@@ -63,13 +73,22 @@ def simulate(customers: int, months: int, seed: int, events_dir: Path, truth_dir
     end = add_months_date(start, months)
     today = datetime.now(UTC).date()
     if end > today:
-        raise ValueError(f"window {start}..{end} ends after today ({today}); "
-                         "pick an earlier start or fewer months")
+        raise ValueError(
+            f"window {start}..{end} ends after today ({today}); "
+            "pick an earlier start or fewer months"
+        )
     result = Engine(customers, months, seed, start).run()
     files, counts = write_events(result, seed, ev, fmt=fmt, rows_per_file=rows_per_file)
     truth = write_truth(result, seed, tr)
     return SimulationSummary(
-        customers=customers, months=months, seed=seed, events=sum(counts.values()), files=files,
-        truth_files=truth, event_counts=counts, window_start=start, window_end=end,
+        customers=customers,
+        months=months,
+        seed=seed,
+        events=sum(counts.values()),
+        files=files,
+        truth_files=truth,
+        event_counts=counts,
+        window_start=start,
+        window_end=end,
         elapsed_seconds=time.perf_counter() - t0,
     )

@@ -10,8 +10,10 @@ import numpy as np
 SEC_DAY = 86_400
 EPOCH = date(1970, 1, 1)
 
+
 def epoch_day(d: date) -> int:
     return (d - EPOCH).days
+
 
 def add_months_date(d: date, months: int) -> date:
     y, m = divmod(d.month - 1 + months, 12)
@@ -19,6 +21,7 @@ def add_months_date(d: date, months: int) -> date:
     m += 1
 
     return date(y, m, min(d.day, calendar.monthrange(y, m)[1]))
+
 
 def add_months(ts: np.ndarray, months) -> np.ndarray:
     """Add calendar months to epoch-second timestamps, clipping the day to the month's length

@@ -76,8 +76,9 @@ class Engine:
         self.ticket_seq = 0
         self.refund_seq = 0
         self.refunded_payments: list[np.ndarray] = []
-        self.truth_rows: dict[str, list[np.ndarray]] = {k: [] for k in (
-            "cust", "as_of", "propensity", "hazard", "driver", "status")}
+        self.truth_rows: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("cust", "as_of", "propensity", "hazard", "driver", "status")
+        }
         self._init_customers()
 
     # ------------------------------------------------------------------ setup
@@ -93,15 +94,42 @@ class Engine:
         w = w * np.where(self.bf_day, 2.5, 1.0) * np.where((months == 1) & (dom <= 7), 1.3, 1.0)
         for pd in self.ppv_days:
             k = pd - self.start_day
-            w[max(0, k - 3):k + 1] *= 1.8
+            w[max(0, k - 3) : k + 1] *= 1.8
         w = w / w.sum()
         offs = np.sort(rng.choice(self.n_days, size=n, p=w))
         self.signup_day = (self.start_day + offs).astype(np.int64)
         self.day_ptr = np.searchsorted(offs, np.arange(self.n_days + 1))
-        hour_w = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.4, 0.8, 1.2, 1.5, 1.8, 2, 2.1, 2.3, 2.3, 2.2, 2.2,
-                           2.4, 2.8, 3.3, 3.8, 4, 3.6, 2.6, 1.6])
-        self.signup_tod = (rng.choice(24, size=n, p=hour_w / hour_w.sum()) * 3600
-                           + rng.integers(0, 3540, size=n)).astype(np.int64)
+        hour_w = np.array(
+            [
+                1,
+                0.6,
+                0.4,
+                0.3,
+                0.3,
+                0.4,
+                0.8,
+                1.2,
+                1.5,
+                1.8,
+                2,
+                2.1,
+                2.3,
+                2.3,
+                2.2,
+                2.2,
+                2.4,
+                2.8,
+                3.3,
+                3.8,
+                4,
+                3.6,
+                2.6,
+                1.6,
+            ]
+        )
+        self.signup_tod = (
+            rng.choice(24, size=n, p=hour_w / hour_w.sum()) * 3600 + rng.integers(0, 3540, size=n)
+        ).astype(np.int64)
         country_w = np.array([c[2] for c in cat.COUNTRIES])
         self.country = rng.choice(len(cat.COUNTRIES), size=n, p=country_w / country_w.sum())
         cur_of_country = np.array([cat.CURRENCIES.index(c[1]) for c in cat.COUNTRIES])
@@ -208,16 +236,26 @@ class Engine:
         value = np.array([c[3] for c in cat.COUPONS])
         kind = np.array([0 if c[2] == "percent" else 1 for c in cat.COUPONS])
         scale = np.array([cat.AMOUNT_SCALE[c] for c in cat.CURRENCIES])
-        return np.where(kind[coupon] == 0, value[coupon],
-                        np.round(value[coupon] * scale[currency]).astype(np.int64))
+        return np.where(
+            kind[coupon] == 0,
+            value[coupon],
+            np.round(value[coupon] * scale[currency]).astype(np.int64),
+        )
 
     def _pay_ok(self, idx, ts, amount, sub_k=None, purchase=None) -> np.ndarray:
         ids = self._ids("pay_seq", idx.size)
-        self.buf.add("payment.succeeded", ts, idx, payment_id=ids,
-                     sub_k=-1 if sub_k is None else sub_k,
-                     purchase_id=-1 if purchase is None else purchase,
-                     amount_minor=amount, currency=self.currency[idx], provider=self.provider[idx],
-                     method=self.method[idx])
+        self.buf.add(
+            "payment.succeeded",
+            ts,
+            idx,
+            payment_id=ids,
+            sub_k=-1 if sub_k is None else sub_k,
+            purchase_id=-1 if purchase is None else purchase,
+            amount_minor=amount,
+            currency=self.currency[idx],
+            provider=self.provider[idx],
+            method=self.method[idx],
+        )
         return ids
 
     def _ticket(self, idx, ts, category) -> None:
@@ -229,27 +267,59 @@ class Engine:
         channel = rng.choice(len(cat.TICKET_CHANNELS), size=k, p=cat.TICKET_CHANNEL_WEIGHTS)
         urgent = np.isin(category, (0, 1))
         u = rng.random(k)
-        priority = np.where(u < np.where(urgent, 0.12, 0.30), 0,
-                            np.where(u < np.where(urgent, 0.62, 0.85), 1,
-                                     np.where(u < np.where(urgent, 0.92, 0.98), 2, 3)))
-        self.buf.add("support.ticket_opened", ts, idx, ticket_id=ids, channel=channel,
-                     category=category, priority=priority)
-        minutes = np.exp(rng.normal(5.0, 1.2, k) + np.where(category == 1, 0.6, 0.0)
-                         + 0.25 * np.log(self.tech[idx]))
+        priority = np.where(
+            u < np.where(urgent, 0.12, 0.30),
+            0,
+            np.where(
+                u < np.where(urgent, 0.62, 0.85),
+                1,
+                np.where(u < np.where(urgent, 0.92, 0.98), 2, 3),
+            ),
+        )
+        self.buf.add(
+            "support.ticket_opened",
+            ts,
+            idx,
+            ticket_id=ids,
+            channel=channel,
+            category=category,
+            priority=priority,
+        )
+        minutes = np.exp(
+            rng.normal(5.0, 1.2, k)
+            + np.where(category == 1, 0.6, 0.0)
+            + 0.25 * np.log(self.tech[idx])
+        )
         minutes = np.maximum(3, np.round(minutes)).astype(np.int64)
-        csat_raw = (4.7 - 0.35 * np.log(minutes / 60.0) - 0.4 * (self.tech[idx] > 2)
-                    - 0.4 * (category == 0) + rng.normal(0, 0.9, k))
+        csat_raw = (
+            4.7
+            - 0.35 * np.log(minutes / 60.0)
+            - 0.4 * (self.tech[idx] > 2)
+            - 0.4 * (category == 0)
+            + rng.normal(0, 0.9, k)
+        )
         csat = np.clip(np.round(csat_raw), 1, 5).astype(np.int64)
         answered = rng.random(k) < 0.65
-        self.buf.add("support.ticket_resolved", ts + minutes * 60, idx, ticket_id=ids,
-                     resolution_minutes=minutes, csat=np.where(answered, csat, -1))
-        bad = (0.8 * urgent + 1.0 * (answered & (csat <= 2)) + 0.5 * (minutes > 2 * 1440)
-               + 0.3 * (csat_raw < 2.5))
+        self.buf.add(
+            "support.ticket_resolved",
+            ts + minutes * 60,
+            idx,
+            ticket_id=ids,
+            resolution_minutes=minutes,
+            csat=np.where(answered, csat, -1),
+        )
+        bad = (
+            0.8 * urgent
+            + 1.0 * (answered & (csat <= 2))
+            + 0.5 * (minutes > 2 * 1440)
+            + 0.3 * (csat_raw < 2.5)
+        )
         np.add.at(self.sup_bad, idx, bad)
 
     # ------------------------------------------------------------------ subscription start
-    def _start_subs(self, idx: np.ndarray, ts: np.ndarray, day: int, template: np.ndarray,
-                    coupon: np.ndarray) -> None:
+    def _start_subs(
+        self, idx: np.ndarray, ts: np.ndarray, day: int, template: np.ndarray, coupon: np.ndarray
+    ) -> None:
         c, rng, k = self.cat, self.rng, idx.size
         if k == 0:
             return
@@ -261,8 +331,9 @@ class Engine:
         coupon = np.where(has_trial, -1, coupon)
         disc = self._discount(price, coupon, cur)
         pm = c.period_months[offer]
-        trial_end = np.where(trial == 0, ts + 7 * SEC_DAY,
-                             np.where(trial == 1, ts + 14 * SEC_DAY, add_months(ts, 1)))
+        trial_end = np.where(
+            trial == 0, ts + 7 * SEC_DAY, np.where(trial == 1, ts + 14 * SEC_DAY, add_months(ts, 1))
+        )
         anchor = np.where(has_trial, trial_end, ts)
         first_end = add_months(anchor, pm)
         due = np.where(has_trial, trial_end, first_end)
@@ -284,15 +355,32 @@ class Engine:
         self.pending[idx] = False
         self.tenure_start[idx] = day
         self.trial_end_ts[idx] = np.where(has_trial, trial_end, -1)
-        self.buf.add("subscription.started", ts, idx, sub_k=self.sub_k[idx], offer=offer,
-                     platform=self.platform[idx], price_minor=price, currency=cur,
-                     billing_period=c.period[offer], discount_minor=disc, coupon=coupon,
-                     trial_ends_at=np.where(has_trial, trial_end, -1), current_period_end=due)
+        self.buf.add(
+            "subscription.started",
+            ts,
+            idx,
+            sub_k=self.sub_k[idx],
+            offer=offer,
+            platform=self.platform[idx],
+            price_minor=price,
+            currency=cur,
+            billing_period=c.period[offer],
+            discount_minor=disc,
+            coupon=coupon,
+            trial_ends_at=np.where(has_trial, trial_end, -1),
+            current_period_end=due,
+        )
         red = coupon >= 0
         if red.any():
             r = idx[red]
-            self.buf.add("coupon.redeemed", ts[red] + 1, r, coupon=coupon[red], sub_k=self.sub_k[r],
-                         discount_value=self._coupon_value(coupon[red], cur[red]))
+            self.buf.add(
+                "coupon.redeemed",
+                ts[red] + 1,
+                r,
+                coupon=coupon[red],
+                sub_k=self.sub_k[r],
+                discount_value=self._coupon_value(coupon[red], cur[red]),
+            )
         # no trial: first period paid at once (card checked at checkout)
         paid_now = ~has_trial
         self.paid[idx] = np.where(paid_now, 1, 0)
@@ -308,9 +396,14 @@ class Engine:
         if has_trial.any():
             t = idx[has_trial]
             tk = trial[has_trial]
-            z = (0.25 + 0.9 * (self.eng_mu[t] - 5.2) + np.where(tk == 1, 0.25, 0.0)
-                 + np.where(tk == 2, -0.35, 0.0) - 1.2 * cat.CHANNEL_HAZARD[self.channel[t]]
-                 - 0.5 * np.log(self.frailty[t]))
+            z = (
+                0.25
+                + 0.9 * (self.eng_mu[t] - 5.2)
+                + np.where(tk == 1, 0.25, 0.0)
+                + np.where(tk == 2, -0.35, 0.0)
+                - 1.2 * cat.CHANNEL_HAZARD[self.channel[t]]
+                - 0.5 * np.log(self.frailty[t])
+            )
             pc = 1.0 / (1.0 + np.exp(-z))
             self.p_conv[t] = pc
             convert = rng.random(t.size) < pc
@@ -335,9 +428,15 @@ class Engine:
         idx = np.arange(lo, hi, dtype=np.int64)
         ts = day * SEC_DAY + self.signup_tod[idx]
         self.signed_up[idx] = True
-        self.buf.add("customer.created", ts, idx, country=self.country[idx],
-                     signup_platform=self.platform[idx], acquisition_channel=self.channel[idx],
-                     marketing_consent=self.consent[idx])
+        self.buf.add(
+            "customer.created",
+            ts,
+            idx,
+            country=self.country[idx],
+            signup_platform=self.platform[idx],
+            acquisition_channel=self.channel[idx],
+            marketing_consent=self.consent[idx],
+        )
         self._touch(idx, ts)
         po = self.pass_only[idx]
         if po.any():
@@ -348,8 +447,11 @@ class Engine:
             tpl = rng.choice(len(cat.SUB_TEMPLATES), size=k, p=cat.SUB_TEMPLATE_WEIGHTS)
             eligible = (self.platform[subs] == 0) & np.isin(tpl, (0, 1, 2, 5, 6))
             bf = bool(self.bf_day[d])
-            base = rng.choice(len(cat.COUPONS), size=k,
-                              p=cat.COUPON_SIGNUP_WEIGHTS / cat.COUPON_SIGNUP_WEIGHTS.sum())
+            base = rng.choice(
+                len(cat.COUPONS),
+                size=k,
+                p=cat.COUPON_SIGNUP_WEIGHTS / cat.COUPON_SIGNUP_WEIGHTS.sum(),
+            )
             coupon = np.where(bf, cat.BLACKFRIDAY_COUPON, base)
             take = eligible & (rng.random(k) < (0.55 if bf else 0.2))
             self._start_subs(subs, ts[~po] + 30, day, tpl, np.where(take, coupon, -1))
@@ -366,9 +468,18 @@ class Engine:
         c = self.cat
         pid = self._ids("purchase_seq", idx.size)
         amount = c.price[offer]
-        self.buf.add("purchase.completed", ts, idx, purchase_id=pid, offer=offer,
-                     offer_type=c.offer_type[offer], platform=self.platform[idx],
-                     amount_minor=amount, currency=self.currency[idx], access_until=access_until)
+        self.buf.add(
+            "purchase.completed",
+            ts,
+            idx,
+            purchase_id=pid,
+            offer=offer,
+            offer_type=c.offer_type[offer],
+            platform=self.platform[idx],
+            amount_minor=amount,
+            currency=self.currency[idx],
+            access_until=access_until,
+        )
         self._pay_ok(idx, ts + 1, amount, purchase=pid)
         self._touch(idx, ts + 1)
 
@@ -410,19 +521,31 @@ class Engine:
             self._end(idx, self.eff_ts[idx], 0, np.where(trial, END_TRIAL, END_VOL))
 
     def _trial_cancellations(self, d: int, day: int) -> None:
-        idx = np.flatnonzero((self.status == TRIAL) & (self.trial_cancel_day == day) & ~self.pending)
+        idx = np.flatnonzero(
+            (self.status == TRIAL) & (self.trial_cancel_day == day) & ~self.pending
+        )
         if idx.size == 0:
             return
         rng = self.rng
         ts = self._times(idx, day)
-        reason = rng.choice(len(cat.CANCEL_REASONS), size=idx.size,
-                            p=[0.30, 0.35, 0.20, 0.03, 0.07, 0.0, 0.03, 0.02])
+        reason = rng.choice(
+            len(cat.CANCEL_REASONS),
+            size=idx.size,
+            p=[0.30, 0.35, 0.20, 0.03, 0.07, 0.0, 0.03, 0.02],
+        )
         self._cancel(idx, ts, self.trial_end_ts[idx], reason, day)
         self.withdraw_day[idx] = -1
 
     def _cancel(self, idx, ts, eff, reason, day) -> None:
-        self.buf.add("subscription.cancelled", ts, idx, sub_k=self.sub_k[idx], effective_at=eff,
-                     reason=reason, initiated_by=0)
+        self.buf.add(
+            "subscription.cancelled",
+            ts,
+            idx,
+            sub_k=self.sub_k[idx],
+            effective_at=eff,
+            reason=reason,
+            initiated_by=0,
+        )
         self.pending[idx] = True
         self.eff_ts[idx] = eff
         self.eff_day[idx] = eff // SEC_DAY
@@ -435,21 +558,28 @@ class Engine:
     def _charges(self, day: int) -> None:
         """Renewal charges (incl. first charge after a trial and after a pause) due today."""
         c, rng = self.cat, self.rng
-        idx = np.flatnonzero(((self.status == ACTIVE) | (self.status == TRIAL))
-                             & ~self.pending & (self.due_day == day))
+        idx = np.flatnonzero(
+            ((self.status == ACTIVE) | (self.status == TRIAL))
+            & ~self.pending
+            & (self.due_day == day)
+        )
         if idx.size == 0:
             return
         due = self.due_ts[idx]
         offer = self.offer[idx]
         # pause instead of renewing (monthly paying subscribers only)
-        monthly = (c.period_months[offer] == 1) & (self.status[idx] == ACTIVE) & (self.paid[idx] > 0)
+        monthly = (
+            (c.period_months[offer] == 1) & (self.status[idx] == ACTIVE) & (self.paid[idx] > 0)
+        )
         p_pause = 0.010 * np.where(self.eng[idx] < 4.6, 2.5, 1.0)
         pause = monthly & (rng.random(idx.size) < p_pause)
         if pause.any():
             p = idx[pause]
             months = rng.choice([1, 2, 3], size=p.size, p=[0.5, 0.3, 0.2])
             resume = add_months(due[pause], months)
-            self.buf.add("subscription.paused", due[pause], p, sub_k=self.sub_k[p], resume_at=resume)
+            self.buf.add(
+                "subscription.paused", due[pause], p, sub_k=self.sub_k[p], resume_at=resume
+            )
             self.status[p] = PAUSED
             self.resume_ts[p] = resume
             self.resume_day[p] = resume // SEC_DAY
@@ -468,22 +598,43 @@ class Engine:
             self.coupon[ci] = np.where(expire[ch], -1, self.coupon[ci])
             self.disc[ci] = self._discount(self.price[ci], self.coupon[ci], self.currency[ci])
             self.price_shock[ci] += 0.6 * rise[ch] + 0.8 * expire[ch]
-            self.buf.add("subscription.changed", due[ch], ci, sub_k=self.sub_k[ci],
-                         effective_at=due[ch], offer=offer[ch], price_minor=self.price[ci],
-                         discount_minor=self.disc[ci], currency=self.currency[ci],
-                         billing_period=c.period[offer[ch]])
+            self.buf.add(
+                "subscription.changed",
+                due[ch],
+                ci,
+                sub_k=self.sub_k[ci],
+                effective_at=due[ch],
+                offer=offer[ch],
+                price_minor=self.price[ci],
+                discount_minor=self.disc[ci],
+                currency=self.currency[ci],
+                billing_period=c.period[offer[ch]],
+            )
         in_trial = self.status[idx] == TRIAL
-        p_fail = cat.PROVIDER_FAIL[self.provider[idx]] * self.pay_risk[idx] * np.where(in_trial, 1.4, 1.0)
+        p_fail = (
+            cat.PROVIDER_FAIL[self.provider[idx]]
+            * self.pay_risk[idx]
+            * np.where(in_trial, 1.4, 1.0)
+        )
         fail = (rng.random(idx.size) < np.minimum(p_fail, 0.6)) | (in_trial & self.trial_fail[idx])
         self._renew(idx[~fail], due[~fail], due[~fail], day)
         f = idx[fail]
         if f.size:
             code = rng.choice(len(cat.FAILURE_CODES), size=f.size, p=cat.FAILURE_WEIGHTS)
             ids = self._ids("pay_seq", f.size)
-            self.buf.add("payment.failed", due[fail] + 2, f, payment_id=ids, sub_k=self.sub_k[f],
-                         amount_minor=self.price[f] - self.disc[f], currency=self.currency[f],
-                         provider=self.provider[f], method=self.method[f], failure_code=code,
-                         attempt=1)
+            self.buf.add(
+                "payment.failed",
+                due[fail] + 2,
+                f,
+                payment_id=ids,
+                sub_k=self.sub_k[f],
+                amount_minor=self.price[f] - self.disc[f],
+                currency=self.currency[f],
+                provider=self.provider[f],
+                method=self.method[f],
+                failure_code=code,
+                attempt=1,
+            )
             self.status[f] = DUNNING
             self.dun_attempt[f] = 1
             self.dun_code[f] = code
@@ -505,13 +656,22 @@ class Engine:
         pm = c.period_months[self.offer[idx]]
         period_end = add_months(self.anchor[idx], (self.paid[idx] + 1) * pm)
         amount = self.price[idx] - self.disc[idx]
-        self.buf.add("subscription.renewed", ts + 1, idx, sub_k=self.sub_k[idx],
-                     period_start=period_start, period_end=period_end, price_minor=self.price[idx],
-                     discount_minor=self.disc[idx], currency=self.currency[idx])
+        self.buf.add(
+            "subscription.renewed",
+            ts + 1,
+            idx,
+            sub_k=self.sub_k[idx],
+            period_start=period_start,
+            period_end=period_end,
+            price_minor=self.price[idx],
+            discount_minor=self.disc[idx],
+            currency=self.currency[idx],
+        )
         ids = self._pay_ok(idx, ts + 2, amount, sub_k=self.sub_k[idx])
         self.paid[idx] += 1
-        self.coupon_left[idx] = np.where(self.coupon_left[idx] > 0, self.coupon_left[idx] - 1,
-                                         self.coupon_left[idx])
+        self.coupon_left[idx] = np.where(
+            self.coupon_left[idx] > 0, self.coupon_left[idx] - 1, self.coupon_left[idx]
+        )
         self.due_ts[idx] = period_end
         self.due_day[idx] = period_end // SEC_DAY
         self.status[idx] = ACTIVE
@@ -537,12 +697,24 @@ class Engine:
             return
         ids = self._ids("pay_seq", f.size)
         same = rng.random(f.size) < 0.8
-        code = np.where(same, self.dun_code[f],
-                        rng.choice(len(cat.FAILURE_CODES), size=f.size, p=cat.FAILURE_WEIGHTS))
-        self.buf.add("payment.failed", fts + 2, f, payment_id=ids, sub_k=self.sub_k[f],
-                     amount_minor=self.price[f] - self.disc[f], currency=self.currency[f],
-                     provider=self.provider[f], method=self.method[f], failure_code=code,
-                     attempt=fatt)
+        code = np.where(
+            same,
+            self.dun_code[f],
+            rng.choice(len(cat.FAILURE_CODES), size=f.size, p=cat.FAILURE_WEIGHTS),
+        )
+        self.buf.add(
+            "payment.failed",
+            fts + 2,
+            f,
+            payment_id=ids,
+            sub_k=self.sub_k[f],
+            amount_minor=self.price[f] - self.disc[f],
+            currency=self.currency[f],
+            provider=self.provider[f],
+            method=self.method[f],
+            failure_code=code,
+            attempt=fatt,
+        )
         self._touch(f, fts + 2)
         self.dun_attempt[f] = fatt
         last = fatt > len(cat.RETRY_DAYS)
@@ -563,21 +735,27 @@ class Engine:
         st = self.status
         active = (st == ACTIVE) & ~self.pending
         dunning = st == DUNNING
-        access = ((st == ACTIVE) | (st == TRIAL) | dunning)
+        access = (st == ACTIVE) | (st == TRIAL) | dunning
         p_cancel = np.where(active, _daily(self.hazard), 0.0)
         p_cancel = np.where(dunning, _daily(np.minimum(3.0 * self.hazard, 0.9)), p_cancel)
         has_up = c.up[np.maximum(self.offer, 0)] >= 0
         has_down = c.down[np.maximum(self.offer, 0)] >= 0
         p_up = np.where(active & has_up, 0.010 / 30.4 * np.exp(0.8 * (self.eng - self.eng_mu)), 0.0)
-        p_down = np.where(active & has_down,
-                          0.008 / 30.4 * self.price_sens * (1 + 2 * self.price_shock), 0.0)
+        p_down = np.where(
+            active & has_down, 0.008 / 30.4 * self.price_sens * (1 + 2 * self.price_shock), 0.0
+        )
         p_tvod = np.where(access, 0.03 / 30.4, 0.0)
         p_ticket = np.where(access, (0.03 * self.tech + 0.08 * self.pf_recent) / 30.4, 0.0)
         p_consent = np.where(self.signed_up, 0.004 / 30.4, 0.0)
         since = np.maximum(day - self.end_day, 0)
-        p_wb = np.where((st == NONE) & self.had_sub & ~self.pass_only,
-                        WINBACK_MONTHLY / 30.4 * np.exp(-since / 180.0)
-                        * np.where(self.end_type == END_INVOL, 1.8, 1.0), 0.0)
+        p_wb = np.where(
+            (st == NONE) & self.had_sub & ~self.pass_only,
+            WINBACK_MONTHLY
+            / 30.4
+            * np.exp(-since / 180.0)
+            * np.where(self.end_type == END_INVOL, 1.8, 1.0),
+            0.0,
+        )
         probs = (p_cancel, p_up, p_down, p_tvod, p_ticket, p_consent, p_wb)
         total = p_cancel + p_up + p_down + p_tvod + p_ticket + p_consent + p_wb
         u = rng.random(self.n)
@@ -596,20 +774,45 @@ class Engine:
             dun = self.status[idx] == DUNNING
             if dun.any():
                 di, dts = idx[dun], ts[dun]
-                self.buf.add("subscription.cancelled", dts, di, sub_k=self.sub_k[di],
-                             effective_at=dts + 1, reason=reason[dun], initiated_by=0)
+                self.buf.add(
+                    "subscription.cancelled",
+                    dts,
+                    di,
+                    sub_k=self.sub_k[di],
+                    effective_at=dts + 1,
+                    reason=reason[dun],
+                    initiated_by=0,
+                )
                 self._end(di, dts + 1, 1, END_VOL)
             act = ~dun
-            refund = act & (self.paid[idx] > 0) & (day - self.last_paid_day[idx] <= 7) & (
-                rng.random(idx.size) < 0.15)
+            refund = (
+                act
+                & (self.paid[idx] > 0)
+                & (day - self.last_paid_day[idx] <= 7)
+                & (rng.random(idx.size) < 0.15)
+            )
             if refund.any():
                 ri, rts = idx[refund], ts[refund]
                 self.refunded_payments.append(self.last_pay_id[ri])
-                self.buf.add("payment.refunded", rts, ri, payment_id=self.last_pay_id[ri],
-                             refund_id=self._ids("refund_seq", ri.size),
-                             amount_minor=self.last_pay_amt[ri], currency=self.currency[ri], reason=0)
-                self.buf.add("subscription.cancelled", rts + 1, ri, sub_k=self.sub_k[ri],
-                             effective_at=rts + 2, reason=reason[refund], initiated_by=0)
+                self.buf.add(
+                    "payment.refunded",
+                    rts,
+                    ri,
+                    payment_id=self.last_pay_id[ri],
+                    refund_id=self._ids("refund_seq", ri.size),
+                    amount_minor=self.last_pay_amt[ri],
+                    currency=self.currency[ri],
+                    reason=0,
+                )
+                self.buf.add(
+                    "subscription.cancelled",
+                    rts + 1,
+                    ri,
+                    sub_k=self.sub_k[ri],
+                    effective_at=rts + 2,
+                    reason=reason[refund],
+                    initiated_by=0,
+                )
                 self._end(ri, rts + 2, 2, END_REFUND)
             norm = act & ~refund
             if norm.any():
@@ -631,9 +834,18 @@ class Engine:
             self.pv[idx] = int(day >= self.rise_day)
             self.disc[idx] = self._discount(price, self.coupon[idx], self.currency[idx])
             eff = ts if immediate else self.due_ts[idx]
-            self.buf.add("subscription.changed", ts, idx, sub_k=self.sub_k[idx], effective_at=eff,
-                         offer=new, price_minor=price, discount_minor=self.disc[idx],
-                         currency=self.currency[idx], billing_period=c.period[new])
+            self.buf.add(
+                "subscription.changed",
+                ts,
+                idx,
+                sub_k=self.sub_k[idx],
+                effective_at=eff,
+                offer=new,
+                price_minor=price,
+                discount_minor=self.disc[idx],
+                currency=self.currency[idx],
+                billing_period=c.period[new],
+            )
             self._touch(idx, ts)
         # ---- TVOD rentals
         idx = hits[out == 3]
@@ -646,9 +858,17 @@ class Engine:
         if idx.size:
             ts = self._times(idx, day)
             k = idx.size
-            wts = np.stack([0.15 + 0.6 * self.pf_recent[idx] + 0.3 * self.price_shock[idx],
-                            0.35 * self.tech[idx], np.full(k, 0.15), np.full(k, 0.15),
-                            np.full(k, 0.03), np.full(k, 0.10)], axis=1)
+            wts = np.stack(
+                [
+                    0.15 + 0.6 * self.pf_recent[idx] + 0.3 * self.price_shock[idx],
+                    0.35 * self.tech[idx],
+                    np.full(k, 0.15),
+                    np.full(k, 0.15),
+                    np.full(k, 0.03),
+                    np.full(k, 0.10),
+                ],
+                axis=1,
+            )
             cum = np.cumsum(wts / wts.sum(axis=1, keepdims=True), axis=1)
             category = np.minimum((rng.random(k)[:, None] > cum).sum(axis=1), 5)
             self._ticket(idx, ts, category)
@@ -698,19 +918,26 @@ class Engine:
         tenure = day - self.tenure_start
         drop = np.clip(self.eng_slow - self.eng, 0.0, 3.0)
         low = np.clip(4.6 - self.eng, 0.0, 4.0)
-        offer_c = np.select([pm == 1, pm == 3, pm == 12],
-                            [np.full(self.n, 0.3),
-                             np.where(to_due <= 30, 0.6, -0.6),
-                             np.where(to_due <= 35, 1.7, -2.6)], 0.0)
-        return np.stack([
-            np.log(BASE_MONTHLY_HAZARD * self.frailty) + cat.CHANNEL_HAZARD[self.channel],
-            1.2 * drop + 0.3 * low,
-            0.75 * self.pf_recent,
-            0.6 * self.sup_bad,
-            0.9 * self.price_shock * self.price_sens,
-            offer_c,
-            0.9 * np.exp(-tenure / 100.0),
-        ])
+        offer_c = np.select(
+            [pm == 1, pm == 3, pm == 12],
+            [
+                np.full(self.n, 0.3),
+                np.where(to_due <= 30, 0.6, -0.6),
+                np.where(to_due <= 35, 1.7, -2.6),
+            ],
+            0.0,
+        )
+        return np.stack(
+            [
+                np.log(BASE_MONTHLY_HAZARD * self.frailty) + cat.CHANNEL_HAZARD[self.channel],
+                1.2 * drop + 0.3 * low,
+                0.75 * self.pf_recent,
+                0.6 * self.sup_bad,
+                0.9 * self.price_shock * self.price_sens,
+                offer_c,
+                0.9 * np.exp(-tenure / 100.0),
+            ]
+        )
 
     def _weekly(self, d: int, day: int) -> None:
         rng, n = self.rng, self.n
@@ -725,11 +952,22 @@ class Engine:
             mins = np.where(rng.random(k) < p0, 0, np.round(mins)).astype(np.int64)
             sessions = np.where(mins > 0, 1 + rng.poisson(mins / 42.0), 0)
             other = rng.random(k) < 0.3
-            plat = np.where(other, rng.choice(len(cat.PLATFORMS), size=k, p=cat.PLATFORM_WEIGHTS),
-                            self.platform[idx])
+            plat = np.where(
+                other,
+                rng.choice(len(cat.PLATFORMS), size=k, p=cat.PLATFORM_WEIGHTS),
+                self.platform[idx],
+            )
             ps = max(t0 - 7 * SEC_DAY, self.start_ts)
-            self.buf.add("engagement.activity", np.full(k, t0), idx, period_start=ps, period_end=t0,
-                         minutes_watched=mins, sessions=sessions, platform=plat)
+            self.buf.add(
+                "engagement.activity",
+                np.full(k, t0),
+                idx,
+                period_start=ps,
+                period_end=t0,
+                minutes_watched=mins,
+                sessions=sessions,
+                platform=plat,
+            )
         self.active_days[:] = 0
         self._update_hazard(day)
         # latent engagement moves on
@@ -773,8 +1011,12 @@ class Engine:
         prop = np.where(trial, np.where(t_in30, 1 - self.p_conv[idx], 0.3), prop)
         dun = s == DUNNING
         left = len(cat.RETRY_DAYS) + 1 - self.dun_attempt[idx]
-        p_rec = np.minimum(cat.FAILURE_RECOVERY[self.dun_code[idx]] / np.sqrt(self.pay_risk[idx]), 0.95)
-        prop = np.where(dun, 1 - (1 - np.power(1 - p_rec, left)) * (1 - np.minimum(3 * h, 0.9)), prop)
+        p_rec = np.minimum(
+            cat.FAILURE_RECOVERY[self.dun_code[idx]] / np.sqrt(self.pay_risk[idx]), 0.95
+        )
+        prop = np.where(
+            dun, 1 - (1 - np.power(1 - p_rec, left)) * (1 - np.minimum(3 * h, 0.9)), prop
+        )
         prop = np.where(s == PAUSED, 0.05, prop)
         driver = np.where(dun, D_PAY, self.driver[idx])
         r = self.truth_rows
@@ -787,8 +1029,9 @@ class Engine:
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> EngineResult:
-        month_starts = {epoch_day(add_months_date(self.start.replace(day=1), m))
-                        for m in range(self.months + 2)}
+        month_starts = {
+            epoch_day(add_months_date(self.start.replace(day=1), m)) for m in range(self.months + 2)
+        }
         for d in range(self.n_days):
             day = self.start_day + d
             if d > 0 and (day + 3) % 7 == 0:  # epoch day 4 (1970-01-05) was a Monday
@@ -798,8 +1041,11 @@ class Engine:
             if day in month_starts or d == 0:
                 self._truth_snapshot(day)
             if day == self.rise_day:
-                hit = np.flatnonzero(((self.status == ACTIVE) | (self.status == PAUSED))
-                                     & self.cat.rises[np.maximum(self.offer, 0)] & (self.pv == 0))
+                hit = np.flatnonzero(
+                    ((self.status == ACTIVE) | (self.status == PAUSED))
+                    & self.cat.rises[np.maximum(self.offer, 0)]
+                    & (self.pv == 0)
+                )
                 self.price_shock[hit] += 1.0
                 tk = hit[self.rng.random(hit.size) < 0.04]
                 if tk.size:
@@ -819,32 +1065,50 @@ class Engine:
     def _finish(self) -> EngineResult:
         rng = self.rng
         tables = self.buf.finish()
-        ps = tables["payment.succeeded"]
-        already = (np.concatenate(self.refunded_payments) if self.refunded_payments
-                   else np.zeros(0, dtype=np.int64))
+        empty = np.zeros(0, dtype=np.int64)
+        ps = tables.get("payment.succeeded") or {
+            k: empty for k in ("ts", "cust", "payment_id", "amount_minor", "currency")
+        }
+        already = (
+            np.concatenate(self.refunded_payments)
+            if self.refunded_payments
+            else np.zeros(0, dtype=np.int64)
+        )
         u = rng.random(ps["ts"].size)
         free = ~np.isin(ps["payment_id"], already)
         extra = EventBuffer()
         ref = np.flatnonzero(free & (u < 0.004))
         if ref.size:
-            extra.add("payment.refunded", ps["ts"][ref] + rng.integers(3600, 10 * SEC_DAY, ref.size),
-                      ps["cust"][ref], payment_id=ps["payment_id"][ref],
-                      refund_id=self._ids("refund_seq", ref.size), amount_minor=ps["amount_minor"][ref],
-                      currency=ps["currency"][ref],
-                      reason=rng.choice(3, size=ref.size, p=[0.6, 0.15, 0.25]))
+            extra.add(
+                "payment.refunded",
+                ps["ts"][ref] + rng.integers(3600, 10 * SEC_DAY, ref.size),
+                ps["cust"][ref],
+                payment_id=ps["payment_id"][ref],
+                refund_id=self._ids("refund_seq", ref.size),
+                amount_minor=ps["amount_minor"][ref],
+                currency=ps["currency"][ref],
+                reason=rng.choice(3, size=ref.size, p=[0.6, 0.15, 0.25]),
+            )
         cb = np.flatnonzero(free & (u >= 0.004) & (u < 0.0055))
         if cb.size:
-            extra.add("payment.chargeback", ps["ts"][cb] + rng.integers(20, 60, cb.size) * SEC_DAY,
-                      ps["cust"][cb], payment_id=ps["payment_id"][cb],
-                      amount_minor=ps["amount_minor"][cb], currency=ps["currency"][cb],
-                      reason=np.where(rng.random(cb.size) < 0.2, -1, rng.choice(3, size=cb.size)))
+            extra.add(
+                "payment.chargeback",
+                ps["ts"][cb] + rng.integers(20, 60, cb.size) * SEC_DAY,
+                ps["cust"][cb],
+                payment_id=ps["payment_id"][cb],
+                amount_minor=ps["amount_minor"][cb],
+                currency=ps["currency"][cb],
+                reason=np.where(rng.random(cb.size) < 0.2, -1, rng.choice(3, size=cb.size)),
+            )
         for etype, cols in extra.finish().items():
             if etype in tables:
                 tables[etype] = {k: np.concatenate([tables[etype][k], cols[k]]) for k in cols}
             else:
                 tables[etype] = cols
-        r = {k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64))
-             for k, v in self.truth_rows.items()}
+        r = {
+            k: (np.concatenate(v) if v else np.zeros(0, dtype=np.int64))
+            for k, v in self.truth_rows.items()
+        }
         churned = (self.status == NONE) & self.had_sub
         truth_customers = {
             "cust": np.arange(self.n, dtype=np.int64),
@@ -865,6 +1129,12 @@ class Engine:
             "price_sensitivity": self.price_sens,
             "engagement_mean": self.eng_mu,
         }
-        return EngineResult(tables=tables, published=self.cat.published, catalogue=self.cat,
-                            truth_monthly=r, truth_customers=truth_customers,
-                            start_ts=self.start_ts, end_ts=self.end_ts)
+        return EngineResult(
+            tables=tables,
+            published=self.cat.published,
+            catalogue=self.cat,
+            truth_monthly=r,
+            truth_customers=truth_customers,
+            start_ts=self.start_ts,
+            end_ts=self.end_ts,
+        )

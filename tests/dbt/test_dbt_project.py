@@ -1,6 +1,6 @@
 """End-to-end test of the dbt project on a small hand-written warehouse.
 
-Builds raw.events / raw.fx_rates / raw.currencies in a temporary DuckDB file (warehouse_fixture.py),
+Builds raw.events / raw.fx_rates / raw.currencies in a temporary DuckDB file (dbt_warehouse_fixture.py),
 runs `dbt build` (models, data tests, unit tests, the bridge test) in-process and checks hand-computed
 values of the marts.
 """
@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from warehouse_fixture import build_warehouse  # noqa: E402
+from dbt_warehouse_fixture import build_warehouse  # noqa: E402
 
 PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
@@ -56,7 +56,9 @@ def project_copy(tmp_path_factory) -> Path:
     """A copy of the project so target/ and logs/ of parallel runs never collide."""
     dst = tmp_path_factory.mktemp("dbt") / "dbt_project"
     shutil.copytree(
-        PROJECT_DIR, dst, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*")
+        PROJECT_DIR,
+        dst,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*"),
     )
     return dst
 
@@ -91,9 +93,13 @@ def test_parse_without_warehouse(project_copy, tmp_path):
 
 def test_annual_plan_normalised_to_monthly(warehouse):
     # P1Y 119.88 EUR => 9.99 / month
-    (mrr,) = _one(warehouse, "select current_mrr from marts.fct_subscriptions where subscription_id = 's1'")
+    (mrr,) = _one(
+        warehouse, "select current_mrr from marts.fct_subscriptions where subscription_id = 's1'"
+    )
     assert mrr == Decimal("9.99")
-    (mrr,) = _one(warehouse, "select current_mrr from marts.fct_subscriptions where subscription_id = 's9'")
+    (mrr,) = _one(
+        warehouse, "select current_mrr from marts.fct_subscriptions where subscription_id = 's9'"
+    )
     assert mrr == Decimal("9.99")  # P3M 29.97
 
 
@@ -178,14 +184,21 @@ def test_movements(warehouse):
 
 
 def test_customers_and_revenue(warehouse):
-    status = dict(warehouse.execute("select customer_id, status from marts.dim_customers").fetchall())
+    status = dict(
+        warehouse.execute("select customer_id, status from marts.dim_customers").fetchall()
+    )
     assert status["c1"] == "active"
     assert status["c3"] == "churned"
     assert status["c10"] == "churned"
     assert status["c11"] == "trialing"
-    c9 = _one(warehouse, "select lifetime_revenue, cohort_month from marts.dim_customers where customer_id = 'c9'")
+    c9 = _one(
+        warehouse,
+        "select lifetime_revenue, cohort_month from marts.dim_customers where customer_id = 'c9'",
+    )
     assert c9[0] == Decimal("19.97") and str(c9[1]) == "2025-01-01"
-    (cohort,) = _one(warehouse, "select cohort_month from marts.dim_customers where customer_id = 'c11'")
+    (cohort,) = _one(
+        warehouse, "select cohort_month from marts.dim_customers where customer_id = 'c11'"
+    )
     assert cohort is None
     mar = _one(
         warehouse,
@@ -197,7 +210,9 @@ def test_customers_and_revenue(warehouse):
         "select one_time_revenue, refunds from marts.metrics_monthly where month = date '2025-02-01'",
     )
     assert feb == (Decimal("5"), Decimal("0"))
-    (refunds,) = _one(warehouse, "select refunds from marts.metrics_monthly where month = date '2025-01-01'")
+    (refunds,) = _one(
+        warehouse, "select refunds from marts.metrics_monthly where month = date '2025-01-01'"
+    )
     assert refunds == Decimal("10")
 
 
@@ -226,7 +241,16 @@ def test_money_columns_are_exact_decimals(warehouse):
             "where table_schema = 'marts' and table_name = 'metrics_monthly'"
         ).fetchall()
     )
-    for col in ["mrr", "arr", "new_mrr", "fx_adjustment", "net_new_mrr", "trial_mrr", "one_time_revenue", "refunds"]:
+    for col in [
+        "mrr",
+        "arr",
+        "new_mrr",
+        "fx_adjustment",
+        "net_new_mrr",
+        "trial_mrr",
+        "one_time_revenue",
+        "refunds",
+    ]:
         assert types[col].startswith("DECIMAL"), (col, types[col])
 
 
@@ -238,12 +262,19 @@ def test_as_of_var(project_copy, tmp_path):
     assert result.success, result.exception
     con = duckdb.connect(str(path), read_only=True)
     try:
-        months = [str(r[0]) for r in con.execute("select month from marts.metrics_monthly order by 1").fetchall()]
+        months = [
+            str(r[0])
+            for r in con.execute("select month from marts.metrics_monthly order by 1").fetchall()
+        ]
         assert months == ["2025-01-01", "2025-02-01"]
         status = dict(con.execute("select customer_id, status from marts.dim_customers").fetchall())
         assert status["c3"] == "active" and status["c7"] == "paused" and status["c10"] == "paused"
-        (feb_mrr,) = con.execute("select mrr from marts.metrics_monthly where month = date '2025-02-01'").fetchone()
+        (feb_mrr,) = con.execute(
+            "select mrr from marts.metrics_monthly where month = date '2025-02-01'"
+        ).fetchone()
         # as of 12 Feb: c1, c2 (USD at 0.8), c3, c4, c5 (14.99), c6, c9
-        assert feb_mrr == Decimal("9.99") * 4 + Decimal("10.392") + Decimal("14.99") + Decimal("7.8")
+        assert feb_mrr == Decimal("9.99") * 4 + Decimal("10.392") + Decimal("14.99") + Decimal(
+            "7.8"
+        )
     finally:
         con.close()

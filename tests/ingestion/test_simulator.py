@@ -22,52 +22,120 @@ START = date(2023, 11, 1)  # well in the past, whatever the clock says
 MID = {"customers": 5_000, "months": 24, "seed": 11, "start": START}
 
 CATALOGUE = {
-    "offer.published", "customer.created", "customer.updated",
-    "subscription.started", "subscription.renewed", "subscription.changed",
-    "subscription.cancelled", "subscription.reactivated", "subscription.paused",
-    "subscription.resumed", "subscription.ended", "purchase.completed", "payment.succeeded",
-    "payment.failed", "payment.refunded", "payment.chargeback", "coupon.redeemed",
-    "support.ticket_opened", "support.ticket_resolved", "engagement.activity",
+    "offer.published",
+    "customer.created",
+    "customer.updated",
+    "subscription.started",
+    "subscription.renewed",
+    "subscription.changed",
+    "subscription.cancelled",
+    "subscription.reactivated",
+    "subscription.paused",
+    "subscription.resumed",
+    "subscription.ended",
+    "purchase.completed",
+    "payment.succeeded",
+    "payment.failed",
+    "payment.refunded",
+    "payment.chargeback",
+    "coupon.redeemed",
+    "support.ticket_opened",
+    "support.ticket_resolved",
+    "engagement.activity",
 }
 # required payload fields, straight from CONTRACT.md
 REQUIRED = {
     "offer.published": ["offer_id", "title", "offer_type", "price_minor", "currency"],
     "customer.created": ["country", "signup_platform"],
     "customer.updated": [],
-    "subscription.started": ["subscription_id", "offer_id", "platform", "price_minor", "currency",
-                             "billing_period", "discount_minor", "current_period_end"],
-    "subscription.renewed": ["subscription_id", "period_start", "period_end", "price_minor",
-                             "discount_minor", "currency"],
-    "subscription.changed": ["subscription_id", "effective_at", "offer_id", "price_minor",
-                             "discount_minor", "currency", "billing_period"],
+    "subscription.started": [
+        "subscription_id",
+        "offer_id",
+        "platform",
+        "price_minor",
+        "currency",
+        "billing_period",
+        "discount_minor",
+        "current_period_end",
+    ],
+    "subscription.renewed": [
+        "subscription_id",
+        "period_start",
+        "period_end",
+        "price_minor",
+        "discount_minor",
+        "currency",
+    ],
+    "subscription.changed": [
+        "subscription_id",
+        "effective_at",
+        "offer_id",
+        "price_minor",
+        "discount_minor",
+        "currency",
+        "billing_period",
+    ],
     "subscription.cancelled": ["subscription_id", "effective_at", "reason", "initiated_by"],
     "subscription.reactivated": ["subscription_id"],
     "subscription.paused": ["subscription_id"],
     "subscription.resumed": ["subscription_id"],
     "subscription.ended": ["subscription_id", "ended_reason"],
-    "purchase.completed": ["purchase_id", "offer_id", "offer_type", "platform", "amount_minor",
-                           "currency"],
+    "purchase.completed": [
+        "purchase_id",
+        "offer_id",
+        "offer_type",
+        "platform",
+        "amount_minor",
+        "currency",
+    ],
     "payment.succeeded": ["payment_id", "amount_minor", "currency", "provider"],
-    "payment.failed": ["payment_id", "amount_minor", "currency", "provider", "failure_code",
-                       "attempt"],
+    "payment.failed": [
+        "payment_id",
+        "amount_minor",
+        "currency",
+        "provider",
+        "failure_code",
+        "attempt",
+    ],
     "payment.refunded": ["payment_id", "refund_id", "amount_minor", "currency"],
     "payment.chargeback": ["payment_id", "amount_minor", "currency"],
     "coupon.redeemed": ["coupon_id", "discount_type", "discount_value", "duration"],
     "support.ticket_opened": ["ticket_id", "channel", "category", "priority"],
     "support.ticket_resolved": ["ticket_id", "resolution_minutes"],
-    "engagement.activity": ["period_start", "period_end", "minutes_watched", "sessions", "platform"],
+    "engagement.activity": [
+        "period_start",
+        "period_end",
+        "minutes_watched",
+        "sessions",
+        "platform",
+    ],
 }
 ENUMS = {
     "platform": {"web", "ios", "android", "roku", "firetv", "tvos", "other"},
     "signup_platform": {"web", "ios", "android", "roku", "firetv", "tvos", "other"},
     "offer_type": {"subscription", "pass", "live_ppv", "tvod"},
-    "reason@subscription.cancelled": {"too_expensive", "not_using", "content", "technical",
-                                      "switched_service", "payment_failed", "other", "unknown"},
+    "reason@subscription.cancelled": {
+        "too_expensive",
+        "not_using",
+        "content",
+        "technical",
+        "switched_service",
+        "payment_failed",
+        "other",
+        "unknown",
+    },
     "initiated_by": {"customer", "merchant", "system"},
     "ended_reason": {"cancelled", "payment_failed", "refunded", "expired", "merchant"},
     "provider": {"adyen", "paypal", "stripe", "app_store", "google_play", "roku", "amazon"},
-    "failure_code": {"insufficient_funds", "card_expired", "do_not_honor", "fraud_suspected",
-                     "authentication_required", "technical", "other"},
+    "failure_code": {
+        "insufficient_funds",
+        "card_expired",
+        "do_not_honor",
+        "fraud_suspected",
+        "authentication_required",
+        "technical",
+        "other",
+    },
     "discount_type": {"percent", "amount"},
     "channel": {"email", "chat", "phone", "social", "in_app"},
     "category": {"billing", "technical", "content", "account", "cancellation", "other"},
@@ -96,8 +164,9 @@ def _run(root: Path, name: str, fmt: str = "parquet", **kw) -> tuple[SimulationS
 def mid(tmp_path_factory):
     summary, ev, tr = _run(tmp_path_factory.mktemp("sim"), "mid", **MID)
     df = pl.read_parquet(sorted(ev.glob("*.parquet")))
-    df = df.with_columns(at=_ts("occurred_at"),
-                         pos=pl.col("event_id").str.split("-").list.last().cast(pl.Int64))
+    df = df.with_columns(
+        at=_ts("occurred_at"), pos=pl.col("event_id").str.split("-").list.last().cast(pl.Int64)
+    )
     return summary, df, ev, tr
 
 
@@ -108,16 +177,28 @@ def subs(mid):
     d = df.filter(pl.col("event_type").str.contains(r"^(subscription|payment)\."))
     d = d.with_columns(sub=_field("subscription_id"))
     started = d.filter(pl.col("event_type") == "subscription.started").select(
-        "sub", "customer_id", start=pl.col("at"), trial_end=_ts(_field("trial_ends_at")))
+        "sub", "customer_id", start=pl.col("at"), trial_end=_ts(_field("trial_ends_at"))
+    )
     ended = d.filter(pl.col("event_type") == "subscription.ended").select(
-        "sub", end=pl.col("at"), ended_reason=_field("ended_reason"))
-    paid = (d.filter(pl.col("event_type") == "payment.succeeded", pl.col("sub").is_not_null())
-            .group_by("sub").agg(first_paid=pl.col("at").min()))
-    cancel = (d.filter(pl.col("event_type") == "subscription.cancelled",
-                       _field("initiated_by") == "customer")
-              .group_by("sub").agg(first_cancel=pl.col("at").min()))
-    return (started.join(ended, on="sub", how="left").join(paid, on="sub", how="left")
-            .join(cancel, on="sub", how="left"))
+        "sub", end=pl.col("at"), ended_reason=_field("ended_reason")
+    )
+    paid = (
+        d.filter(pl.col("event_type") == "payment.succeeded", pl.col("sub").is_not_null())
+        .group_by("sub")
+        .agg(first_paid=pl.col("at").min())
+    )
+    cancel = (
+        d.filter(
+            pl.col("event_type") == "subscription.cancelled", _field("initiated_by") == "customer"
+        )
+        .group_by("sub")
+        .agg(first_cancel=pl.col("at").min())
+    )
+    return (
+        started.join(ended, on="sub", how="left")
+        .join(paid, on="sub", how="left")
+        .join(cancel, on="sub", how="left")
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,9 +214,17 @@ def test_summary_and_files(mid):
 
 def test_envelope(mid):
     _, df, _, _ = mid
-    assert df.columns[:7] == ["event_id", "event_type", "schema_version", "occurred_at", "source",
-                              "customer_id", "data"]
+    assert df.columns[:7] == [
+        "event_id",
+        "event_type",
+        "schema_version",
+        "occurred_at",
+        "source",
+        "customer_id",
+        "data",
+    ]
     assert df.schema["schema_version"] in (pl.Int32, pl.Int64)
+    assert sum(df[c].null_count() for c in df.columns) == 0
     assert df["event_id"].n_unique() == df.height
     assert df["event_id"].str.len_chars().max() <= 128
     assert df["event_id"].str.starts_with("sim11-").all()
@@ -161,8 +250,16 @@ def test_required_fields_and_values(mid):
         assert all(isinstance(x, dict) for x in decoded)
         for f in fields:
             assert sub.select(_field(f).is_null().sum()).item() == 0, (etype, f)
-        for f in ("price_minor", "amount_minor", "discount_minor", "minutes_watched", "sessions",
-                  "resolution_minutes", "attempt", "discount_value"):
+        for f in (
+            "price_minor",
+            "amount_minor",
+            "discount_minor",
+            "minutes_watched",
+            "sessions",
+            "resolution_minutes",
+            "attempt",
+            "discount_value",
+        ):
             if f in fields or any(f in x for x in decoded):
                 vals = sub.select(_field(f)).to_series().drop_nulls()
                 assert vals.str.contains(r"^\d+$").all(), (etype, f)  # non-negative integers
@@ -176,8 +273,15 @@ def test_required_fields_and_values(mid):
             assert vals <= allowed, (etype, f, vals - allowed)
         cur = set(sub.select(_field("currency")).to_series().drop_nulls().unique())
         assert cur <= set(cc.currencies), cur
-        for f in ("current_period_end", "trial_ends_at", "period_start", "period_end",
-                  "effective_at", "resume_at", "access_until"):
+        for f in (
+            "current_period_end",
+            "trial_ends_at",
+            "period_start",
+            "period_end",
+            "effective_at",
+            "resume_at",
+            "access_until",
+        ):
             vals = sub.select(_field(f)).to_series().drop_nulls()
             assert vals.str.contains(TS_RE.pattern).all(), (etype, f)
     created = df.filter(pl.col("event_type") == "customer.created")
@@ -187,18 +291,25 @@ def test_required_fields_and_values(mid):
     for f in ("billing_period", "access_period", "trial_period"):
         vals = pub.select(_field(f)).to_series().drop_nulls()
         assert vals.str.contains(ISO_DURATION.pattern).all()
-    dur = df.filter(pl.col("event_type") == "coupon.redeemed").select(_field("duration")).to_series()
+    dur = (
+        df.filter(pl.col("event_type") == "coupon.redeemed").select(_field("duration")).to_series()
+    )
     assert dur.str.contains(r"^(once|forever|P\d+[YMWD])$").all()
     # engagement periods at most 7 days apart
     eng = df.filter(pl.col("event_type") == "engagement.activity").select(
-        span=_ts(_field("period_end")) - _ts(_field("period_start")))
+        span=_ts(_field("period_end")) - _ts(_field("period_start"))
+    )
     assert (eng["span"] <= timedelta(days=7)).all() and (eng["span"] > timedelta(0)).all()
     # JPY has no minor unit: monthly prices stay in yen (hundreds to a few thousand)
     jpy = pub.filter(_field("currency") == "JPY", _field("billing_period") == "P1M")
     prices = jpy.select(_field("price_minor").cast(pl.Int64)).to_series()
     assert prices.min() >= 100 and prices.max() < 5_000
-    assert df.filter(pl.col("event_type") == "subscription.started").select(
-        _field("trial_ends_at").is_not_null().sum()).item() > 0
+    assert (
+        df.filter(pl.col("event_type") == "subscription.started")
+        .select(_field("trial_ends_at").is_not_null().sum())
+        .item()
+        > 0
+    )
 
 
 def test_window(mid):
@@ -225,12 +336,22 @@ def test_ordering_and_ids_follow_time(mid):
 
 def test_subscription_lifecycles_are_consistent(mid):
     _, df, _, _ = mid
-    ev = (df.filter(pl.col("event_type").str.starts_with("subscription.")
-                    | ((pl.col("event_type").str.starts_with("payment.")) & _field("subscription_id").is_not_null()))
-          .with_columns(sub=_field("subscription_id"), eff=_ts(_field("effective_at")),
-                        attempt=_field("attempt").cast(pl.Int64))
-          .sort("sub", "pos")
-          .select("sub", "event_type", "at", "eff", "attempt", "customer_id"))
+    ev = (
+        df.filter(
+            pl.col("event_type").str.starts_with("subscription.")
+            | (
+                (pl.col("event_type").str.starts_with("payment."))
+                & _field("subscription_id").is_not_null()
+            )
+        )
+        .with_columns(
+            sub=_field("subscription_id"),
+            eff=_ts(_field("effective_at")),
+            attempt=_field("attempt").cast(pl.Int64),
+        )
+        .sort("sub", "pos")
+        .select("sub", "event_type", "at", "eff", "attempt", "customer_id")
+    )
     problems: list[str] = []
     state: dict[str, str] = {}
     last_attempt: dict[str, int] = {}
@@ -278,13 +399,18 @@ def test_subscription_lifecycles_are_consistent(mid):
     assert not problems, problems[:20]
     # ended for `cancelled` always follows a cancellation request
     ends = df.filter(pl.col("event_type") == "subscription.ended").with_columns(
-        sub=_field("subscription_id"), why=_field("ended_reason"))
-    cancelled = set(df.filter(pl.col("event_type") == "subscription.cancelled")
-                    .select(_field("subscription_id")).to_series())
+        sub=_field("subscription_id"), why=_field("ended_reason")
+    )
+    cancelled = set(
+        df.filter(pl.col("event_type") == "subscription.cancelled")
+        .select(_field("subscription_id"))
+        .to_series()
+    )
     assert set(ends.filter(pl.col("why") == "cancelled")["sub"]) <= cancelled
     # renewals: period_end after period_start, customers hold one live subscription at a time
     ren = df.filter(pl.col("event_type") == "subscription.renewed").select(
-        a=_ts(_field("period_start")), b=_ts(_field("period_end")))
+        a=_ts(_field("period_start")), b=_ts(_field("period_end"))
+    )
     assert (ren["b"] > ren["a"]).all()
 
 
@@ -292,15 +418,36 @@ def test_payments_reference_known_ids(mid):
     _, df, _, _ = mid
     pays = df.filter(pl.col("event_type").is_in(["payment.succeeded", "payment.failed"]))
     assert pays["data"].str.json_path_match("$.payment_id").n_unique() == pays.height
-    ok = set(df.filter(pl.col("event_type") == "payment.succeeded").select(_field("payment_id")).to_series())
+    ok = set(
+        df.filter(pl.col("event_type") == "payment.succeeded")
+        .select(_field("payment_id"))
+        .to_series()
+    )
     for et in ("payment.refunded", "payment.chargeback"):
         refs = set(df.filter(pl.col("event_type") == et).select(_field("payment_id")).to_series())
         assert refs and refs <= ok
-    purchases = set(df.filter(pl.col("event_type") == "purchase.completed").select(_field("purchase_id")).to_series())
-    paid_for = set(df.filter(pl.col("event_type") == "payment.succeeded").select(_field("purchase_id")).to_series().drop_nulls())
+    purchases = set(
+        df.filter(pl.col("event_type") == "purchase.completed")
+        .select(_field("purchase_id"))
+        .to_series()
+    )
+    paid_for = set(
+        df.filter(pl.col("event_type") == "payment.succeeded")
+        .select(_field("purchase_id"))
+        .to_series()
+        .drop_nulls()
+    )
     assert purchases == paid_for
-    opened = set(df.filter(pl.col("event_type") == "support.ticket_opened").select(_field("ticket_id")).to_series())
-    resolved = set(df.filter(pl.col("event_type") == "support.ticket_resolved").select(_field("ticket_id")).to_series())
+    opened = set(
+        df.filter(pl.col("event_type") == "support.ticket_opened")
+        .select(_field("ticket_id"))
+        .to_series()
+    )
+    resolved = set(
+        df.filter(pl.col("event_type") == "support.ticket_resolved")
+        .select(_field("ticket_id"))
+        .to_series()
+    )
     assert resolved <= opened and len(resolved) > 0.8 * len(opened)
     # each payment of a subscription matches its net price
     both = df.filter(pl.col("event_type").is_in(["subscription.started", "payment.succeeded"]))
@@ -321,18 +468,23 @@ def test_realism_monthly_churn(subs):
 
 def test_realism_involuntary_share(subs):
     ended = subs.filter(pl.col("first_paid").is_not_null(), pl.col("end").is_not_null())
-    invol = ended.filter(pl.col("ended_reason") == "payment_failed",
-                         pl.col("first_cancel").is_null() | (pl.col("first_cancel") > pl.col("end")))
+    invol = ended.filter(
+        pl.col("ended_reason") == "payment_failed",
+        pl.col("first_cancel").is_null() | (pl.col("first_cancel") > pl.col("end")),
+    )
     share = invol.height / ended.height
     assert 0.15 <= share <= 0.40, share
     # customers who cancel during dunning exist and count as voluntary
-    dunning_cancel = ended.filter(pl.col("ended_reason") == "payment_failed",
-                                  pl.col("first_cancel").is_not_null())
+    dunning_cancel = ended.filter(
+        pl.col("ended_reason") == "payment_failed", pl.col("first_cancel").is_not_null()
+    )
     assert dunning_cancel.height > 0
 
 
 def test_realism_trial_conversion(subs):
-    trials = subs.filter(pl.col("trial_end").is_not_null(), pl.col("trial_end") < datetime(2025, 11, 1))
+    trials = subs.filter(
+        pl.col("trial_end").is_not_null(), pl.col("trial_end") < datetime(2025, 11, 1)
+    )
     conv = trials.filter(pl.col("first_paid").is_not_null()).height / trials.height
     assert trials.height > 200
     assert 0.35 <= conv <= 0.75, conv
@@ -343,7 +495,8 @@ def test_realism_win_backs_and_offer_types(mid, subs):
     per_customer = subs.group_by("customer_id").len()
     assert per_customer.filter(pl.col("len") > 1).height > 20  # win-backs
     started = df.filter(pl.col("event_type") == "subscription.started").with_columns(
-        period=_field("billing_period"))
+        period=_field("billing_period")
+    )
     assert set(started["period"].unique()) == {"P1M", "P3M", "P1Y"}
     # monthly subscribers churn more than annual ones
     s = subs.join(started.select(sub=_field("subscription_id"), period="period"), on="sub")
@@ -361,27 +514,42 @@ def test_truth_files_and_signal(mid, subs):
     assert not list(ev.glob("*truth*"))
     truth = pl.read_parquet(tr / "sim-s11-customer_month_truth.parquet")
     customers = pl.read_parquet(tr / "sim-s11-customers.parquet")
-    assert {"customer_id", "as_of", "churn_propensity_30d", "hazard", "main_driver"} <= set(truth.columns)
+    assert {"customer_id", "as_of", "churn_propensity_30d", "hazard", "main_driver"} <= set(
+        truth.columns
+    )
     assert truth.schema["as_of"] == pl.Date
     assert truth["churn_propensity_30d"].is_between(0, 1).all()
     assert set(truth["main_driver"].unique()) <= {
-        "engagement_drop", "payment_failures", "support_trouble", "price_increase", "offer_type",
-        "tenure", "baseline"}
+        "engagement_drop",
+        "payment_failures",
+        "support_trouble",
+        "price_increase",
+        "offer_type",
+        "tenure",
+        "baseline",
+    }
     assert truth["main_driver"].n_unique() == 7
     assert customers.height == MID["customers"]
-    assert {"customer_id", "signup_date", "churned", "churn_date", "churn_type"} <= set(customers.columns)
+    assert {"customer_id", "signup_date", "churned", "churn_date", "churn_type"} <= set(
+        customers.columns
+    )
     # truth agrees with the events on who churned
     ids_with_events = set(df.filter(pl.col("event_type") == "customer.created")["customer_id"])
     assert set(customers["customer_id"]) == ids_with_events
     # propensity vs churn in the following month (from the events)
     ends = subs.filter(pl.col("end").is_not_null()).select("customer_id", "end")
-    lab = (truth.filter(pl.col("as_of") <= date(2025, 9, 1))
-           .with_columns(a=pl.col("as_of").cast(pl.Datetime("us")))
-           .join(ends, on="customer_id", how="left")
-           .with_columns(hit=((pl.col("end") >= pl.col("a"))
-                              & (pl.col("end") < pl.col("a").dt.offset_by("1mo"))).fill_null(False))
-           .group_by("customer_id", "as_of")
-           .agg(pl.col("churn_propensity_30d").first(), y=pl.col("hit").any()))
+    lab = (
+        truth.filter(pl.col("as_of") <= date(2025, 9, 1))
+        .with_columns(a=pl.col("as_of").cast(pl.Datetime("us")))
+        .join(ends, on="customer_id", how="left")
+        .with_columns(
+            hit=(
+                (pl.col("end") >= pl.col("a")) & (pl.col("end") < pl.col("a").dt.offset_by("1mo"))
+            ).fill_null(False)
+        )
+        .group_by("customer_id", "as_of")
+        .agg(pl.col("churn_propensity_30d").first(), y=pl.col("hit").any())
+    )
     assert 0.01 < lab["y"].mean() < 0.15
     assert _auc(lab["y"].to_numpy(), lab["churn_propensity_30d"].to_numpy()) > 0.65
 
@@ -430,6 +598,14 @@ def test_rerun_replaces_previous_parts(tmp_path):
     s2, ev, _ = _run(tmp_path, "x", **kw)
     assert len(s1.files) > 1 and len(s2.files) == 1
     assert sorted(p.name for p in ev.iterdir()) == ["sim-s9-000.parquet"]
+
+
+@pytest.mark.parametrize("customers,months", [(1, 1), (3, 2), (50, 1)])
+def test_tiny_runs(tmp_path, customers, months):
+    s, ev, tr = _run(tmp_path, "tiny", customers=customers, months=months, seed=2, start=START)
+    assert s.event_counts["customer.created"] == customers
+    assert pl.read_parquet(sorted(ev.glob("*.parquet"))).height == s.events
+    assert (tr / "sim-s2-customers.parquet").exists()
 
 
 def test_guards(tmp_path):

@@ -3,16 +3,32 @@
 -- The additive columns are the sums of metrics_monthly_by_segment over segments.
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of') }}
+
+),
+
 by_segment as (
 
     select * from {{ ref('metrics_monthly_by_segment') }}
 
 ),
 
+months as (
+
+    select distinct
+        cast({{ dbt.date_trunc('month', 'fx.rate_date') }} as date) as month
+    from {{ ref('int_fx_rates_daily') }} as fx
+    cross join as_of
+    where fx.rate_date >= as_of.first_event_date
+
+),
+
 summed as (
 
     select
-        month,
+        months.month,
         {% for column in [
             'mrr', 'paying_customers', 'paying_customers_at_start',
             'new_mrr', 'expansion_mrr', 'contraction_mrr', 'churned_mrr', 'reactivation_mrr', 'pause_mrr', 'resume_mrr',
@@ -20,10 +36,11 @@ summed as (
             'new_customers', 'churned_customers', 'churned_from_start_customers', 'churned_in_first_month_customers',
             'reactivated_customers', 'voluntary_churned_customers', 'involuntary_churned_customers',
             'trial_mrr', 'one_time_revenue', 'payments', 'refunds', 'chargebacks'] -%}
-        sum({{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        coalesce(sum(by_segment.{{ column }}), 0) as {{ column }}{{ ',' if not loop.last }}
         {% endfor %}
-    from by_segment
-    group by month
+    from months
+    left join by_segment on months.month = by_segment.month
+    group by months.month
 
 ),
 

@@ -42,10 +42,10 @@ revenue as (
 months as (
 
     select distinct
-        cast({{ dbt.date_trunc('month', 'day') }} as date) as month
-    from daily
+        cast({{ dbt.date_trunc('month', 'fx.rate_date') }} as date) as month
+    from {{ ref('int_fx_rates_daily') }} as fx
     cross join as_of
-    where daily.day >= as_of.first_event_date
+    where fx.rate_date >= as_of.first_event_date
 
 ),
 
