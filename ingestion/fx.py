@@ -8,6 +8,7 @@ holidays, after the package's last date) the last earlier rate applies (METRICS.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
@@ -53,10 +54,8 @@ def daily_rates(currency: str, reporting: str, first: date, last: date) -> list[
     rates = []
     day = first
     while day <= last:
-        try:
+        with contextlib.suppress(RateNotFoundError):
             current = c.convert(1, currency, reporting, day)
-        except RateNotFoundError:
-            pass
         rates.append(Decimal(current).quantize(RATE_QUANTUM, rounding=ROUND_HALF_EVEN))
         day += timedelta(days=1)
     return rates
@@ -66,9 +65,7 @@ def minor_units(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
-def refresh_reference_tables(
-    con: duckdb.DuckDBPyConnection, reporting_currency: str
-) -> list[str]:
+def refresh_reference_tables(con: duckdb.DuckDBPyConnection, reporting_currency: str) -> list[str]:
     """(Re)write raw.fx_rates and raw.currencies for the data in raw.events.
 
     Returns the currencies that have no ECB rate (their money cannot be converted).

@@ -64,8 +64,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         con.close()
     elapsed = time.perf_counter() - started
     for f in report.files:
-        state = "already loaded, skipped" if f.skipped else (
-            f"{f.loaded:,} loaded, {f.duplicates:,} duplicate, {f.quarantined:,} quarantined"
+        state = (
+            "already loaded, skipped"
+            if f.skipped
+            else (f"{f.loaded:,} loaded, {f.duplicates:,} duplicate, {f.quarantined:,} quarantined")
         )
         print(f"  {f.path}: {state}")
     rate = report.lines / elapsed if elapsed else 0
@@ -130,9 +132,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 def serve_app(settings, port: int) -> int:
     env = os.environ | {"CHURNIQ_HOME": str(settings.home.resolve())}
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "main.py"),
-        "--server.port", str(port), "--server.headless", "true",
-        "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(REPO / "app" / "main.py"),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     print(f"dashboards on http://localhost:{port} (Ctrl+C to stop)")
     try:
@@ -158,8 +168,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         truth_dir=settings.ground_truth,
         fmt="parquet",
     )
-    print(f"simulated {summary.customers:,} customers × {args.months} months: "
-          f"{summary.events:,} events in {summary.elapsed_seconds:.1f}s")
+    print(
+        f"simulated {summary.customers:,} customers × {args.months} months: "
+        f"{summary.events:,} events in {summary.elapsed_seconds:.1f}s"
+    )
     cmd_run(args)
     print(f"demo pipeline finished in {time.perf_counter() - started:.1f}s")
     if args.no_serve:
@@ -175,7 +187,10 @@ def cmd_dagster(args: argparse.Namespace) -> int:
     dagster_home = (settings.home / "dagster").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     (dagster_home / "dagster.yaml").touch()
-    env = os.environ | {"DAGSTER_HOME": str(dagster_home), "CHURNIQ_HOME": str(settings.home.resolve())}
+    env = os.environ | {
+        "DAGSTER_HOME": str(dagster_home),
+        "CHURNIQ_HOME": str(settings.home.resolve()),
+    }
     dagster = Path(sys.executable).with_name("dagster")
     cmd = [str(dagster), "dev", "-m", "pipelines.dagster_entry", "-p", str(args.port)]
     try:

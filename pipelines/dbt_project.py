@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
-
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 
@@ -37,9 +35,19 @@ def prepare_manifest(force: bool = False) -> Path:
         dbt = Path(sys.executable).with_name("dbt")
         env = os.environ | {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         result = subprocess.run(
-            [str(dbt), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-             "--profiles-dir", str(DBT_PROJECT_DIR)],
-            cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
+            [
+                str(dbt),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+            ],
+            cwd=DBT_PROJECT_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")

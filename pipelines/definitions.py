@@ -4,13 +4,11 @@ Built by `build_definitions()`; the dbt manifest must exist already (prepared at
 `make setup` / `churniq` through `pipelines.dbt_project.prepare_manifest`), never parsed here.
 """
 
-
-
 import os
 import shutil
 import sys
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
@@ -99,10 +97,18 @@ def quarantine_ratio(churniq: ChurniqConfig) -> dg.AssetCheckResult:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["raw", "fx_rates"], deps=[RAW_EVENTS], group_name="ingestion",
-                     description="Daily ECB rates into the reporting currency."),
-        dg.AssetSpec(["raw", "currencies"], deps=[RAW_EVENTS], group_name="ingestion",
-                     description="ISO 4217 minor units of the currencies seen."),
+        dg.AssetSpec(
+            ["raw", "fx_rates"],
+            deps=[RAW_EVENTS],
+            group_name="ingestion",
+            description="Daily ECB rates into the reporting currency.",
+        ),
+        dg.AssetSpec(
+            ["raw", "currencies"],
+            deps=[RAW_EVENTS],
+            group_name="ingestion",
+            description="ISO 4217 minor units of the currencies seen.",
+        ),
     ]
 )
 def reference_tables(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
@@ -136,15 +142,18 @@ def _mart_keys() -> list[dg.AssetKey]:
     return [k for k in churniq_dbt_assets.keys if k.path[0] == "marts"]
 
 
-@dg.asset(key=SERVING, deps=_mart_keys(), group_name="serving",
-          description="Read-only snapshot of the marts that the dashboards read.")
+@dg.asset(
+    key=SERVING,
+    deps=_mart_keys(),
+    group_name="serving",
+    description="Read-only snapshot of the marts that the dashboards read.",
+)
 def serving_snapshot(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     settings = churniq.settings()
     snap = publish(settings.warehouse, settings.serving, settings.reporting_currency)
     context.log.info(f"published snapshot {snap.version} with {len(snap.tables)} tables")
     return dg.MaterializeResult(
-        metadata={"version": snap.version, "tables": snap.tables,
-                  "watermark": str(snap.watermark)}
+        metadata={"version": snap.version, "tables": snap.tables, "watermark": str(snap.watermark)}
     )
 
 
@@ -182,8 +191,9 @@ def landing_sensor(context: dg.SensorEvaluationContext, churniq: ChurniqConfig):
     return dg.RunRequest(run_key=key)
 
 
-daily_schedule = dg.ScheduleDefinition(job=churniq_job, cron_schedule="0 3 * * *",
-                                       execution_timezone="UTC")
+daily_schedule = dg.ScheduleDefinition(
+    job=churniq_job, cron_schedule="0 3 * * *", execution_timezone="UTC"
+)
 
 
 def build_definitions(home: str | None = None) -> dg.Definitions:

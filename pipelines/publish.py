@@ -48,7 +48,9 @@ def publish(
         for schema in sorted({s for s, _ in names}):
             con.execute(f'create schema if not exists snap."{schema}"')
         for schema, name in names:
-            con.execute(f'create table snap."{schema}"."{name}" as select * from "{schema}"."{name}"')
+            con.execute(
+                f'create table snap."{schema}"."{name}" as select * from "{schema}"."{name}"'
+            )
             tables[f"{schema}.{name}"] = con.execute(
                 f'select count(*) from snap."{schema}"."{name}"'
             ).fetchall()[0][0]

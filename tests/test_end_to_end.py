@@ -17,12 +17,24 @@ from tests.reference.metrics import compute
 pytestmark = pytest.mark.slow
 
 EXACT = [
-    "mrr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr",
-    "pause_mrr", "resume_mrr", "fx_adjustment",
+    "mrr",
+    "new_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "reactivation_mrr",
+    "pause_mrr",
+    "resume_mrr",
+    "fx_adjustment",
 ]
 COUNTS = [
-    "paying_customers", "paying_customers_at_start", "new_customers", "churned_customers",
-    "churned_from_start_customers", "voluntary_churned_customers", "involuntary_churned_customers",
+    "paying_customers",
+    "paying_customers_at_start",
+    "new_customers",
+    "churned_customers",
+    "churned_from_start_customers",
+    "voluntary_churned_customers",
+    "involuntary_churned_customers",
 ]
 
 
@@ -30,8 +42,13 @@ COUNTS = [
 def home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("home")
     settings = get_settings(home=home)
-    simulate(customers=400, months=12, seed=11, events_dir=settings.landing,
-             truth_dir=settings.ground_truth)
+    simulate(
+        customers=400,
+        months=12,
+        seed=11,
+        events_dir=settings.landing,
+        truth_dir=settings.ground_truth,
+    )
     meta = run_pipeline(settings)
     assert all(meta["checks"].values()), meta["checks"]
     return home
@@ -77,8 +94,11 @@ def test_snapshot_is_readable_while_nothing_holds_the_warehouse(home: Path):
         "select version, reporting_currency from meta.snapshot"
     ).fetchall()[0]
     assert version and currency == "EUR"
-    tables = {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts'"
-    ).fetchall()}
+    tables = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
     con.close()
     assert {"metrics_monthly", "fct_mrr_movements", "fct_subscriptions", "dim_customers"} <= tables

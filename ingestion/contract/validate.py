@@ -126,7 +126,9 @@ def validate_event(
         return Verdict(False, Reason.FUTURE_TIMESTAMP, "occurred_at is in the future")
     if envelope.event_type in CATALOGUE_EVENT_TYPES:
         if envelope.customer_id:
-            return Verdict(False, Reason.INVALID_ID, "customer_id must be empty for catalogue events")
+            return Verdict(
+                False, Reason.INVALID_ID, "customer_id must be empty for catalogue events"
+            )
     elif not envelope.customer_id:
         return Verdict(False, Reason.MISSING_FIELD, "customer_id: required for subscriber events")
     elif re.match(EMAIL_PATTERN, envelope.customer_id):

@@ -135,7 +135,9 @@ def load_file(
             """,
             [batch_id, str(path), started],
         )
-        conflict = f"'{Reason.CONFLICTING_DUPLICATE.value}|event_id already loaded with a different body'"
+        conflict = (
+            f"'{Reason.CONFLICTING_DUPLICATE.value}|event_id already loaded with a different body'"
+        )
         con.execute(
             f"""
             insert into raw.quarantine
@@ -153,9 +155,7 @@ def load_file(
             """,
             [batch_id, str(path), started],
         )
-        n_lines, n_bad = con.execute(
-            "select count(*), count(failure) from judged"
-        ).fetchall()[0]
+        n_lines, n_bad = con.execute("select count(*), count(failure) from judged").fetchall()[0]
         n_loaded, n_dup, n_conflict = con.execute(
             """
             select count(*) filter (where nth = 1 and existing_hash is null),
@@ -165,9 +165,7 @@ def load_file(
             from decided
             """
         ).fetchall()[0]
-        result = FileResult(
-            str(path), batch_id, n_lines, n_loaded, n_dup, n_bad + n_conflict
-        )
+        result = FileResult(str(path), batch_id, n_lines, n_loaded, n_dup, n_bad + n_conflict)
         con.execute(
             "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [

@@ -13,7 +13,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl", ".json")
 TABULAR_SUFFIXES = (".parquet", ".csv")

@@ -65,9 +65,7 @@ def _field_checks(rule: FieldRule, x: str, where: str) -> list[tuple[str, str]]:
         checks.append((_missing(x), _fail(Reason.MISSING_FIELD, f"{where}: Field required")))
     present = f"{_x(x)} is not null"
     if rule.required and not rule.nullable:
-        checks.append(
-            (f"{_x(x)} is null", _fail(Reason.WRONG_TYPE, f"{where}: must not be null"))
-        )
+        checks.append((f"{_x(x)} is null", _fail(Reason.WRONG_TYPE, f"{where}: must not be null")))
     allowed = sorted({t for jt in rule.json_types for t in _JSON_TYPES[jt]})
     if allowed:
         checks.append(
@@ -152,12 +150,16 @@ def validation_sql(relation: str) -> str:
         if rule.name == "event_type":  # its enum check has a reason of its own
             checks = [
                 (c, _fail(Reason.UNKNOWN_EVENT_TYPE, "event_type: unknown"))
-                if o.startswith("'invalid_value") else (c, o) for c, o in checks
+                if o.startswith("'invalid_value")
+                else (c, o)
+                for c, o in checks
             ]
         if rule.name == "schema_version":
             checks = [
                 (c, _fail(Reason.UNSUPPORTED_SCHEMA_VERSION, "schema_version: must be 1"))
-                if o.startswith("'invalid_value") else (c, o) for c, o in checks
+                if o.startswith("'invalid_value")
+                else (c, o)
+                for c, o in checks
             ]
         if rule.name == "data":  # parsed as a struct: read its JSON type from the text
             checks = [
@@ -201,7 +203,7 @@ def validation_sql(relation: str) -> str:
             checks += _field_checks(rule, path, f"data.{rule.name}")
             typed[rule.name] = _timestamp(path) if rule.kind == "timestamp" else _text(path)
         for cond, reason, detail in model.sql_rules:
-            expr = re.sub(r"\b[a-z_]+\b", lambda m: typed.get(m.group(0), m.group(0)), cond)
+            expr = re.sub(r"\b[a-z_]+\b", lambda m, t=typed: t.get(m.group(0), m.group(0)), cond)
             checks.append((f"not coalesce({expr}, false)", _lit(f"{reason}|{detail}")))
         if checks:
             per_type.append(f"when {_lit(event_type)} then {_case(checks)}")
@@ -219,7 +221,7 @@ with typed as (
   select *, case when top = 'OBJECT' then json_transform(text, {_lit(_structure())}) end as j
   from typed
 ), keyed as (
-  select *, case when {_type('$.event_type')} = 'VARCHAR' then {_text('$.event_type')} end
+  select *, case when {_type("$.event_type")} = 'VARCHAR' then {_text("$.event_type")} end
               as ev_type
   from parsed
 ), judged as (
@@ -234,13 +236,13 @@ with typed as (
 )
 select line_no, failure,
        case when failure is not null then rtrim(text, chr(13) || chr(10)) end as text,
-       {_text('$.event_id')} as event_id,
+       {_text("$.event_id")} as event_id,
        case when failure is null then ev_type end as event_type,
-       case when failure is null then cast({_text('$.schema_version')} as integer) end
+       case when failure is null then cast({_text("$.schema_version")} as integer) end
          as schema_version,
-       case when failure is null then cast(timezone('UTC', {_timestamp('$.occurred_at')})
+       case when failure is null then cast(timezone('UTC', {_timestamp("$.occurred_at")})
          as timestamp) end as occurred_at,
-       case when failure is null then {_text('$.source')} end as source,
+       case when failure is null then {_text("$.source")} end as source,
        case when failure is null then nullif({customer}, '') end as customer_id,
        case when failure is null then json_extract(text, '$.data') end as data
 from judged

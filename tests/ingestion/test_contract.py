@@ -140,12 +140,18 @@ def _mutations() -> list[tuple[str, str, str]]:
         "engagement over a week": (
             {
                 **example("engagement.activity"),
-                "data": {**example("engagement.activity")["data"], "period_start": "2026-01-01T00:00:00Z"},
+                "data": {
+                    **example("engagement.activity")["data"],
+                    "period_start": "2026-01-01T00:00:00Z",
+                },
             },
             "invalid_period",
         ),
         "csat 6": (
-            {**example("support.ticket_resolved"), "data": {"ticket_id": "t", "resolution_minutes": 1, "csat": 6}},
+            {
+                **example("support.ticket_resolved"),
+                "data": {"ticket_id": "t", "resolution_minutes": 1, "csat": 6},
+            },
             "invalid_value",
         ),
     }
@@ -181,7 +187,7 @@ def test_timestamps_with_offsets_are_stored_in_utc():
     con = duckdb.connect()
     e = example("customer.created", occurred_at="2026-01-15T12:30:00+02:00")
     con.register("lines", pa.table({"line_no": [1], "text": [json.dumps(e)]}))
-    got = con.execute(
-        f"select occurred_at from ({validation_sql('lines')})", [NOW]
-    ).fetchall()[0][0]
+    got = con.execute(f"select occurred_at from ({validation_sql('lines')})", [NOW]).fetchall()[0][
+        0
+    ]
     assert got == datetime(2026, 1, 15, 10, 30)

@@ -54,7 +54,10 @@ def test_same_file_twice_changes_nothing(tmp_path: Path, warehouse):
     f = write_ndjson(tmp_path / "a.ndjson", many_events(200) + ["not json"])
     first = ingest(warehouse, [f])
     assert (first.loaded, first.duplicates, first.quarantined) == (200, 0, 1)
-    before = raw_rows(warehouse), warehouse.execute("select count(*) from raw.quarantine").fetchall()
+    before = (
+        raw_rows(warehouse),
+        warehouse.execute("select count(*) from raw.quarantine").fetchall(),
+    )
     second = ingest(warehouse, [f])
     assert second.files[0].skipped and second.loaded == 0
     after = raw_rows(warehouse), warehouse.execute("select count(*) from raw.quarantine").fetchall()
@@ -98,11 +101,22 @@ def test_bad_lines_are_quarantined_with_file_line_text_and_reason(tmp_path: Path
     neg["data"]["amount_minor"] = -100
     bad = {
         '{"event_id": ': "malformed_json",
-        json.dumps({**example("subscription.started", n=91), "event_type": "sub.x"}): "unknown_event_type",
-        json.dumps({**example("customer.created", n=92), "data": {"signup_platform": "web"}}): "missing_field",
+        json.dumps(
+            {**example("subscription.started", n=91), "event_type": "sub.x"}
+        ): "unknown_event_type",
+        json.dumps(
+            {**example("customer.created", n=92), "data": {"signup_platform": "web"}}
+        ): "missing_field",
         json.dumps(neg): "negative_amount",
-        json.dumps(example("customer.created", n=93, occurred_at="2999-01-01T00:00:00Z")): "future_timestamp",
-        json.dumps({**example("offer.published", n=94), "data": {**example("offer.published")["data"], "currency": "ZZZ"}}): "unknown_currency",
+        json.dumps(
+            example("customer.created", n=93, occurred_at="2999-01-01T00:00:00Z")
+        ): "future_timestamp",
+        json.dumps(
+            {
+                **example("offer.published", n=94),
+                "data": {**example("offer.published")["data"], "currency": "ZZZ"},
+            }
+        ): "unknown_currency",
     }
     lines = [json.dumps(e) for e in good[:10]] + list(bad) + [json.dumps(e) for e in good[10:]]
     f = tmp_path / "mixed.ndjson"
@@ -123,7 +137,15 @@ def test_parquet_csv_and_gzip_read_the_same_events(tmp_path: Path):
     table = pa.table(
         {
             k: [e[k] if k != "data" else json.dumps(e["data"]) for e in events]
-            for k in ("event_id", "event_type", "schema_version", "occurred_at", "source", "customer_id", "data")
+            for k in (
+                "event_id",
+                "event_type",
+                "schema_version",
+                "occurred_at",
+                "source",
+                "customer_id",
+                "data",
+            )
         }
     )
     pq.write_table(table, tmp_path / "e.parquet")

@@ -21,8 +21,14 @@ Q6 = Decimal("0.000001")
 
 def monthly_factor(period: str) -> tuple[int, int]:
     """(numerator, denominator) turning one billing period's price into one month's."""
-    fixed = {"P1M": (1, 1), "P3M": (1, 3), "P6M": (1, 6), "P1Y": (1, 12),
-             "P1W": (52, 12), "P1D": (365, 12)}
+    fixed = {
+        "P1M": (1, 1),
+        "P3M": (1, 3),
+        "P6M": (1, 6),
+        "P1Y": (1, 12),
+        "P1W": (52, 12),
+        "P1D": (365, 12),
+    }
     if period in fixed:
         return fixed[period]
     m = re.fullmatch(r"P(\d+)([YMWD])", period)
@@ -82,7 +88,8 @@ def compute(warehouse: str) -> Reference:
         "select event_id, event_type, occurred_at, customer_id, data::varchar from raw.events"
     ).fetchall()
     rates: dict[tuple[str, date], Decimal] = {
-        (c, d): r for d, c, r in con.execute("select rate_date, currency, rate from raw.fx_rates").fetchall()
+        (c, d): r
+        for d, c, r in con.execute("select rate_date, currency, rate from raw.fx_rates").fetchall()
     }
     units = dict(con.execute("select currency, minor_unit_value from raw.currencies").fetchall())
     con.close()
@@ -94,7 +101,9 @@ def compute(warehouse: str) -> Reference:
         return amount_local_minor * units[currency] * rates[(currency, day)]
 
     # --- replay each subscription into per-day states -------------------------------------
-    changes: dict[str, list[tuple]] = defaultdict(list)  # sub -> [(effective, occurred, id, type, data)]
+    changes: dict[str, list[tuple]] = defaultdict(
+        list
+    )  # sub -> [(effective, occurred, id, type, data)]
     owner: dict[str, str] = {}
     cancels: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     ended_reason: dict[str, tuple[datetime, str]] = {}
@@ -134,7 +143,8 @@ def compute(warehouse: str) -> Reference:
                 state.period = data["billing_period"]
                 trial = data.get("trial_ends_at")
                 state.paid_from = (
-                    _ts(trial).date() if trial and _ts(trial).date() > occurred.date()
+                    _ts(trial).date()
+                    if trial and _ts(trial).date() > occurred.date()
                     else occurred.date()
                 )
             elif etype in ("subscription.changed", "subscription.renewed"):
@@ -216,7 +226,9 @@ def compute(warehouse: str) -> Reference:
             if kind:
                 ref.movements.append((day, customer, kind, b - a))
                 if kind == "churn":
-                    churn_type_rows.append((day, customer, _churn_type(customer, day, subs_of, ended_reason, cancels)))
+                    churn_type_rows.append(
+                        (day, customer, _churn_type(customer, day, subs_of, ended_reason, cancels))
+                    )
 
     # --- monthly -------------------------------------------------------------------------------
     def total_level(day: date) -> dict[str, Decimal]:
@@ -284,8 +296,11 @@ def compute(warehouse: str) -> Reference:
 def _churn_type(customer, day, subs_of, ended_reason, cancels) -> str:
     """Involuntary when the last subscription ended for payment_failed with no customer
     cancellation requested before; otherwise voluntary."""
-    ended = [(ended_reason[s][0], s) for s in subs_of[customer]
-             if s in ended_reason and ended_reason[s][0].date() <= day]
+    ended = [
+        (ended_reason[s][0], s)
+        for s in subs_of[customer]
+        if s in ended_reason and ended_reason[s][0].date() <= day
+    ]
     _, last = max(ended)
     at, reason = ended_reason[last]
     if reason != "payment_failed":
