@@ -112,17 +112,32 @@ def load_file(
         con.execute(
             f"create or replace temp table judged as {validation_sql('incoming_lines')}", [limit]
         )
+        # Only event_ids repeated in the batch or already loaded need a decision (rare);
+        # the body hash is computed for those rows alone, the existing ones included.
+        con.execute(
+            """
+            create or replace temp table contested as
+            select event_id from judged where failure is null
+            group by event_id having count(*) > 1
+            union
+            select event_id from raw.events
+            where event_id in (select event_id from judged where failure is null)
+            """
+        )
         con.execute(
             f"""
             create or replace temp table decided as
-            with staged as (select *, {_BODY} as body_hash from judged where failure is null)
+            with staged as (
+              select line_no, event_id, {_BODY} as body_hash from judged
+              where failure is null and event_id in (select event_id from contested)
+            ), existing as (
+              select event_id, any_value({_BODY}) as body_hash from raw.events
+              where event_id in (select event_id from contested) group by event_id
+            )
             select s.*, e.body_hash as existing_hash,
                    row_number() over w as nth,
                    first_value(s.body_hash) over w as first_hash
-            from staged s
-            left join (select event_id, any_value(body_hash) as body_hash from raw.events
-                       where event_id in (select event_id from judged) group by event_id) e
-              using (event_id)
+            from staged s left join existing e using (event_id)
             window w as (partition by s.event_id order by s.line_no)
             """
         )
@@ -130,8 +145,12 @@ def load_file(
             """
             insert into raw.events
             select event_id, event_type, schema_version, occurred_at, source, customer_id, data,
-                   body_hash, ?, ?, line_no, ?
-            from decided where nth = 1 and existing_hash is null
+                   ?, ?, line_no, ?
+            from judged j
+            where failure is null
+              and (j.event_id not in (select event_id from contested)
+                   or j.line_no in (select line_no from decided
+                                    where nth = 1 and existing_hash is null))
             """,
             [batch_id, str(path), started],
         )
@@ -156,7 +175,7 @@ def load_file(
             [batch_id, str(path), started],
         )
         n_lines, n_bad = con.execute("select count(*), count(failure) from judged").fetchall()[0]
-        n_loaded, n_dup, n_conflict = con.execute(
+        n_fresh, n_dup, n_conflict = con.execute(
             """
             select count(*) filter (where nth = 1 and existing_hash is null),
                    count(*) filter (where coalesce(existing_hash, first_hash) = body_hash
@@ -165,6 +184,8 @@ def load_file(
             from decided
             """
         ).fetchall()[0]
+        n_decided = n_fresh + n_dup + n_conflict
+        n_loaded = (n_lines - n_bad - n_decided) + n_fresh
         result = FileResult(str(path), batch_id, n_lines, n_loaded, n_dup, n_bad + n_conflict)
         con.execute(
             "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -188,7 +209,7 @@ def load_file(
         raise
     finally:
         con.unregister("incoming_lines")
-        for t in ("judged", "decided"):
+        for t in ("judged", "contested", "decided"):
             con.execute(f"drop table if exists {t}")
     con.execute("checkpoint")
     return result

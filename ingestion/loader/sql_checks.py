@@ -14,6 +14,7 @@ from functools import cache
 from ingestion.contract import CATALOGUE_EVENT_TYPES, EVENT_MODELS, Reason
 from ingestion.contract.events import Envelope
 from ingestion.contract.schema import FieldRule, field_rules
+from ingestion.contract.types import TIMESTAMP_PATTERN
 from ingestion.contract.validate import EMAIL_PATTERN
 
 _JSON_TYPES = {
@@ -41,21 +42,46 @@ def _x(path: str) -> str:
     return "j." + ".".join(f'"{p}"' for p in path.removeprefix("$.").split("."))
 
 
+# Every field is read once into columns (JSON type t_k, text s_k, timestamp ts_k) that the
+# checks then share: repeating the JSON functions in each check costs more than the parse.
+_COLUMNS: dict[str, int] = {}
+_TIMESTAMPS: dict[str, str] = {}
+
+
+def _col(path: str) -> int:
+    return _COLUMNS.setdefault(path, len(_COLUMNS) + 1)
+
+
 def _text(path: str) -> str:
-    return f"({_x(path)}->>'$')"
+    return f"s_{_col(path)}"
 
 
 def _type(path: str) -> str:
-    return f"json_type({_x(path)})"
+    return f"t_{_col(path)}"
 
 
 def _missing(path: str) -> str:
     # json_transform maps both an absent key and JSON null to NULL; tell them apart only then.
-    return f"case when {_x(path)} is null then not json_exists(text, {_lit(path)}) else false end"
+    return f"case when {_type(path)} is null then not json_exists(text, {_lit(path)}) else false end"
 
 
 def _timestamp(path: str) -> str:
-    return f"try_cast({_text(path)} as timestamptz)"
+    _TIMESTAMPS.setdefault(path, TIMESTAMP_PATTERN)
+    return f"ts_{_col(path)}"
+
+
+def _field_columns() -> str:
+    """The projection computing every registered field's columns once."""
+    out = []
+    for path, k in _COLUMNS.items():
+        out.append(f"json_type({_x(path)}) as t_{k}")
+        out.append(f"({_x(path)}->>'$') as s_{k}")
+        if path in _TIMESTAMPS:
+            out.append(
+                f"case when regexp_full_match(s_{k}, {_lit(_TIMESTAMPS[path])}) "
+                f"then try_cast(s_{k} as timestamptz) end as ts_{k}"
+            )
+    return ",\n         ".join(out)
 
 
 def _field_checks(rule: FieldRule, x: str, where: str) -> list[tuple[str, str]]:
@@ -63,9 +89,11 @@ def _field_checks(rule: FieldRule, x: str, where: str) -> list[tuple[str, str]]:
     checks: list[tuple[str, str]] = []
     if rule.required:
         checks.append((_missing(x), _fail(Reason.MISSING_FIELD, f"{where}: Field required")))
-    present = f"{_x(x)} is not null"
+    present = f"{_type(x)} is not null"
     if rule.required and not rule.nullable:
-        checks.append((f"{_x(x)} is null", _fail(Reason.WRONG_TYPE, f"{where}: must not be null")))
+        checks.append(
+            (f"{_type(x)} is null", _fail(Reason.WRONG_TYPE, f"{where}: must not be null"))
+        )
     allowed = sorted({t for jt in rule.json_types for t in _JSON_TYPES[jt]})
     if allowed:
         checks.append(
@@ -76,9 +104,11 @@ def _field_checks(rule: FieldRule, x: str, where: str) -> list[tuple[str, str]]:
         )
     is_text = rule.json_types == ("string",)
     if rule.kind == "timestamp":
-        cond = f"not regexp_full_match({_text(x)}, {_lit(rule.pattern)}) or {_timestamp(x)} is null"
         checks.append(
-            (f"{present} and ({cond})", _fail(Reason.INVALID_TIMESTAMP, f"{where}: not RFC 3339"))
+            (
+                f"{present} and {_timestamp(x)} is null",
+                _fail(Reason.INVALID_TIMESTAMP, f"{where}: not RFC 3339"),
+            )
         )
     if rule.enum is not None:
         reason = {"currency": Reason.UNKNOWN_CURRENCY, "country": Reason.UNKNOWN_COUNTRY}.get(
@@ -144,6 +174,8 @@ def validation_sql(relation: str) -> str:
     event_type, schema_version, occurred_at (UTC timestamp), source, customer_id, data.
     Takes one parameter: the latest acceptable occurred_at (now + clock skew), a timestamptz.
     """
+    _COLUMNS.clear()
+    _TIMESTAMPS.clear()
     envelope_checks: list[tuple[str, str]] = []
     for rule in field_rules(Envelope):
         checks = _field_checks(rule, f"$.{rule.name}", rule.name)
@@ -209,6 +241,19 @@ def validation_sql(relation: str) -> str:
             per_type.append(f"when {_lit(event_type)} then {_case(checks)}")
     payload_case = "case ev_type\n    " + "\n    ".join(per_type) + "\n  end"
 
+    ev_type = f"case when {_type('$.event_type')} = 'VARCHAR' then {_text('$.event_type')} end"
+    final_columns = f"""
+       case when failure is not null then rtrim(text, chr(13) || chr(10)) end as text,
+       {_text("$.event_id")} as event_id,
+       case when failure is null then ev_type end as event_type,
+       case when failure is null then cast({_text("$.schema_version")} as integer) end
+         as schema_version,
+       case when failure is null then cast(timezone('UTC', {_timestamp("$.occurred_at")})
+         as timestamp) end as occurred_at,
+       case when failure is null then {_text("$.source")} end as source,
+       case when failure is null then nullif({customer}, '') end as customer_id,
+       case when failure is null then json_extract(text, '$.data') end as data"""
+    fields = _field_columns()  # after every check has registered the fields it reads
     return f"""
 with typed as (
   -- each step in its own projection: DuckDB inlines aliases reused in the same select.
@@ -220,10 +265,13 @@ with typed as (
 ), parsed as (
   select *, case when top = 'OBJECT' then json_transform(text, {_lit(_structure())}) end as j
   from typed
-), keyed as (
-  select *, case when {_type("$.event_type")} = 'VARCHAR' then {_text("$.event_type")} end
-              as ev_type
+), fields as (
+  select line_no, text, top,
+         {fields}
   from parsed
+), keyed as (
+  select *, {ev_type} as ev_type
+  from fields
 ), judged as (
   select *,
     case
@@ -234,16 +282,6 @@ with typed as (
     end as failure
   from keyed
 )
-select line_no, failure,
-       case when failure is not null then rtrim(text, chr(13) || chr(10)) end as text,
-       {_text("$.event_id")} as event_id,
-       case when failure is null then ev_type end as event_type,
-       case when failure is null then cast({_text("$.schema_version")} as integer) end
-         as schema_version,
-       case when failure is null then cast(timezone('UTC', {_timestamp("$.occurred_at")})
-         as timestamp) end as occurred_at,
-       case when failure is null then {_text("$.source")} end as source,
-       case when failure is null then nullif({customer}, '') end as customer_id,
-       case when failure is null then json_extract(text, '$.data') end as data
+select line_no, failure,{final_columns}
 from judged
 """

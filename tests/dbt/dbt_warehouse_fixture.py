@@ -22,7 +22,6 @@ create table raw.events (
     source         varchar   not null,
     customer_id    varchar,
     data           json      not null,
-    body_hash      varchar   not null,
     batch_id       varchar   not null,
     source_file    varchar,
     source_line    bigint,
