@@ -5,7 +5,7 @@ UV := .uv/bin/uv
 VENV := .venv
 CHURNIQ := $(VENV)/bin/churniq
 
-.PHONY: setup demo test lint format bench screenshots clean
+.PHONY: setup demo test lint bench screenshots chromium clean
 
 setup: $(VENV)/.synced
 	@$(CHURNIQ) prepare >/dev/null
@@ -21,7 +21,7 @@ $(VENV)/.synced: pyproject.toml uv.lock $(UV)
 demo: setup
 	$(CHURNIQ) demo
 
-test: setup
+test: setup chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -n 2 --dist loadfile
@@ -30,12 +30,19 @@ lint: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Browser tests drive Debian's chromium with Playwright (never a downloaded browser).
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
+
 bench: setup
 	$(VENV)/bin/python -m benchmarks.run_all
 
-screenshots: setup
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
-	$(VENV)/bin/python -m benchmarks.screenshots
+# Screenshots of the dashboards for the README, from a demo-sized home.
+screenshots: setup chromium
+	$(CHURNIQ) --home .churniq demo --no-serve
+	$(VENV)/bin/python -m tests.browser.shoot --home .churniq --out docs
 
 clean:
 	rm -rf $(VENV) .uv dbt_project/target .pytest_cache

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_compact_currency, format_currency, format_decimal
 
 LOCALE = "en"
 
@@ -18,13 +18,24 @@ def is_missing(value: Any) -> bool:
     return value is None or bool(pd.isna(value))
 
 
+WHOLE_UNITS_FROM = 10_000  # KPI tiles are narrow: large amounts drop the cents
+COMPACT_FROM = 1_000_000  # and millions read as €2.60M
+
+
 def money(value: Any, currency: str | None) -> str | None:
-    """``€1,234.56`` in the reporting currency; plain grouped number when it is unknown."""
+    """``€1,234.56`` in the reporting currency (``€217,035`` from 10,000, ``€2.60M`` from a
+    million); a plain grouped number when the currency is unknown."""
     if is_missing(value):
         return None
+    whole = abs(float(value)) >= WHOLE_UNITS_FROM
+    if currency and abs(float(value)) >= COMPACT_FROM:
+        return format_compact_currency(float(value), currency, locale=LOCALE, fraction_digits=2)
     if currency:
-        return format_currency(float(value), currency, locale=LOCALE)
-    return format_decimal(float(value), format="#,##0.00", locale=LOCALE)
+        pattern = "¤#,##0" if whole else None
+        return format_currency(
+            float(value), currency, format=pattern, locale=LOCALE, currency_digits=not whole
+        )
+    return format_decimal(float(value), format="#,##0" if whole else "#,##0.00", locale=LOCALE)
 
 
 def count(value: Any) -> str | None:

@@ -130,20 +130,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def serve_app(settings, port: int) -> int:
+    from app.serve import streamlit_command
+
     env = os.environ | {"CHURNIQ_HOME": str(settings.home.resolve())}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(REPO / "app" / "main.py"),
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    cmd = streamlit_command(port)
     print(f"dashboards on http://localhost:{port} (Ctrl+C to stop)")
     try:
         return subprocess.call(cmd, env=env)

@@ -62,7 +62,9 @@ def _type(path: str) -> str:
 
 def _missing(path: str) -> str:
     # json_transform maps both an absent key and JSON null to NULL; tell them apart only then.
-    return f"case when {_type(path)} is null then not json_exists(text, {_lit(path)}) else false end"
+    return (
+        f"case when {_type(path)} is null then not json_exists(text, {_lit(path)}) else false end"
+    )
 
 
 def _timestamp(path: str) -> str:

@@ -1,0 +1,98 @@
+"""Serve the dashboards on a home and drive them in headless Chromium (Debian's package).
+
+Used by the browser test and by `make screenshots`, which writes docs/overview.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+from app.serve import streamlit_command
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served(home: Path, port: int | None = None) -> Iterator[str]:
+    port = port or free_port()
+    env = os.environ | {"CHURNIQ_HOME": str(home)}
+    proc = subprocess.Popen(
+        streamlit_command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stderr.read().decode()) from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@contextmanager
+def browser_page() -> Iterator[Page]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 1100})
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_ready(page: Page, text: str, timeout_ms: int = 60_000) -> None:
+    page.get_by_text(text).first.wait_for(timeout=timeout_ms)
+    # Streamlit shows a running indicator while the script executes
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", required=True, type=Path)
+    parser.add_argument("--out", type=Path, default=REPO / "docs")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with served(args.home.resolve()) as url, browser_page() as page:
+        page.goto(url)
+        wait_ready(page, "MRR movements")
+        time.sleep(2)  # let the charts draw
+        page.screenshot(path=str(args.out / "overview.png"), full_page=True)
+    print(f"wrote {args.out / 'overview.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The real page in headless Chromium: it renders without errors and its export is the data."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.simulator import simulate
+from pipelines.cli import run_pipeline
+from pipelines.settings import get_settings
+from tests.browser.shoot import CHROMIUM, browser_page, served, wait_ready
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("browser-home")
+    settings = get_settings(home=home)
+    simulate(
+        customers=300, months=12, seed=5, events_dir=settings.landing,
+        truth_dir=settings.ground_truth,
+    )  # fmt: skip
+    run_pipeline(settings)
+    return home
+
+
+def test_overview_renders_and_exports_its_data(home: Path, tmp_path: Path):
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    months = con.execute("select count(*) from marts.metrics_monthly").fetchall()[0][0]
+    con.close()
+    with served(home) as url, browser_page() as page:
+        page.goto(url)
+        wait_ready(page, "MRR movements")
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.get_by_text("No data yet").count() == 0
+        for label in ("MRR", "ARR", "Paying customers", "Customer churn rate", "Net new MRR"):
+            assert page.get_by_text(label, exact=True).count() >= 1, label
+        with page.expect_download() as download:
+            page.get_by_text("Download movements (CSV)").click()
+        target = tmp_path / "movements.csv"
+        download.value.save_as(target)
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert 0 < len(rows) <= months * 10
+    assert {"month"} <= set(rows[0])
+
+
+def test_empty_home_shows_what_to_do(tmp_path: Path):
+    with served(tmp_path) as url, browser_page() as page:
+        page.goto(url)
+        wait_ready(page, "No data yet")
+        assert page.get_by_text("churniq run").count() >= 1
