@@ -181,6 +181,25 @@ def main(argv: list[str] | None = None) -> int:
         f"  total                           {base_total:,.0f} s   vs {total:.1f} s: "
         f"speed-up x{base_total / total:,.0f}"
     )
+    table = "\n".join(
+        [
+            f"### Simulator ({args.customers:,} customers × {args.months} months, "
+            f"{args.format}; {cpus} CPUs)",
+            "",
+            "| events | wall time | events/s | peak memory | naive baseline (extrapolated) | speed-up |",
+            "|---:|---:|---:|---:|---:|---:|",
+            f"| {events:,} | {total:.1f} s | {events / total:,.0f} | {peak:,.0f} MB | "
+            f"{base_total:,.0f} s | {base_total / total:,.0f}× |",
+            "",
+        ]
+    )
+    from benchmarks.common import write_result
+
+    write_result(
+        "simulator",
+        table,
+        {"events": events, "seconds": total, "peak_mb": peak, "baseline_seconds": base_total},
+    )
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
     return 0 if total < 60 else 1

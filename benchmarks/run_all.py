@@ -1,0 +1,26 @@
+"""Run every benchmark and collect their tables in benchmarks/results/ (shown in the README)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from benchmarks.common import REPO, RESULTS
+
+BENCHMARKS = ["benchmarks.bench_simulator", "benchmarks.bench_ingest", "benchmarks.bench_pipeline"]
+
+
+def main() -> None:
+    for module in BENCHMARKS:
+        print(f"== {module}", flush=True)
+        subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
+    tables = [
+        RESULTS / f"{n}.md"
+        for n in ("simulator", "ingest", "pipeline")
+        if (RESULTS / f"{n}.md").exists()
+    ]
+    print("\n".join(t.read_text() for t in tables))
+
+
+if __name__ == "__main__":
+    main()
