@@ -22,6 +22,7 @@ from benchmarks.common import machine, python, run_measured, write_result
 RAW_DUCKDB = """
 import duckdb, sys
 con = duckdb.connect(sys.argv[2])
+con.execute("set enable_progress_bar = false")
 fmt = sys.argv[3]
 reader = "read_parquet" if fmt == "parquet" else "read_json_auto"
 con.execute(f"create table events as select * from {reader}('{sys.argv[1]}/*.{fmt}')")
@@ -81,7 +82,7 @@ def main() -> None:
                 f"raw DuckDB ({fmt})",
                 python("-c", RAW_DUCKDB, str(events), str(work / f"raw-{fmt}.duckdb"), fmt),
             )
-            assert int(base.output.strip()) == n, (base.output, n)
+            assert int(base.output.strip().splitlines()[-1]) == n, (base.output, n)
             rows.append((fmt, n, ours, base))
             if fmt == "ndjson":
                 data["pydantic_events_per_s"] = pydantic_rate(events)

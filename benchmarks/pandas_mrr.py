@@ -69,8 +69,8 @@ def month_end_mrr(warehouse: str) -> pd.Series:
     for month, end in zip(months, ends, strict=True):
         state = ev[ev["day"] <= end].groupby("subscription_id").tail(1)
         paying = state[
-            (state["live"] == True)
-            & (state["paused"] != True)  # noqa: E712
+            state["live"].eq(True)
+            & state["paused"].ne(True)
             & (pd.to_datetime(state["paid_from"]) <= end)
         ]
         net = (paying["price_minor"] - paying["discount_minor"].fillna(0)).clip(lower=0)

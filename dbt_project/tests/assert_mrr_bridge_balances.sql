@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'metrics_monthly'}}}) }}
 -- For every month: MRR_end = MRR_start + all movements + fx_adjustment, EXACTLY (decimal equality),
 -- with MRR_end recomputed independently as sum over currencies of the customers' local levels on the
 -- month's last day (the as-of date for the as-of month) x that day's rate, and the movements summed

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'metrics_monthly'}}}) }}
 -- Summing metrics_monthly_by_segment over segments gives metrics_monthly for every additive column.
 with
 

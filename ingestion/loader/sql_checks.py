@@ -37,9 +37,10 @@ def _fail(reason: Reason, detail: str) -> str:
     return _lit(f"{reason.value}|{detail}")
 
 
-def _x(path: str) -> str:
-    """The parsed JSON value at `$.a.b` as a member of the struct `j` (null if absent or null)."""
-    return "j." + ".".join(f'"{p}"' for p in path.removeprefix("$.").split("."))
+def _x(path: str, struct: str = "j") -> str:
+    """The value at `$.a.b` as a member of a transformed struct: `j` holds raw JSON text,
+    `v` the same values as VARCHAR (strings unquoted). Null if absent or JSON null."""
+    return f"{struct}." + ".".join(f'"{p}"' for p in path.removeprefix("$.").split("."))
 
 
 # Every field is read once into columns (JSON type t_k, text s_k, timestamp ts_k) that the
@@ -57,7 +58,23 @@ def _text(path: str) -> str:
 
 
 def _type(path: str) -> str:
-    return f"t_{_col(path)}"
+    """The first character of the raw JSON value: its JSON type, without parsing it again."""
+    return f"k_{_col(path)}"
+
+
+_DIGITS = ", ".join(_lit(c) for c in "-0123456789")
+
+
+def _is_json_type(path: str, json_type: str) -> str:
+    k = _type(path)
+    return {
+        "string": f"{k} = '\"'",
+        "integer": f"({k} in ({_DIGITS}) and try_cast({_text(path)} as hugeint) is not null)",
+        "number": f"{k} in ({_DIGITS})",
+        "boolean": f"{k} in ('t', 'f')",
+        "object": f"{k} = '{{'",
+        "array": f"{k} = '['",
+    }[json_type]
 
 
 def _missing(path: str) -> str:
@@ -76,8 +93,8 @@ def _field_columns() -> str:
     """The projection computing every registered field's columns once."""
     out = []
     for path, k in _COLUMNS.items():
-        out.append(f"json_type({_x(path)}) as t_{k}")
-        out.append(f"({_x(path)}->>'$') as s_{k}")
+        out.append(f"left({_x(path)}::varchar, 1) as k_{k}")
+        out.append(f"{_x(path, 'v')} as s_{k}")
         if path in _TIMESTAMPS:
             out.append(
                 f"case when regexp_full_match(s_{k}, {_lit(_TIMESTAMPS[path])}) "
@@ -96,11 +113,11 @@ def _field_checks(rule: FieldRule, x: str, where: str) -> list[tuple[str, str]]:
         checks.append(
             (f"{_type(x)} is null", _fail(Reason.WRONG_TYPE, f"{where}: must not be null"))
         )
-    allowed = sorted({t for jt in rule.json_types for t in _JSON_TYPES[jt]})
-    if allowed:
+    if rule.json_types:
+        allowed = " or ".join(_is_json_type(x, t) for t in rule.json_types)
         checks.append(
             (
-                f"{present} and {_type(x)} not in ({', '.join(map(_lit, allowed))})",
+                f"{present} and not ({allowed})",
                 _fail(Reason.WRONG_TYPE, f"{where}: should be {' or '.join(rule.json_types)}"),
             )
         )
@@ -161,26 +178,19 @@ def _case(checks: list[tuple[str, str]]) -> str:
     return f"case\n      {whens}\n    end"
 
 
-def _structure() -> str:
-    """The json_transform structure: every envelope and payload field as raw JSON."""
-    data = sorted({name for m in EVENT_MODELS.values() for name in m.model_fields})
-    envelope = {name: "JSON" for name in Envelope.model_fields if name != "data"}
-    return json.dumps(envelope | {"data": dict.fromkeys(data, "JSON")})
+def _structure(data_fields: list[str], as_type: str) -> str:
+    """The json_transform structure: envelope and the given payload fields, all as `as_type`."""
+    envelope = {name: as_type for name in Envelope.model_fields if name != "data"}
+    data = {"data": dict.fromkeys(data_fields, as_type)} if data_fields else {}
+    return json.dumps(envelope | data)
 
 
-@cache
-def validation_sql(relation: str) -> str:
-    """SQL over `relation(line_no, text)` yielding every line with its verdict.
-
-    Output columns: line_no, failure ('reason|detail' or null), text (bad lines only), event_id,
-    event_type, schema_version, occurred_at (UTC timestamp), source, customer_id, data.
-    Takes one parameter: the latest acceptable occurred_at (now + clock skew), a timestamptz.
-    """
-    _COLUMNS.clear()
-    _TIMESTAMPS.clear()
-    envelope_checks: list[tuple[str, str]] = []
+def _envelope_checks(known_type: bool) -> list[tuple[str, str]]:
+    checks_out: list[tuple[str, str]] = []
     for rule in field_rules(Envelope):
-        checks = _field_checks(rule, f"$.{rule.name}", rule.name)
+        if rule.name == "event_type" and known_type:
+            continue  # the branch is chosen by a valid event_type
+        checks = [] if rule.name == "data" else _field_checks(rule, f"$.{rule.name}", rule.name)
         if rule.name == "event_type":  # its enum check has a reason of its own
             checks = [
                 (c, _fail(Reason.UNKNOWN_EVENT_TYPE, "event_type: unknown"))
@@ -195,7 +205,7 @@ def validation_sql(relation: str) -> str:
                 else (c, o)
                 for c, o in checks
             ]
-        if rule.name == "data":  # parsed as a struct: read its JSON type from the text
+        if rule.name == "data":  # read its JSON type from the text (it may be no object)
             checks = [
                 (
                     "json_type(text, '$.data') is null",
@@ -206,10 +216,10 @@ def validation_sql(relation: str) -> str:
                     _fail(Reason.WRONG_TYPE, "data: should be object"),
                 ),
             ]
-        envelope_checks += checks
+        checks_out += checks
     customer = _text("$.customer_id")
     catalogue = ", ".join(_lit(t) for t in sorted(CATALOGUE_EVENT_TYPES))
-    envelope_checks += [
+    return checks_out + [
         (
             f"{_timestamp('$.occurred_at')} > $1",
             _fail(Reason.FUTURE_TIMESTAMP, "occurred_at is in the future"),
@@ -223,27 +233,41 @@ def validation_sql(relation: str) -> str:
             _fail(Reason.MISSING_FIELD, "customer_id: required for subscriber events"),
         ),
         (
+            f"contains({customer}, '@') and "
             f"regexp_full_match({customer}, {_lit(EMAIL_PATTERN.strip('^$'))})",
             _fail(Reason.PERSONAL_DATA, "customer_id looks like an e-mail address"),
         ),
     ]
 
-    per_type = []
-    for event_type, model in EVENT_MODELS.items():
-        checks: list[tuple[str, str]] = []
-        typed: dict[str, str] = {}
-        for rule in field_rules(model):
-            path = f"$.data.{rule.name}"
-            checks += _field_checks(rule, path, f"data.{rule.name}")
-            typed[rule.name] = _timestamp(path) if rule.kind == "timestamp" else _text(path)
-        for cond, reason, detail in model.sql_rules:
-            expr = re.sub(r"\b[a-z_]+\b", lambda m, t=typed: t.get(m.group(0), m.group(0)), cond)
-            checks.append((f"not coalesce({expr}, false)", _lit(f"{reason}|{detail}")))
-        if checks:
-            per_type.append(f"when {_lit(event_type)} then {_case(checks)}")
-    payload_case = "case ev_type\n    " + "\n    ".join(per_type) + "\n  end"
 
-    ev_type = f"case when {_type('$.event_type')} = 'VARCHAR' then {_text('$.event_type')} end"
+def _payload_checks(model) -> list[tuple[str, str]]:
+    checks: list[tuple[str, str]] = []
+    typed: dict[str, str] = {}
+    for rule in field_rules(model):
+        path = f"$.data.{rule.name}"
+        checks += _field_checks(rule, path, f"data.{rule.name}")
+        typed[rule.name] = _timestamp(path) if rule.kind == "timestamp" else _text(path)
+    for cond, reason, detail in model.sql_rules:
+        expr = re.sub(r"\b[a-z_]+\b", lambda m, t=typed: t.get(m.group(0), m.group(0)), cond)
+        checks.append((f"not coalesce({expr}, false)", _lit(f"{reason}|{detail}")))
+    return checks
+
+
+def _branch(event_type: str | None) -> str:
+    """Validate the pre-parsed lines of one event type (or, for None, of no known type)."""
+    _COLUMNS.clear()
+    _TIMESTAMPS.clear()
+    checks = _envelope_checks(known_type=event_type is not None)
+    data_fields: list[str] = []
+    if event_type is not None:
+        model = EVENT_MODELS[event_type]
+        checks += _payload_checks(model)
+        data_fields = list(model.model_fields)
+        rows = f"ev_type = {_lit(event_type)}"
+    else:
+        known = ", ".join(_lit(t) for t in EVENT_MODELS)
+        rows = f"ev_type is null or ev_type not in ({known})"
+    customer = _text("$.customer_id")
     final_columns = f"""
        case when failure is not null then rtrim(text, chr(13) || chr(10)) end as text,
        {_text("$.event_id")} as event_id,
@@ -256,34 +280,52 @@ def validation_sql(relation: str) -> str:
        case when failure is null then nullif({customer}, '') end as customer_id,
        case when failure is null then json_extract(text, '$.data') end as data"""
     fields = _field_columns()  # after every check has registered the fields it reads
+    raw, text = _lit(_structure(data_fields, "JSON")), _lit(_structure(data_fields, "VARCHAR"))
     return f"""
-with typed as (
-  -- each step in its own projection: DuckDB inlines aliases reused in the same select.
-  -- Lines keep their line end (JSON whitespace); blank lines are not events.
-  select line_no, text,
-         case when text is null then null when json_valid(text) then json_type(text) end as top
-  from {relation}
-  where text is null or case when length(text) > 2 then true else trim(text) <> '' end
-), parsed as (
-  select *, case when top = 'OBJECT' then json_transform(text, {_lit(_structure())}) end as j
-  from typed
-), fields as (
-  select line_no, text, top,
-         {fields}
-  from parsed
-), keyed as (
-  select *, {ev_type} as ev_type
-  from fields
-), judged as (
+select line_no, failure,{final_columns}
+from (
   select *,
     case
       when text is null then {_fail(Reason.INVALID_ENCODING, "line is not valid UTF-8")}
       when top is null then {_fail(Reason.MALFORMED_JSON, "line is not valid JSON")}
       when top <> 'OBJECT' then {_fail(Reason.NOT_AN_OBJECT, "an event must be a JSON object")}
-      else coalesce({_case(envelope_checks)}, {payload_case})
+      else {_case(checks)}
     end as failure
-  from keyed
+  from (
+    select line_no, text, top, ev_type,
+           {fields}
+    from (
+      select *, case when top = 'OBJECT' then json_transform(text, {raw}) end as j,
+                case when top = 'OBJECT' then json_transform(text, {text}) end as v
+      from pre where {rows}
+    )
+  )
+)"""
+
+
+@cache
+def validation_sql(relation: str) -> str:
+    """SQL over `relation(line_no, text)` yielding every line with its verdict.
+
+    Output columns: line_no, failure ('reason|detail' or null), text (bad lines only), event_id,
+    event_type, schema_version, occurred_at (UTC timestamp), source, customer_id, data.
+    Takes one parameter: the latest acceptable occurred_at (now + clock skew), a timestamptz.
+
+    Lines are split by event type first, so each is checked against its own fields only:
+    one branch per type, and one for lines without a known type.
+    """
+    branches = "\nunion all\n".join([_branch(None)] + [_branch(t) for t in EVENT_MODELS])
+    return f"""
+with pre as materialized (
+  -- Lines keep their line end (JSON whitespace); blank lines are not events. Routing by the
+  -- event_type text is safe: a value of another JSON type never spells a known type name.
+  select line_no, text, top,
+         case when top = 'OBJECT' then json_extract_string(text, '$.event_type') end as ev_type
+  from (
+    select line_no, text, try(json_type(text)) as top
+    from {relation}
+    where text is null or case when length(text) > 2 then true else trim(text) <> '' end
+  )
 )
-select line_no, failure,{final_columns}
-from judged
+{branches}
 """

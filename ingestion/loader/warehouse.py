@@ -52,6 +52,7 @@ def connect(path: Path, memory_limit: str | None = None, threads: int | None = N
     """Open the warehouse (the single writer) and make sure the raw schema exists."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
+    con.execute("set enable_progress_bar = false")
     if memory_limit:
         con.execute(f"set memory_limit = '{memory_limit}'")
     if threads:

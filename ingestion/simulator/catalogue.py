@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import get_args
 
 import numpy as np
+
+from ingestion.contract.events import (
+    CancelReason,
+    FailureCode,
+    SubscriptionCancelled,
+    SubscriptionEnded,
+)
 
 # --------------------------------------------------------------------------- geography
 # country, currency, relative weight
@@ -124,27 +132,11 @@ BLACKFRIDAY_COUPON = 4
 AMOUNT_SCALE = {"EUR": 1.0, "USD": 1.0, "GBP": 1.0, "CHF": 1.0, "JPY": 1.2, "SEK": 10.0}
 
 # --------------------------------------------------------------------------- reasons & codes
-CANCEL_REASONS = (
-    "too_expensive",
-    "not_using",
-    "content",
-    "technical",
-    "switched_service",
-    "payment_failed",
-    "other",
-    "unknown",
-)
-INITIATED_BY = ("customer", "merchant", "system")
-ENDED_REASONS = ("cancelled", "payment_failed", "refunded", "expired", "merchant")
-FAILURE_CODES = (
-    "insufficient_funds",
-    "card_expired",
-    "do_not_honor",
-    "fraud_suspected",
-    "authentication_required",
-    "technical",
-    "other",
-)
+# The code lists are the contract's own (ingestion.contract.events), in its order.
+CANCEL_REASONS = get_args(CancelReason)
+INITIATED_BY = get_args(SubscriptionCancelled.model_fields["initiated_by"].annotation)
+ENDED_REASONS = get_args(SubscriptionEnded.model_fields["ended_reason"].annotation)
+FAILURE_CODES = get_args(FailureCode)
 FAILURE_WEIGHTS = np.array([0.40, 0.18, 0.20, 0.03, 0.08, 0.07, 0.04])
 # probability that a retry of a charge that failed with this code succeeds
 FAILURE_RECOVERY = np.array([0.32, 0.20, 0.22, 0.04, 0.40, 0.65, 0.26])

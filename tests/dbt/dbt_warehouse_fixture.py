@@ -12,21 +12,11 @@ from pathlib import Path
 
 import duckdb
 
-RAW_DDL = """
-create schema if not exists raw;
-create table raw.events (
-    event_id       varchar   not null,
-    event_type     varchar   not null,
-    schema_version integer   not null,
-    occurred_at    timestamp not null,
-    source         varchar   not null,
-    customer_id    varchar,
-    data           json      not null,
-    batch_id       varchar   not null,
-    source_file    varchar,
-    source_line    bigint,
-    loaded_at      timestamp not null
-);
+from ingestion.loader.warehouse import RAW_DDL as WAREHOUSE_DDL
+
+RAW_DDL = (
+    WAREHOUSE_DDL
+    + """
 create table raw.fx_rates (
     rate_date          date           not null,
     currency           varchar        not null,
@@ -39,6 +29,7 @@ create table raw.currencies (
     minor_unit_value decimal(10,6) not null
 );
 """
+)
 
 _counter = 0
 
@@ -345,7 +336,6 @@ def build_warehouse(path: Path, events: list[dict] | None = None) -> Path:
                 "simulator",
                 e["customer_id"],
                 json.dumps(e["data"]),
-                "hash",
                 "batch-1",
                 "fixture.ndjson",
                 i + 1,
@@ -353,7 +343,7 @@ def build_warehouse(path: Path, events: list[dict] | None = None) -> Path:
             )
             for i, e in enumerate(events)
         ]
-        con.executemany("insert into raw.events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        con.executemany("insert into raw.events values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         first = min(_utc_naive(e["occurred_at"]).date() for e in events) - dt.timedelta(days=1)
         last = max(_utc_naive(e["occurred_at"]).date() for e in events)
         con.executemany("insert into raw.fx_rates values (?, ?, ?, ?)", fx_rows(first, last))

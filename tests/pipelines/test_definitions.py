@@ -1,0 +1,49 @@
+"""The Dagster definitions: one job over every asset, checks, the landing sensor, the schedule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from ingestion.contract.examples import example
+from pipelines.dbt_project import prepare_manifest
+from pipelines.definitions import build_definitions, landing_sensor
+
+
+def _defs(home: Path) -> dg.Definitions:
+    prepare_manifest()
+    return build_definitions(home=str(home))
+
+
+def test_one_job_covers_ingestion_dbt_and_publish(tmp_path: Path):
+    defs = _defs(tmp_path)
+    job = defs.resolve_job_def("churniq")
+    keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert {"raw/events", "raw/fx_rates", "raw/currencies", "serving_snapshot"} <= keys
+    assert {"marts/metrics_monthly", "marts/fct_mrr_movements", "marts/fct_subscriptions"} <= keys
+    assert any(k.startswith("staging/stg_events__") for k in keys)
+    checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
+    assert {"quarantine_ratio", "mrr_bridge_balances"} <= checks
+    assert any("bridge" in name and name != "mrr_bridge_balances" for name in checks), checks
+    assert [s.cron_schedule for s in defs.schedules] == ["0 3 * * *"]
+
+
+def test_dbt_sources_are_the_ingestion_assets(tmp_path: Path):
+    defs = _defs(tmp_path)
+    graph = defs.resolve_asset_graph()
+    staging = dg.AssetKey(["staging", "stg_events__subscriptions"])
+    assert dg.AssetKey(["raw", "events"]) in graph.get(staging).parent_keys
+
+
+def test_sensor_requests_a_run_only_when_files_land(tmp_path: Path):
+    defs = _defs(tmp_path)
+    resources = {"churniq": defs.resources["churniq"]}
+    with dg.build_sensor_context(resources=resources) as context:
+        assert isinstance(landing_sensor(context), dg.SkipReason)
+    landing = tmp_path / "landing"
+    (landing / "a.ndjson").write_text(json.dumps(example("customer.created")) + "\n")
+    with dg.build_sensor_context(resources=resources) as context:
+        request = landing_sensor(context)
+    assert isinstance(request, dg.RunRequest) and "a.ndjson" in request.run_key
