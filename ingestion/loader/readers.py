@@ -93,23 +93,29 @@ def _json_expr(column: str, dtype: str) -> str:
         utc = f"timezone('UTC', {q})" if "TIME ZONE" in dtype else q
         return f"to_json(strftime({utc}, '%Y-%m-%dT%H:%M:%S.%fZ'))"
     if column == "data" and dtype == "VARCHAR":
-        return f"case when json_valid({q}) then json({q}) else to_json({q}) end"
+        return f"case when json_valid({q}) then {q} else to_json({q}) end"
     if column == "schema_version" and dtype == "VARCHAR":
-        return f"case when regexp_full_match({q}, '[0-9]+') then json({q}) else to_json({q}) end"
+        return f"case when regexp_full_match({q}, '[0-9]+') then {q} else to_json({q}) end"
     return f"to_json({q})"
 
 
 def _tabular_lines(path: Path, fmt: str, data: bytes) -> pa.Table:
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
+    quoted = "'" + str(path).replace("'", "''") + "'"
     try:
         if fmt == "parquet":
-            con.execute("create temp table f as select * from read_parquet(?)", [str(path)])
+            source = f"read_parquet({quoted}, file_row_number = true)"
+            line_no = "file_row_number + 1"
         else:
             con.execute(
-                "create temp table f as select * from read_csv(?, header = true, all_varchar = true)",
-                [str(path)],
+                f"create temp table f as select row_number() over () as line_no, * "
+                f"from read_csv({quoted}, header = true, all_varchar = true)"
             )
-        types = dict(con.execute("select column_name, column_type from (describe f)").fetchall())
+            source, line_no = "f", "line_no"
+        types = dict(
+            con.execute(f"select column_name, column_type from (describe from {source})").fetchall()
+        )
     except duckdb.Error as exc:
         con.close()
         raise InputError(f"{path}: unreadable {fmt} file ({str(exc).splitlines()[0]})") from None
@@ -117,11 +123,13 @@ def _tabular_lines(path: Path, fmt: str, data: bytes) -> pa.Table:
         missing = [c for c in ENVELOPE_COLUMNS if c not in types]
         if missing:
             raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
-        members = ", ".join(f"'{c}', {_json_expr(c, types[c])}" for c in ENVELOPE_COLUMNS)
+        # String concatenation is the cheapest way to a JSON object; a null becomes JSON null.
+        members = " || ',' || ".join(
+            f"'\"{c}\":' || coalesce({_json_expr(c, types[c])}, 'null')" for c in ENVELOPE_COLUMNS
+        )
         return con.sql(
-            f"""select cast(row_number() over () as bigint) as line_no,
-                       cast(json_object({members}) as varchar) as text
-                from f"""
+            f"""select cast({line_no} as bigint) as line_no, '{{' || {members} || '}}' as text
+                from {source}"""
         ).to_arrow_table()
     finally:
         con.close()
