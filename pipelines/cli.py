@@ -189,6 +189,51 @@ def cmd_dagster(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Generate the dbt docs (models, columns with METRICS.md definitions, lineage) and serve them."""
+    import http.server
+    import socketserver
+    from functools import partial
+
+    from .dbt_project import DBT_PROJECT_DIR, dbt_vars, prepare_manifest
+
+    settings = _settings(args)
+    if not settings.warehouse.exists():
+        raise UserError(f"no warehouse at {settings.warehouse}: run `churniq run` first")
+    prepare_manifest()
+    target = (settings.home / "dbt_docs").resolve()
+    env = os.environ | {
+        "CHURNIQ_WAREHOUSE": str(settings.warehouse.resolve()),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    as_of = settings.as_of.isoformat() if settings.as_of else None
+    dbt = Path(sys.executable).with_name("dbt")
+    result = subprocess.run(
+        [
+            str(dbt), "docs", "generate", "--static", "--quiet",
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(target),
+            "--vars", dbt_vars(settings.reporting_currency, as_of),
+        ],
+        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if result.returncode != 0:
+        why = (result.stdout + result.stderr).strip().splitlines()
+        raise UserError(f"dbt docs generate failed: {why[-1] if why else 'unknown error'}")
+    page = target / "static_index.html"
+    print(f"dbt docs written to {page}")
+    if args.no_serve:
+        return 0
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(target))
+    with socketserver.TCPServer(("127.0.0.1", args.port), handler) as httpd:
+        print(f"dbt docs on http://localhost:{args.port}/static_index.html (Ctrl+C to stop)")
+        try:
+            httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from ingestion.contract import SCHEMA_PATH, write_json_schema
 
@@ -247,6 +292,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("dagster", help="start the Dagster UI on the same definitions")
     s.add_argument("--port", type=_positive, default=3000)
     s.set_defaults(func=cmd_dagster)
+
+    s = sub.add_parser("docs", help="generate and serve the dbt docs (metric definitions, lineage)")
+    s.add_argument("--port", type=_positive, default=8080)
+    s.add_argument("--no-serve", action="store_true", help="only write the docs")
+    s.set_defaults(func=cmd_docs)
 
     s = sub.add_parser("schema", help="write the contract's JSON Schema file")
     s.add_argument("--out", help="path (default: ingestion/contract/contract-v1.schema.json)")
