@@ -13,6 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 import duckdb
 
@@ -72,10 +73,35 @@ class SubState:
         return local_mrr(self.price, self.discount, self.period)
 
 
+class Movement(NamedTuple):
+    """One row of `marts.fct_mrr_movements`: a and b both priced at the day's rate."""
+
+    movement_date: date
+    customer_id: str
+    movement_type: str
+    mrr_change: Decimal
+    mrr_before: Decimal
+    mrr_after: Decimal
+
+
+# The business movements of the MRR bridge (everything but fx_adjustment).
+BUSINESS_MOVEMENTS = ("new", "reactivation", "expansion", "contraction", "churn", "pause", "resume")
+
+
 @dataclass
 class Reference:
     months: dict[date, dict] = field(default_factory=dict)
-    movements: list[tuple] = field(default_factory=list)  # (day, customer, type, change)
+    movements: list[Movement] = field(default_factory=list)
+
+
+# METRICS.md: one-time purchases are one-time revenue (the purchase's day and rate); revenue
+# (cash) = successful payments - refunds - chargebacks, each at the rate of the day it happened.
+CASH_EVENTS = {
+    "purchase.completed": "one_time_revenue",
+    "payment.succeeded": "payments",
+    "payment.refunded": "refunds",
+    "payment.chargeback": "chargebacks",
+}
 
 
 def _month(d: date) -> date:
@@ -107,7 +133,16 @@ def compute(warehouse: str) -> Reference:
     owner: dict[str, str] = {}
     cancels: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     ended_reason: dict[str, tuple[datetime, str]] = {}
+    resumed: dict[str, set[date]] = defaultdict(set)  # sub -> days a pause ended
+    # cash: column -> [(day, amount in the reporting currency at that day's rate)]
+    cash: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
     for event_id, etype, occurred, customer, data_text in events:
+        if etype in CASH_EVENTS:
+            data = json.loads(data_text)
+            day = occurred.date()
+            amount = to_report(Decimal(data["amount_minor"]), data["currency"], day)
+            cash[CASH_EVENTS[etype]].append((day, amount))
+            continue
         if not etype.startswith("subscription."):
             continue
         data = json.loads(data_text)
@@ -121,8 +156,12 @@ def compute(warehouse: str) -> Reference:
             owner.setdefault(sub, customer)
         if etype == "subscription.cancelled":
             cancels[sub].append((occurred, data["initiated_by"]))
+        if etype == "subscription.reactivated":  # the pending cancellation is withdrawn
+            cancels[sub].append((occurred, WITHDRAWN))
         if etype == "subscription.ended":
             ended_reason[sub] = (occurred, data["ended_reason"])
+        if etype == "subscription.resumed":
+            resumed[sub].add(occurred.date())
         changes[sub].append((effective, occurred, event_id, etype, data))
 
     # day -> sub -> (currency, mrr_local, trial_local, live, paused) at end of day, only change days
@@ -203,28 +242,46 @@ def compute(warehouse: str) -> Reference:
             after, live_a, paused_a = levels(customer, day)
             a = sum((to_report(v, c, day) for c, v in before.items()), Decimal(0))
             b = sum((to_report(v, c, day) for c, v in after.items()), Decimal(0))
+            # (_b: end of yesterday, _a: end of today)
             kind = None
             if a == 0 and b > 0:
                 if customer not in had_mrr:
                     kind = "new"
-                elif last_zero_reason.get(customer) == "pause":
+                elif any(day in resumed[sub] for sub in subs_of[customer]):
+                    # the way back from a pause; starting another subscription while paused
+                    # is not "merely resuming a pause": reactivation
                     kind = "resume"
                 else:
                     kind = "reactivation"
             elif a > 0 and b == 0:
-                kind = "pause" if paused_a > 0 else "churn"
+                if live_a == 0:
+                    kind = "churn"  # the customer's last subscription ended
+                elif paused_a > 0:
+                    kind = "pause"
+                else:
+                    # live subscriptions remain (e.g. only a trial): ending one of several
+                    # subscriptions is contraction, not churn (METRICS.md)
+                    kind = "contraction"
                 last_zero_reason[customer] = kind
             elif 0 < a < b:
                 kind = "expansion"
             elif 0 < b < a:
                 kind = "contraction"
-            elif a == 0 and b == 0 and paused_b > 0 and live_a == 0:
-                kind = "churn"  # ended while paused: the customer churns, the MRR left earlier
+            elif (
+                a == 0
+                and b == 0
+                and live_b > 0
+                and live_a == 0
+                and (paused_b > 0 or last_zero_reason.get(customer) == "contraction")
+            ):
+                # the last subscription ends after the MRR already left (ended while paused, or
+                # the zero-MRR rest of a contraction to 0): the customer churns now, change 0
+                kind = "churn"
                 last_zero_reason[customer] = "churn"
             if b > 0:
                 had_mrr.add(customer)
             if kind:
-                ref.movements.append((day, customer, kind, b - a))
+                ref.movements.append(Movement(day, customer, kind, b - a, a, b))
                 if kind == "churn":
                     churn_type_rows.append(
                         (day, customer, _churn_type(customer, day, subs_of, ended_reason, cancels))
@@ -264,14 +321,20 @@ def compute(warehouse: str) -> Reference:
                 if v:
                     fx += v * units[c] * (rates[(c, day)] - rates[(c, day - timedelta(days=1))])
             day += timedelta(days=1)
-        moves = [m for m in ref.movements if month <= m[0] <= end]
+        moves = [m for m in ref.movements if month <= m.movement_date <= end]
         sums = defaultdict(Decimal)
-        for _, _, kind, change in moves:
-            sums[kind] += change
-        churners = {c for d, c, k, _ in moves if k == "churn"}
+        for m in moves:
+            sums[m.movement_type] += m.mrr_change
+        churners = {m.customer_id for m in moves if m.movement_type == "churn"}
         types = {c: t for d, c, t in churn_type_rows if month <= d <= end}
+        churned_from_start = len(churners & prev_paying)
+        money = {
+            column: sum((amount for day, amount in rows if month <= day <= end), Decimal(0))
+            for column, rows in cash.items()
+        }
         ref.months[month] = {
             "mrr": mrr,
+            "arr": 12 * mrr,
             "paying_customers": len(paying),
             "paying_customers_at_start": len(prev_paying),
             "new_mrr": sums["new"],
@@ -282,20 +345,37 @@ def compute(warehouse: str) -> Reference:
             "pause_mrr": sums["pause"],
             "resume_mrr": sums["resume"],
             "fx_adjustment": fx,
-            "new_customers": len({c for _, c, k, _ in moves if k == "new"}),
+            "net_new_mrr": sum((sums[k] for k in BUSINESS_MOVEMENTS), Decimal(0)),
+            "new_customers": len({m.customer_id for m in moves if m.movement_type == "new"}),
             "churned_customers": len(churners),
-            "churned_from_start_customers": len(churners & prev_paying),
+            "churned_from_start_customers": churned_from_start,
+            # churned in the month among those paying at its start / paying at its start
+            "customer_churn_rate": (churned_from_start / len(prev_paying) if prev_paying else None),
             "voluntary_churned_customers": sum(1 for t in types.values() if t == "voluntary"),
             "involuntary_churned_customers": sum(1 for t in types.values() if t == "involuntary"),
+            "one_time_revenue": money.get("one_time_revenue", Decimal(0)),
+            "payments": money.get("payments", Decimal(0)),
+            "refunds": money.get("refunds", Decimal(0)),
+            "chargebacks": money.get("chargebacks", Decimal(0)),
         }
         prev_paying = paying
         month = nxt
     return ref
 
 
+WITHDRAWN = "withdrawn"
+
+
 def _churn_type(customer, day, subs_of, ended_reason, cancels) -> str:
     """Involuntary when the last subscription ended for payment_failed with no customer
-    cancellation requested before; otherwise voluntary."""
+    cancellation requested before; otherwise voluntary.
+
+    A request withdrawn by `subscription.reactivated` (CONTRACT.md: "a pending cancellation was
+    withdrawn before it took effect") is no longer a request: a customer who cancelled, changed
+    their mind and months later lost the subscription to a failed card churned involuntarily.
+    METRICS.md's wording ("no customer-initiated cancellation was requested before") does not
+    say so explicitly; dbt_project/README.md states this reading.
+    """
     ended = [
         (ended_reason[s][0], s)
         for s in subs_of[customer]
@@ -305,5 +385,12 @@ def _churn_type(customer, day, subs_of, ended_reason, cancels) -> str:
     at, reason = ended_reason[last]
     if reason != "payment_failed":
         return "voluntary"
-    asked = any(by == "customer" and when <= at for when, by in cancels.get(last, []))
+    asked = False  # a customer-initiated request is pending
+    for when, by in sorted(cancels.get(last, [])):
+        if when > at:
+            break
+        if by == "customer":
+            asked = True
+        elif by == WITHDRAWN:
+            asked = False
     return "voluntary" if asked else "involuntary"
