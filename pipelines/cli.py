@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -227,10 +228,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
     handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(target))
     with socketserver.TCPServer(("127.0.0.1", args.port), handler) as httpd:
         print(f"dbt docs on http://localhost:{args.port}/static_index.html (Ctrl+C to stop)")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             httpd.serve_forever()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

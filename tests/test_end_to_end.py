@@ -133,3 +133,51 @@ def test_marts_are_the_same_whatever_the_order_and_batching(home: Path, tmp_path
     meta = run_pipeline(other)
     assert meta["raw/events"]["loaded"] == len(lines)
     assert _all_marts(home / "serving.duckdb") == _all_marts(other.serving)
+
+
+# Phrases of METRICS.md that each metric's documentation must carry.
+DEFINITIONS = {
+    "arr": ["12"],
+    "customer_churn_rate": ["start"],
+    "gross_mrr_churn_rate": ["churn", "contraction"],
+    "net_mrr_churn_rate": ["expansion", "reactivation"],
+    "quick_ratio": ["new", "expansion", "reactivation", "churn", "contraction"],
+    "arpu": ["paying customers"],
+    "ltv": ["ARPU", "3 months"],
+    "fx_adjustment": ["rate"],
+    "voluntary_churned_customers": ["payment_failed"],
+}
+
+
+def test_every_published_column_is_documented(home: Path):
+    import json
+
+    from pipelines.dbt_project import MANIFEST
+
+    manifest = json.loads(MANIFEST.read_text())
+    docs = {
+        node["name"]: {c: v.get("description", "") for c, v in node["columns"].items()}
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == "marts"
+    }
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    columns = con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'marts'"
+    ).fetchall()
+    con.close()
+    undocumented = [(t, c) for t, c in columns if not docs.get(t, {}).get(c, "").strip()]
+    assert not undocumented, undocumented
+    monthly = docs["metrics_monthly"]
+    for column, phrases in DEFINITIONS.items():
+        text = monthly[column].lower()
+        missing = [p for p in phrases if p.lower() not in text]
+        assert not missing, (column, missing, monthly[column])
+
+
+def test_dbt_docs_are_generated_for_the_home(home: Path):
+    from pipelines.cli import main
+
+    assert main(["--home", str(home), "docs", "--no-serve"]) == 0
+    page = (home / "dbt_docs" / "static_index.html").read_text()
+    assert "metrics_monthly" in page and "fct_mrr_movements" in page

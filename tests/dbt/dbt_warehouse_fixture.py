@@ -287,6 +287,91 @@ def scenario_events() -> list[dict]:
         ),
         # c11: in trial at the watermark => trial MRR, no MRR
         start("c11", "s11", "2025-03-20T09:00:00Z", 999, trial_ends_at="2025-04-03T09:00:00Z"),
+        # --- metric-layer additions (no MRR effect, so every earlier expected value holds) ---
+        # c2: a failed renewal recovered 7 days later (inside the 14-day dunning window)
+        ev(
+            "payment.failed",
+            "2025-02-05T09:00:00Z",
+            "c2",
+            payment_id="p2f",
+            subscription_id="s2",
+            amount_minor=1299,
+            currency="USD",
+            provider="adyen",
+            failure_code="insufficient_funds",
+            attempt=1,
+        ),
+        ev(
+            "payment.succeeded",
+            "2025-02-12T09:00:00Z",
+            "c2",
+            payment_id="p2s",
+            subscription_id="s2",
+            amount_minor=1299,
+            currency="USD",
+            provider="adyen",
+        ),
+        # c6: a failed renewal paid 19 days later (outside the window: not recovered)
+        ev(
+            "payment.failed",
+            "2025-03-01T09:00:00Z",
+            "c6",
+            payment_id="p6f",
+            subscription_id="s6",
+            amount_minor=1200,
+            currency="JPY",
+            provider="app_store",
+            failure_code="card_expired",
+            attempt=1,
+        ),
+        ev(
+            "payment.succeeded",
+            "2025-03-20T09:00:00Z",
+            "c6",
+            payment_id="p6s",
+            subscription_id="s6",
+            amount_minor=1200,
+            currency="JPY",
+            provider="app_store",
+        ),
+        # c1: a cancellation withdrawn (not scheduled churn); c9: a cancellation pending at the watermark
+        ev(
+            "subscription.cancelled",
+            "2025-03-01T09:00:00Z",
+            "c1",
+            subscription_id="s1",
+            effective_at="2026-01-10T09:00:00Z",
+            reason="too_expensive",
+            initiated_by="customer",
+        ),
+        ev("subscription.reactivated", "2025-03-05T09:00:00Z", "c1", subscription_id="s1"),
+        ev(
+            "subscription.cancelled",
+            "2025-03-15T09:00:00Z",
+            "c9",
+            subscription_id="s9",
+            effective_at="2025-04-08T09:00:00Z",
+            reason="too_expensive",
+            initiated_by="customer",
+        ),
+        # c8: a billing ticket in January (before its February churn)
+        ev(
+            "support.ticket_opened",
+            "2025-01-20T10:00:00Z",
+            "c8",
+            ticket_id="k8",
+            channel="email",
+            category="billing",
+            priority="normal",
+        ),
+        ev(
+            "support.ticket_resolved",
+            "2025-01-21T11:00:00Z",
+            "c8",
+            ticket_id="k8",
+            resolution_minutes=60,
+            csat=4,
+        ),
         # the watermark
         ev(
             "engagement.activity",
@@ -354,3 +439,143 @@ def build_warehouse(path: Path, events: list[dict] | None = None) -> Path:
     finally:
         con.close()
     return path
+
+
+def leakage_and_coupon_events() -> list[dict]:
+    """A second small history: a coupon that expires (price back up: an expansion) and two twin
+    customers, t1 and t2, identical up to 2025-01-31 23:59:59; t1 then has events of every kind at
+    2025-02-01 00:00:00, one second after the January month end (one backdated to 2025-01-20)."""
+    e = [
+        ev(
+            "offer.published",
+            "2025-01-01T00:00:00Z",
+            None,
+            offer_id="monthly",
+            title="Monthly",
+            offer_type="subscription",
+            billing_period="P1M",
+            price_minor=999,
+            currency="EUR",
+        )
+    ]
+    for cid in ("k1", "t1", "t2"):
+        e.append(customer(cid, "2025-01-01T08:00:00Z", "DE", "web"))
+    coupon_start = start("k1", "ks1", "2025-01-10T09:00:00Z", 999)
+    coupon_start["data"].update(discount_minor=500, coupon_id="WELCOME50")
+    e += [
+        coupon_start,
+        ev(
+            "coupon.redeemed",
+            "2025-01-10T09:00:01Z",
+            "k1",
+            coupon_id="WELCOME50",
+            campaign_id="welcome",
+            subscription_id="ks1",
+            discount_type="percent",
+            discount_value=50,
+            duration="once",
+        ),
+        # the coupon ends after one period: the price goes back to 9.99
+        ev(
+            "subscription.changed",
+            "2025-02-10T09:00:00Z",
+            "k1",
+            subscription_id="ks1",
+            effective_at="2025-02-10T09:00:00Z",
+            offer_id="monthly",
+            price_minor=999,
+            discount_minor=0,
+            currency="EUR",
+            billing_period="P1M",
+        ),
+    ]
+    for cid in ("t1", "t2"):
+        e += [
+            start(cid, f"{cid}s", "2025-01-05T09:00:00Z", 999),
+            ev(
+                "engagement.activity",
+                "2025-01-31T23:59:59Z",
+                cid,
+                period_start="2025-01-24T00:00:00Z",
+                period_end="2025-01-31T00:00:00Z",
+                minutes_watched=120,
+                sessions=4,
+                platform="web",
+            ),
+        ]
+    after = "2025-02-01T00:00:00Z"  # one second after 2025-01-31 23:59:59
+    e += [
+        ev(
+            "engagement.activity",
+            after,
+            "t1",
+            period_start="2025-01-25T00:00:00Z",
+            period_end="2025-02-01T00:00:00Z",
+            minutes_watched=999,
+            sessions=9,
+            platform="web",
+        ),
+        ev(
+            "payment.failed",
+            after,
+            "t1",
+            payment_id="pt1",
+            subscription_id="t1s",
+            amount_minor=999,
+            currency="EUR",
+            provider="adyen",
+            failure_code="insufficient_funds",
+            attempt=1,
+        ),
+        ev(
+            "support.ticket_opened",
+            after,
+            "t1",
+            ticket_id="kt1",
+            channel="chat",
+            category="technical",
+            priority="high",
+        ),
+        ev(
+            "support.ticket_resolved",
+            after,
+            "t1",
+            ticket_id="kt1",
+            resolution_minutes=1,
+            csat=1,
+        ),
+        ev(
+            "subscription.cancelled",
+            after,
+            "t1",
+            subscription_id="t1s",
+            effective_at="2025-03-05T09:00:00Z",
+            reason="too_expensive",
+            initiated_by="customer",
+        ),
+        # reported after the month end but effective (backdated) on 2025-01-20
+        ev(
+            "subscription.changed",
+            after,
+            "t1",
+            subscription_id="t1s",
+            effective_at="2025-01-20T00:00:00Z",
+            offer_id="monthly",
+            price_minor=1499,
+            discount_minor=0,
+            currency="EUR",
+            billing_period="P1M",
+        ),
+        # the watermark
+        ev(
+            "engagement.activity",
+            "2025-03-31T12:00:00Z",
+            "t2",
+            period_start="2025-03-24T00:00:00Z",
+            period_end="2025-03-31T00:00:00Z",
+            minutes_watched=10,
+            sessions=1,
+            platform="web",
+        ),
+    ]
+    return e

@@ -27,6 +27,7 @@ payments as (
         end as revenue_type,
         subscription_id,
         purchase_id,
+        payment_id,
         provider,
         amount_minor,
         currency
@@ -44,6 +45,7 @@ purchases as (
         'one_time_purchase' as revenue_type,
         null as subscription_id,
         purchase_id,
+        null as payment_id,
         null as provider,
         amount_minor,
         currency
@@ -69,6 +71,7 @@ final as (
         unioned.revenue_type,
         unioned.subscription_id,
         unioned.purchase_id,
+        unioned.payment_id,
         unioned.provider,
         unioned.amount_minor,
         unioned.currency,
