@@ -1,9 +1,11 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
 with
 
 source as (
 
     select * from {{ source('raw', 'events') }}
     where event_type = 'engagement.activity'
+    {{ new_events_only() }}
 
 ),
 
@@ -12,6 +14,7 @@ renamed as (
     select
         event_id,
         occurred_at,
+        loaded_at,
         source as event_source,
         customer_id,
         {{ to_utc_timestamp(json_text('data', 'period_start')) }} as period_start,

@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
 -- payment.succeeded / failed / refunded / chargeback.
 with
 
@@ -5,6 +6,7 @@ source as (
 
     select * from {{ source('raw', 'events') }}
     where event_type like 'payment.%'
+    {{ new_events_only() }}
 
 ),
 
@@ -15,6 +17,7 @@ renamed as (
         event_type,
         replace(event_type, 'payment.', '') as payment_event,
         occurred_at,
+        loaded_at,
         source as event_source,
         customer_id,
         {{ json_text('data', 'payment_id') }} as payment_id,

@@ -1,9 +1,11 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
 with
 
 source as (
 
     select * from {{ source('raw', 'events') }}
     where event_type = 'purchase.completed'
+    {{ new_events_only() }}
 
 ),
 
@@ -12,6 +14,7 @@ renamed as (
     select
         event_id,
         occurred_at as purchased_at,
+        loaded_at,
         source as event_source,
         customer_id,
         {{ json_text('data', 'purchase_id') }} as purchase_id,

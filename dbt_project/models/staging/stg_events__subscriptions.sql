@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
 -- Every subscription.* event, payload fields extracted and typed (timestamps naive UTC).
 with
 
@@ -5,6 +6,7 @@ source as (
 
     select * from {{ source('raw', 'events') }}
     where event_type like 'subscription.%'
+    {{ new_events_only() }}
 
 ),
 
@@ -14,6 +16,7 @@ renamed as (
         event_id,
         event_type,
         occurred_at,
+        loaded_at,
         source as event_source,
         customer_id,
         {{ json_text('data', 'subscription_id') }} as subscription_id,

@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='append') }}
 -- support.ticket_opened / support.ticket_resolved.
 with
 
@@ -5,6 +6,7 @@ source as (
 
     select * from {{ source('raw', 'events') }}
     where event_type like 'support.%'
+    {{ new_events_only() }}
 
 ),
 
@@ -14,6 +16,7 @@ renamed as (
         event_id,
         event_type,
         occurred_at,
+        loaded_at,
         source as event_source,
         customer_id,
         {{ json_text('data', 'ticket_id') }} as ticket_id,
