@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from benchmarks.pandas_mrr import FACTORS
+FACTORS = {"P1M": 1.0, "P3M": 1 / 3, "P6M": 1 / 6, "P1Y": 1 / 12, "P1W": 52 / 12, "P1D": 365 / 12}
 
 
 def load_states(con, sample: int | None = None) -> tuple[pd.DataFrame, pd.Timestamp]:

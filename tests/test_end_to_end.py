@@ -12,6 +12,7 @@ import pytest
 from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
 from pipelines.settings import get_settings
+from tests.dbt_support import all_marts
 from tests.reference.metrics import compute
 
 pytestmark = pytest.mark.slow
@@ -104,16 +105,6 @@ def test_snapshot_is_readable_while_nothing_holds_the_warehouse(home: Path):
     assert {"metrics_monthly", "fct_mrr_movements", "fct_subscriptions", "dim_customers"} <= tables
 
 
-def _all_marts(serving: Path) -> dict[str, list]:
-    con = duckdb.connect(str(serving), read_only=True)
-    names = [r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts'"
-    ).fetchall()]  # fmt: skip
-    out = {n: con.execute(f"select * from marts.{n} order by all").fetchall() for n in names}
-    con.close()
-    return out
-
-
 def test_marts_are_the_same_whatever_the_order_and_batching(home: Path, tmp_path: Path):
     import random
 
@@ -132,7 +123,7 @@ def test_marts_are_the_same_whatever_the_order_and_batching(home: Path, tmp_path
         (other.landing / f"part-{i}.ndjson").write_text("\n".join(shuffled[a:b]) + "\n")
     meta = run_pipeline(other)
     assert meta["raw/events"]["loaded"] == len(lines)
-    assert _all_marts(home / "serving.duckdb") == _all_marts(other.serving)
+    assert all_marts(home / "serving.duckdb") == all_marts(other.serving)
 
 
 # Phrases of METRICS.md that each metric's documentation must carry.
@@ -203,4 +194,4 @@ def test_late_events_in_a_later_run_give_the_same_marts(home: Path, tmp_path: Pa
     (other.landing / "late.ndjson").write_text("\n".join(late) + "\n")
     meta = run_pipeline(other)
     assert meta["raw/events"]["loaded"] == len(late)
-    assert _all_marts(home / "serving.duckdb") == _all_marts(other.serving)
+    assert all_marts(home / "serving.duckdb") == all_marts(other.serving)

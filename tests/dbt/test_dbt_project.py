@@ -8,8 +8,6 @@ values of the marts.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -20,61 +18,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from dbt_warehouse_fixture import build_warehouse, leakage_and_coupon_events  # noqa: E402
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-
-
-def _run_dbt(args: list[str], project_dir: Path, env: dict[str, str]):
-    from dbt.cli.main import dbtRunner
-
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return dbtRunner().invoke(
-            [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
-        )
-    finally:
-        _release_duckdb()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _release_duckdb() -> None:
-    """dbt-duckdb keeps its database open for the life of the process; close it so that the test
-    (or any later step of the same process) can open the warehouse with another configuration."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    env = DuckDBConnectionManager._ENV
-    if env is not None:
-        env.close()
-    DuckDBConnectionManager.close_all_connections()
+from tests.dbt_support import copy_project, failures, run_dbt  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory) -> Path:
-    """A copy of the project so target/ and logs/ of parallel runs never collide."""
-    dst = tmp_path_factory.mktemp("dbt") / "dbt_project"
-    shutil.copytree(
-        PROJECT_DIR,
-        dst,
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*"),
-    )
-    return dst
+    return copy_project(tmp_path_factory.mktemp("dbt"))
 
 
 @pytest.fixture(scope="module")
 def warehouse(project_copy, tmp_path_factory) -> duckdb.DuckDBPyConnection:
     path = build_warehouse(tmp_path_factory.mktemp("wh") / "warehouse.duckdb")
-    result = _run_dbt(["build"], project_copy, {"CHURNIQ_WAREHOUSE": str(path)})
+    result = run_dbt(["build"], project_copy, {"CHURNIQ_WAREHOUSE": str(path)})
     assert result.exception is None, result.exception
-    failed = [
-        (r.node.name, r.status, r.message)
-        for r in result.result
-        if str(r.status) not in ("success", "pass")
-    ]
-    assert result.success, failed
+    assert result.success, failures(result)
     con = duckdb.connect(str(path), read_only=True)
     yield con
     con.close()
@@ -86,7 +43,7 @@ def _one(con, sql):
 
 def test_parse_without_warehouse(project_copy, tmp_path):
     missing = tmp_path / "does_not_exist.duckdb"
-    result = _run_dbt(["parse"], project_copy, {"CHURNIQ_WAREHOUSE": str(missing)})
+    result = run_dbt(["parse"], project_copy, {"CHURNIQ_WAREHOUSE": str(missing)})
     assert result.success, result.exception
     assert (project_copy / "target" / "manifest.json").exists()
     assert not missing.exists()
@@ -257,7 +214,7 @@ def test_money_columns_are_exact_decimals(warehouse):
 
 def test_as_of_var(project_copy, tmp_path):
     path = build_warehouse(tmp_path / "warehouse.duckdb")
-    result = _run_dbt(
+    result = run_dbt(
         ["run", "--vars", "{as_of: '2025-02-12'}"], project_copy, {"CHURNIQ_WAREHOUSE": str(path)}
     )
     assert result.success, result.exception
@@ -481,7 +438,7 @@ def leak_warehouse(project_copy, tmp_path_factory) -> duckdb.DuckDBPyConnection:
     path = build_warehouse(
         tmp_path_factory.mktemp("wh_leak") / "warehouse.duckdb", leakage_and_coupon_events()
     )
-    result = _run_dbt(["run"], project_copy, {"CHURNIQ_WAREHOUSE": str(path)})
+    result = run_dbt(["run"], project_copy, {"CHURNIQ_WAREHOUSE": str(path)})
     assert result.success, result.exception
     con = duckdb.connect(str(path), read_only=True)
     yield con

@@ -14,8 +14,6 @@ The canonical warehouse loads the simulator's file as written, in one batch.
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,8 +25,8 @@ from hypothesis import strategies as st
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect, ingest
 from ingestion.simulator import simulate
+from tests.dbt_support import all_marts, copy_project, failures, run_dbt
 
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 CUSTOMERS, MONTHS, SEED = 60, 6, 23
 
 EVENT_COLUMNS = (
@@ -154,50 +152,13 @@ def test_raw_events_do_not_depend_on_order_batching_or_duplicates(events, canoni
 # --- slow: every mart, through dbt ----------------------------------------------------------
 
 
-def run_dbt(project: Path, warehouse: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    env = {"CHURNIQ_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        result = dbtRunner().invoke(
-            [
-                "build",
-                "--project-dir",
-                str(project),
-                "--profiles-dir",
-                str(project),
-                "--exclude",
-                "resource_type:unit_test",
-                "--quiet",
-            ]
-        )
-    finally:
-        _release_duckdb()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    failed = [
-        (r.node.name, str(r.status), r.message)
-        for r in (result.result or [])
-        if str(r.status) not in ("success", "pass")
-    ]
-    assert result.success and result.exception is None, (result.exception, failed)
-
-
-def _release_duckdb() -> None:
-    """dbt-duckdb keeps its database open for the life of the process: close it so that the next
-    build (another warehouse file) and the test itself can open their files."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    env = DuckDBConnectionManager._ENV
-    if env is not None:
-        env.close()
-    DuckDBConnectionManager.close_all_connections()
-    DuckDBConnectionManager._ENV = None
+def build_marts(project: Path, warehouse: Path) -> None:
+    result = run_dbt(
+        ["build", "--exclude", "resource_type:unit_test", "--quiet"],
+        project,
+        {"CHURNIQ_WAREHOUSE": str(warehouse)},
+    )
+    assert result.success and result.exception is None, (result.exception, failures(result))
 
 
 def build(lines: list[str], order: list[int], cuts: list[int], folder: Path, project: Path):
@@ -208,31 +169,13 @@ def build(lines: list[str], order: list[int], cuts: list[int], folder: Path, pro
     finally:
         con.close()
     assert not unknown and report.loaded == len(lines)
-    run_dbt(project, folder / "warehouse.duckdb")
-    con = duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True)
-    try:
-        names = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' "
-                "order by table_name"
-            ).fetchall()
-        ]
-        return {n: con.execute(f"select * from marts.{n} order by all").fetchall() for n in names}
-    finally:
-        con.close()
+    build_marts(project, folder / "warehouse.duckdb")
+    return all_marts(folder / "warehouse.duckdb")
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A copy of the dbt project, so that target/ and logs/ never collide with other runs."""
-    dst = tmp_path_factory.mktemp("dbt") / "dbt_project"
-    shutil.copytree(
-        PROJECT_DIR,
-        dst,
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*"),
-    )
-    return dst
+    return copy_project(tmp_path_factory.mktemp("dbt"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,77 @@
+"""Running the dbt project in-process from tests, and reading back the marts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+
+
+def copy_project(parent: Path) -> Path:
+    """A copy of the project, so that target/ and logs/ of parallel runs never collide."""
+    dst = parent / "dbt_project"
+    shutil.copytree(
+        PROJECT_DIR,
+        dst,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb*"),
+    )
+    return dst
+
+
+def release_duckdb() -> None:
+    """dbt-duckdb keeps its database open for the life of the process; close it so that the test
+    (or any later step of the same process) can open the warehouse with another configuration."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def run_dbt(args: list[str], project_dir: Path, env: dict[str, str]):
+    """`dbt <args>` on `project_dir` with `env` set for the call only; returns dbt's result."""
+    from dbt.cli.main import dbtRunner
+
+    env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        return dbtRunner().invoke(
+            [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+        )
+    finally:
+        release_duckdb()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def failures(result) -> list[tuple]:
+    return [
+        (r.node.name, str(r.status), r.message)
+        for r in (result.result or [])
+        if str(r.status) not in ("success", "pass")
+    ]
+
+
+def all_marts(database: Path) -> dict[str, list]:
+    """Every `marts.*` table of a warehouse or snapshot, as sorted rows."""
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts' "
+                "order by table_name"
+            ).fetchall()
+        ]
+        return {n: con.execute(f"select * from marts.{n} order by all").fetchall() for n in names}
+    finally:
+        con.close()
