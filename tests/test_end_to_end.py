@@ -3,7 +3,6 @@ and check the published marts against the independent reference in `tests/refere
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -13,30 +12,14 @@ from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
 from pipelines.settings import get_settings
 from tests.dbt_support import all_marts
+from tests.reference.compare import MONTHLY_COUNTS, diff_monthly, mart_monthly
 from tests.reference.metrics import compute
 
 pytestmark = pytest.mark.slow
 
-EXACT = [
-    "mrr",
-    "new_mrr",
-    "expansion_mrr",
-    "contraction_mrr",
-    "churned_mrr",
-    "reactivation_mrr",
-    "pause_mrr",
-    "resume_mrr",
-    "fx_adjustment",
-]
-COUNTS = [
-    "paying_customers",
-    "paying_customers_at_start",
-    "new_customers",
-    "churned_customers",
-    "churned_from_start_customers",
-    "voluntary_churned_customers",
-    "involuntary_churned_customers",
-]
+# The columns this test compares; tests/test_reference_seeds.py compares every column.
+MOVEMENTS = ["new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr"]
+COLUMNS = ["mrr", *MOVEMENTS, "pause_mrr", "resume_mrr", "fx_adjustment", *MONTHLY_COUNTS]
 
 
 @pytest.fixture(scope="module")
@@ -55,38 +38,19 @@ def home(tmp_path_factory) -> Path:
     return home
 
 
-def _monthly(home: Path) -> dict:
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
-    cols = EXACT + COUNTS
-    rows = con.execute(f"select month, {', '.join(cols)} from marts.metrics_monthly").fetchall()
-    con.close()
-    return {r[0]: dict(zip(cols, r[1:], strict=True)) for r in rows}
-
-
 def test_marts_match_the_independent_reference(home: Path):
     reference = compute(str(home / "warehouse.duckdb"))
-    marts = _monthly(home)
-    assert set(marts) == set(reference.months)
-    mismatches = []
-    for month, expected in sorted(reference.months.items()):
-        got = marts[month]
-        for col in EXACT + COUNTS:
-            want = expected[col]
-            have = got[col]
-            if isinstance(want, Decimal):
-                have = Decimal(str(have)) if have is not None else Decimal(0)
-            if have != want:
-                mismatches.append((str(month), col, str(want), str(have)))
+    mismatches = diff_monthly(reference, mart_monthly(home / "serving.duckdb"), COLUMNS)
     assert not mismatches, mismatches[:20]
 
 
 def test_landing_is_archived_and_a_rerun_changes_nothing(home: Path):
     settings = get_settings(home=home)
     assert not list(settings.landing.glob("*.parquet"))
-    before = _monthly(home)
+    before = mart_monthly(home / "serving.duckdb")
     meta = run_pipeline(settings)
     assert meta["raw/events"]["loaded"] == 0
-    assert _monthly(home) == before
+    assert mart_monthly(home / "serving.duckdb") == before
 
 
 def test_snapshot_is_readable_while_nothing_holds_the_warehouse(home: Path):

@@ -210,6 +210,22 @@ class Engine:
     def _touch(self, idx: np.ndarray, ts: np.ndarray) -> None:
         self.last_ts[idx] = np.maximum(self.last_ts[idx], ts)
 
+    def _payment_failed(self, idx, ts, ids, code, attempt) -> None:
+        """A declined charge of the current net price of each subscription in `idx`."""
+        self.buf.add(
+            "payment.failed",
+            ts,
+            idx,
+            payment_id=ids,
+            sub_k=self.sub_k[idx],
+            amount_minor=self.price[idx] - self.disc[idx],
+            currency=self.currency[idx],
+            provider=self.provider[idx],
+            method=self.method[idx],
+            failure_code=code,
+            attempt=attempt,
+        )
+
     def _ids(self, attr: str, k: int) -> np.ndarray:
         start = getattr(self, attr)
         setattr(self, attr, start + k)
@@ -622,19 +638,7 @@ class Engine:
         if f.size:
             code = rng.choice(len(cat.FAILURE_CODES), size=f.size, p=cat.FAILURE_WEIGHTS)
             ids = self._ids("pay_seq", f.size)
-            self.buf.add(
-                "payment.failed",
-                due[fail] + 2,
-                f,
-                payment_id=ids,
-                sub_k=self.sub_k[f],
-                amount_minor=self.price[f] - self.disc[f],
-                currency=self.currency[f],
-                provider=self.provider[f],
-                method=self.method[f],
-                failure_code=code,
-                attempt=1,
-            )
+            self._payment_failed(f, due[fail] + 2, ids, code, 1)
             self.status[f] = DUNNING
             self.dun_attempt[f] = 1
             self.dun_code[f] = code
@@ -702,19 +706,7 @@ class Engine:
             self.dun_code[f],
             rng.choice(len(cat.FAILURE_CODES), size=f.size, p=cat.FAILURE_WEIGHTS),
         )
-        self.buf.add(
-            "payment.failed",
-            fts + 2,
-            f,
-            payment_id=ids,
-            sub_k=self.sub_k[f],
-            amount_minor=self.price[f] - self.disc[f],
-            currency=self.currency[f],
-            provider=self.provider[f],
-            method=self.method[f],
-            failure_code=code,
-            attempt=fatt,
-        )
+        self._payment_failed(f, fts + 2, ids, code, fatt)
         self._touch(f, fts + 2)
         self.dun_attempt[f] = fatt
         last = fatt > len(cat.RETRY_DAYS)

@@ -83,32 +83,23 @@ def customer(cid, at, country, platform):
     )
 
 
+def offer(offer_id: str, title: str, billing_period: str, price_minor: int) -> dict:
+    return ev(
+        "offer.published",
+        "2025-01-01T00:00:00Z",
+        None,
+        offer_id=offer_id,
+        title=title,
+        offer_type="subscription",
+        billing_period=billing_period,
+        price_minor=price_minor,
+        currency="EUR",
+    )
+
+
 def scenario_events() -> list[dict]:
     """Ten paying customers in January 2025, then movements of every kind in February and March."""
-    e = [
-        ev(
-            "offer.published",
-            "2025-01-01T00:00:00Z",
-            None,
-            offer_id="monthly",
-            title="Monthly",
-            offer_type="subscription",
-            billing_period="P1M",
-            price_minor=999,
-            currency="EUR",
-        ),
-        ev(
-            "offer.published",
-            "2025-01-01T00:00:00Z",
-            None,
-            offer_id="annual",
-            title="Annual",
-            offer_type="subscription",
-            billing_period="P1Y",
-            price_minor=11988,
-            currency="EUR",
-        ),
-    ]
+    e = [offer("monthly", "Monthly", "P1M", 999), offer("annual", "Annual", "P1Y", 11988)]
     for cid, country, platform in [
         ("c1", "DE", "web"),
         ("c2", "US", "ios"),
@@ -445,19 +436,7 @@ def leakage_and_coupon_events() -> list[dict]:
     """A second small history: a coupon that expires (price back up: an expansion) and two twin
     customers, t1 and t2, identical up to 2025-01-31 23:59:59; t1 then has events of every kind at
     2025-02-01 00:00:00, one second after the January month end (one backdated to 2025-01-20)."""
-    e = [
-        ev(
-            "offer.published",
-            "2025-01-01T00:00:00Z",
-            None,
-            offer_id="monthly",
-            title="Monthly",
-            offer_type="subscription",
-            billing_period="P1M",
-            price_minor=999,
-            currency="EUR",
-        )
-    ]
+    e = [offer("monthly", "Monthly", "P1M", 999)]
     for cid in ("k1", "t1", "t2"):
         e.append(customer(cid, "2025-01-01T08:00:00Z", "DE", "web"))
     coupon_start = start("k1", "ks1", "2025-01-10T09:00:00Z", 999)
