@@ -26,6 +26,7 @@ events as (
     cross join as_of
     where cast(subscription_events.occurred_at as date) <= as_of.as_of_date
       and subscription_events.subscription_id is not null
+      {{ changed_customers_only('subscription_events.customer_id') }}
 
 ),
 

@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='changed_customers',
+    pre_hook="{{ prepare_changed_customers() }}",
+    post_hook="{{ record_build_state() }}",
+) }}
+-- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
 -- Customer x day on which the customer's MRR level (any currency) or subscription state changes.
 -- mrr_before / mrr_after: the customer's MRR at the end of the previous day and of this day, both
 -- priced at THIS day's rate (METRICS.md: FX never creates a business movement), reporting currency,
@@ -8,6 +15,7 @@ with
 intervals as (
 
     select * from {{ ref('int_customer_mrr_intervals') }}
+    where true {{ changed_customers_only('customer_id') }}
 
 ),
 
@@ -20,6 +28,7 @@ fx as (
 subscriptions as (
 
     select * from {{ ref('int_subscriptions') }}
+    where true {{ changed_customers_only('customer_id') }}
 
 ),
 

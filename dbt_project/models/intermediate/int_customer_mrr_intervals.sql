@@ -1,3 +1,10 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='changed_customers',
+    pre_hook="{{ prepare_changed_customers() }}",
+    post_hook="{{ record_build_state() }}",
+) }}
+-- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
 -- Customer x currency x [valid_from, valid_to): the customer's local MRR level (minor units,
 -- decimal(38,6)), trial MRR level and counts of live / paused / trialing subscriptions in that
 -- currency, constant within the interval. Built from the subscription intervals as +state at
@@ -8,6 +15,7 @@ with
 subscription_states as (
 
     select * from {{ ref('int_subscription_states') }}
+    where true {{ changed_customers_only('customer_id') }}
 
 ),
 

@@ -1,9 +1,10 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ record_build_state(fingerprint=false) }}") }}
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['coupon_id', 'campaign_id', 'subscription_id', 'discount_type', 'discount_value', 'duration']) }}
+    from {{ source('raw', 'events') }}
     where event_type = 'coupon.redeemed'
     {{ new_events_only() }}
 
@@ -17,12 +18,12 @@ renamed as (
         loaded_at,
         source as event_source,
         customer_id,
-        {{ json_text('data', 'coupon_id') }} as coupon_id,
-        {{ json_text('data', 'campaign_id') }} as campaign_id,
-        {{ json_text('data', 'subscription_id') }} as subscription_id,
-        {{ json_text('data', 'discount_type') }} as discount_type,
-        cast({{ json_text('data', 'discount_value') }} as decimal(18, 4)) as discount_value,
-        {{ json_text('data', 'duration') }} as duration
+        coupon_id,
+        campaign_id,
+        subscription_id,
+        discount_type,
+        cast(discount_value as decimal(18, 4)) as discount_value,
+        duration
 
     from source
 

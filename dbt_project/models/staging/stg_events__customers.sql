@@ -5,7 +5,8 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['country', 'signup_platform', 'acquisition_channel', 'marketing_consent']) }}
+    from {{ source('raw', 'events') }}
     where event_type in ('customer.created', 'customer.updated', 'customer.erased')
 
 ),
@@ -27,10 +28,10 @@ renamed as (
         source.source as event_source,
         source.customer_id,
         erased.customer_id is not null as is_erased,
-        case when erased.customer_id is null then {{ json_text('source.data', 'country') }} end as country,
-        case when erased.customer_id is null then {{ json_text('source.data', 'signup_platform') }} end as signup_platform,
-        case when erased.customer_id is null then {{ json_text('source.data', 'acquisition_channel') }} end as acquisition_channel,
-        case when erased.customer_id is null then cast({{ json_text('source.data', 'marketing_consent') }} as boolean) end as marketing_consent
+        case when erased.customer_id is null then source.country end as country,
+        case when erased.customer_id is null then source.signup_platform end as signup_platform,
+        case when erased.customer_id is null then source.acquisition_channel end as acquisition_channel,
+        case when erased.customer_id is null then cast(source.marketing_consent as boolean) end as marketing_consent
 
     from source
     left join erased on source.customer_id = erased.customer_id

@@ -1,9 +1,10 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ record_build_state(fingerprint=false) }}") }}
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['period_start', 'period_end', 'minutes_watched', 'sessions', 'platform']) }}
+    from {{ source('raw', 'events') }}
     where event_type = 'engagement.activity'
     {{ new_events_only() }}
 
@@ -17,11 +18,11 @@ renamed as (
         loaded_at,
         source as event_source,
         customer_id,
-        {{ to_utc_timestamp(json_text('data', 'period_start')) }} as period_start,
-        {{ to_utc_timestamp(json_text('data', 'period_end')) }} as period_end,
-        cast({{ json_text('data', 'minutes_watched') }} as decimal(18, 2)) as minutes_watched,
-        cast({{ json_text('data', 'sessions') }} as integer) as sessions,
-        {{ json_text('data', 'platform') }} as platform
+        {{ to_utc_timestamp('period_start') }} as period_start,
+        {{ to_utc_timestamp('period_end') }} as period_end,
+        cast(minutes_watched as decimal(18, 2)) as minutes_watched,
+        cast(sessions as integer) as sessions,
+        platform
 
     from source
 

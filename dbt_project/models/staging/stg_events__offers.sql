@@ -2,7 +2,8 @@ with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['offer_id', 'title', 'offer_type', 'billing_period', 'access_period', 'price_minor', 'currency', 'trial_period']) }}
+    from {{ source('raw', 'events') }}
     where event_type = 'offer.published'
 
 ),
@@ -13,14 +14,14 @@ renamed as (
         event_id,
         occurred_at as published_at,
         source as event_source,
-        {{ json_text('data', 'offer_id') }} as offer_id,
-        {{ json_text('data', 'title') }} as title,
-        {{ json_text('data', 'offer_type') }} as offer_type,
-        {{ json_text('data', 'billing_period') }} as billing_period,
-        {{ json_text('data', 'access_period') }} as access_period,
-        cast({{ json_text('data', 'price_minor') }} as bigint) as price_minor,
-        {{ json_text('data', 'currency') }} as currency,
-        {{ json_text('data', 'trial_period') }} as trial_period
+        offer_id,
+        title,
+        offer_type,
+        billing_period,
+        access_period,
+        cast(price_minor as bigint) as price_minor,
+        currency,
+        trial_period
 
     from source
 

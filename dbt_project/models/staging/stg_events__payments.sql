@@ -1,10 +1,11 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ record_build_state(fingerprint=false) }}") }}
 -- payment.succeeded / failed / refunded / chargeback.
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['payment_id', 'subscription_id', 'purchase_id', 'refund_id', 'amount_minor', 'currency', 'provider', 'payment_method', 'failure_code', 'attempt', 'reason']) }}
+    from {{ source('raw', 'events') }}
     where event_type like 'payment.%'
     {{ new_events_only() }}
 
@@ -20,17 +21,17 @@ renamed as (
         loaded_at,
         source as event_source,
         customer_id,
-        {{ json_text('data', 'payment_id') }} as payment_id,
-        {{ json_text('data', 'subscription_id') }} as subscription_id,
-        {{ json_text('data', 'purchase_id') }} as purchase_id,
-        {{ json_text('data', 'refund_id') }} as refund_id,
-        cast({{ json_text('data', 'amount_minor') }} as bigint) as amount_minor,
-        {{ json_text('data', 'currency') }} as currency,
-        {{ json_text('data', 'provider') }} as provider,
-        {{ json_text('data', 'payment_method') }} as payment_method,
-        {{ json_text('data', 'failure_code') }} as failure_code,
-        cast({{ json_text('data', 'attempt') }} as integer) as attempt,
-        {{ json_text('data', 'reason') }} as reason
+        payment_id,
+        subscription_id,
+        purchase_id,
+        refund_id,
+        cast(amount_minor as bigint) as amount_minor,
+        currency,
+        provider,
+        payment_method,
+        failure_code,
+        cast(attempt as integer) as attempt,
+        reason
 
     from source
 

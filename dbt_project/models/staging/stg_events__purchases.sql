@@ -1,9 +1,10 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ record_build_state(fingerprint=false) }}") }}
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['purchase_id', 'offer_id', 'offer_type', 'platform', 'amount_minor', 'currency', 'access_until']) }}
+    from {{ source('raw', 'events') }}
     where event_type = 'purchase.completed'
     {{ new_events_only() }}
 
@@ -17,13 +18,13 @@ renamed as (
         loaded_at,
         source as event_source,
         customer_id,
-        {{ json_text('data', 'purchase_id') }} as purchase_id,
-        {{ json_text('data', 'offer_id') }} as offer_id,
-        {{ json_text('data', 'offer_type') }} as offer_type,
-        {{ json_text('data', 'platform') }} as platform,
-        cast({{ json_text('data', 'amount_minor') }} as bigint) as amount_minor,
-        {{ json_text('data', 'currency') }} as currency,
-        {{ to_utc_timestamp(json_text('data', 'access_until')) }} as access_until
+        purchase_id,
+        offer_id,
+        offer_type,
+        platform,
+        cast(amount_minor as bigint) as amount_minor,
+        currency,
+        {{ to_utc_timestamp('access_until') }} as access_until
 
     from source
 

@@ -1,9 +1,10 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ record_build_state(fingerprint=false) }}") }}
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['campaign_id', 'action', 'group', 'coupon_id']) }}
+    from {{ source('raw', 'events') }}
     where event_type = 'retention.action_taken'
     {{ new_events_only() }}
 
@@ -17,10 +18,10 @@ renamed as (
         loaded_at,
         source as event_source,
         customer_id,
-        {{ json_text('data', 'campaign_id') }} as campaign_id,
-        {{ json_text('data', 'action') }} as action,
-        {{ json_text('data', 'group') }} as experiment_group,
-        {{ json_text('data', 'coupon_id') }} as coupon_id
+        campaign_id,
+        action,
+        "group" as experiment_group,
+        coupon_id
 
     from source
 

@@ -1,10 +1,11 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ record_build_state(fingerprint=false) }}") }}
 -- Every subscription.* event, payload fields extracted and typed (timestamps naive UTC).
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['subscription_id', 'offer_id', 'platform', 'price_minor', 'discount_minor', 'currency', 'billing_period', 'coupon_id', 'trial_ends_at', 'current_period_end', 'period_start', 'period_end', 'effective_at', 'reason', 'initiated_by', 'resume_at', 'ended_reason']) }}
+    from {{ source('raw', 'events') }}
     where event_type like 'subscription.%'
     {{ new_events_only() }}
 
@@ -19,23 +20,23 @@ renamed as (
         loaded_at,
         source as event_source,
         customer_id,
-        {{ json_text('data', 'subscription_id') }} as subscription_id,
-        {{ json_text('data', 'offer_id') }} as offer_id,
-        {{ json_text('data', 'platform') }} as platform,
-        cast({{ json_text('data', 'price_minor') }} as bigint) as price_minor,
-        cast({{ json_text('data', 'discount_minor') }} as bigint) as discount_minor,
-        {{ json_text('data', 'currency') }} as currency,
-        {{ json_text('data', 'billing_period') }} as billing_period,
-        {{ json_text('data', 'coupon_id') }} as coupon_id,
-        {{ to_utc_timestamp(json_text('data', 'trial_ends_at')) }} as trial_ends_at,
-        {{ to_utc_timestamp(json_text('data', 'current_period_end')) }} as current_period_end,
-        {{ to_utc_timestamp(json_text('data', 'period_start')) }} as period_start,
-        {{ to_utc_timestamp(json_text('data', 'period_end')) }} as period_end,
-        {{ to_utc_timestamp(json_text('data', 'effective_at')) }} as effective_at,
-        {{ json_text('data', 'reason') }} as cancel_reason,
-        {{ json_text('data', 'initiated_by') }} as initiated_by,
-        {{ to_utc_timestamp(json_text('data', 'resume_at')) }} as resume_at,
-        {{ json_text('data', 'ended_reason') }} as ended_reason
+        subscription_id,
+        offer_id,
+        platform,
+        cast(price_minor as bigint) as price_minor,
+        cast(discount_minor as bigint) as discount_minor,
+        currency,
+        billing_period,
+        coupon_id,
+        {{ to_utc_timestamp('trial_ends_at') }} as trial_ends_at,
+        {{ to_utc_timestamp('current_period_end') }} as current_period_end,
+        {{ to_utc_timestamp('period_start') }} as period_start,
+        {{ to_utc_timestamp('period_end') }} as period_end,
+        {{ to_utc_timestamp('effective_at') }} as effective_at,
+        reason as cancel_reason,
+        initiated_by,
+        {{ to_utc_timestamp('resume_at') }} as resume_at,
+        ended_reason
 
     from source
 

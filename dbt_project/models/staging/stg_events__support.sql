@@ -1,10 +1,11 @@
-{{ config(materialized='incremental', incremental_strategy='append') }}
+{{ config(materialized='incremental', incremental_strategy='append', post_hook="{{ record_build_state(fingerprint=false) }}") }}
 -- support.ticket_opened / support.ticket_resolved.
 with
 
 source as (
 
-    select * from {{ source('raw', 'events') }}
+    select *, {{ json_columns('data', ['ticket_id', 'channel', 'category', 'priority', 'resolution_minutes', 'csat']) }}
+    from {{ source('raw', 'events') }}
     where event_type like 'support.%'
     {{ new_events_only() }}
 
@@ -19,12 +20,12 @@ renamed as (
         loaded_at,
         source as event_source,
         customer_id,
-        {{ json_text('data', 'ticket_id') }} as ticket_id,
-        {{ json_text('data', 'channel') }} as channel,
-        {{ json_text('data', 'category') }} as category,
-        {{ json_text('data', 'priority') }} as priority,
-        cast({{ json_text('data', 'resolution_minutes') }} as integer) as resolution_minutes,
-        cast({{ json_text('data', 'csat') }} as integer) as csat
+        ticket_id,
+        channel,
+        category,
+        priority,
+        cast(resolution_minutes as integer) as resolution_minutes,
+        cast(csat as integer) as csat
 
     from source
 

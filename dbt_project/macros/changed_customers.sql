@@ -1,0 +1,145 @@
+{#- Incremental models keyed by customer.
+
+    Every per-customer table (subscription states, MRR intervals and changes, movements,
+    engagement, customer months) is a function of that customer's events, the as-of date, the FX
+    rates and a few vars. When a new batch arrives only the customers with new events change,
+    plus those whose scheduled changes (a trial end, a future-dated change or renewal) the as-of
+    date has just passed. Such a model:
+
+      config(materialized='incremental', incremental_strategy='changed_customers',
+             pre_hook="{{ prepare_changed_customers() }}",
+             post_hook="{{ record_build_state() }}")
+
+    and filters its customer-keyed inputs with `{{ changed_customers_only('x.customer_id') }}`.
+    The pre-hook writes the changed customers into a temporary table; the strategy deletes their
+    rows from the model and inserts the rebuilt ones; the post-hook, in the same transaction,
+    records in dbt_state.build_state how far the model has read: the raw watermark (never ahead of
+    an incremental model it reads), the as-of date and a fingerprint of what is not
+    customer-keyed (FX rates up to the as-of date, offers, vars). A changed fingerprint, an
+    explicit `as_of` var or a missing state make every customer "changed": the run is then a
+    full rebuild with the same SQL. A failed run records nothing, so the next run re-reads from
+    the older watermark (a superset: rebuilding a customer twice is harmless). -#}
+
+{% macro build_state_table() -%}dbt_state.build_state{%- endmacro %}
+
+{% macro changed_customers_table() -%}"changed__{{ this.identifier }}"{%- endmacro %}
+
+{% macro ensure_build_state() %}
+    {% do run_query("create schema if not exists dbt_state; create table if not exists "
+        ~ build_state_table() ~ " (model varchar primary key, loaded_through timestamp, "
+        ~ "as_of_date date, fingerprint varchar, built_at timestamp)") %}
+{% endmacro %}
+
+{#- Everything the per-customer models read that is not keyed by customer, as one hash, over the
+    days up to `as_of_expr` (rates of later days do not exist yet at the earlier build). -#}
+{% macro build_fingerprint(as_of_expr) -%}
+    md5(concat_ws('|',
+        '{{ var("reporting_currency") }}', '{{ var("reactivation_window_days") }}', '{{ var("dunning_window_days") }}',
+        (select cast(coalesce(sum(hash(currency, rate_date, unit_rate)), 0) as varchar)
+         from {{ ref('int_fx_rates_daily') }} where rate_date <= {{ as_of_expr }}),
+        (select coalesce(cast(max(loaded_at) as varchar), '') from {{ source('raw', 'events') }}
+         where event_type = 'offer.published')
+    ))
+{%- endmacro %}
+
+{#- The previous build of this model: none (rebuild everything) or a row with loaded_through and
+    as_of_date, when the fingerprint still matches. -#}
+{% macro previous_build() %}
+    {% if not execute or not is_incremental() or var('as_of') is not none %}
+        {{ return(none) }}
+    {% endif %}
+    {% do ensure_build_state() %}
+    {% set rows = run_query(
+        "select cast(loaded_through as varchar), cast(as_of_date as varchar), "
+        ~ "fingerprint = (" ~ build_fingerprint("state.as_of_date") ~ ") from "
+        ~ build_state_table() ~ " as state where model = '" ~ this.identifier ~ "'"
+    ).rows %}
+    {% if rows | length == 0 or not rows[0][2] %}
+        {{ return(none) }}
+    {% endif %}
+    {{ return({'loaded_through': rows[0][0], 'as_of_date': rows[0][1]}) }}
+{% endmacro %}
+
+{% macro prepare_changed_customers() %}
+    {%- if is_incremental() -%}
+    {%- set previous = previous_build() -%}
+    create or replace temporary table {{ changed_customers_table() }} as
+    {% if previous is none -%}
+    select distinct customer_id from {{ source('raw', 'events') }} where customer_id is not null
+    {%- else -%}
+    select distinct customer_id from {{ source('raw', 'events') }}
+    where customer_id is not null and loaded_at > cast('{{ previous.loaded_through }}' as timestamp)
+    union
+    -- a change scheduled after the previous as-of date that the as-of date has now reached
+    select distinct customer_id from {{ ref('stg_events__subscriptions') }}
+    where customer_id is not null
+      and (cast(trial_ends_at as date) > cast('{{ previous.as_of_date }}' as date)
+        or cast(effective_at as date) > cast('{{ previous.as_of_date }}' as date)
+        or cast(period_start as date) > cast('{{ previous.as_of_date }}' as date))
+    {%- endif %}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{% endmacro %}
+
+{#- Models whose recent rows depend on the as-of date for every customer (labels still open,
+    the as-of month) also rebuild the rows from the first month that starts `days` before the
+    previous as-of date: config(rebuild_recent={'column': 'month', 'days': 90}). In a full build
+    the cutoff is the beginning of time. -#}
+{% macro recent_cutoff(days) -%}
+    {%- set previous = previous_build() -%}
+    {%- if previous is none -%} cast('1900-01-01' as date)
+    {%- else -%} cast({{ dbt.date_trunc('month', dbt.dateadd('day', -days, "cast('" ~ previous.as_of_date ~ "' as date)")) }} as date)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- `and <column> in (changed customers)` in an incremental run, nothing in a full one. -#}
+{% macro changed_customers_only(column) -%}
+    {%- if is_incremental() %} and {{ column }} in (select customer_id from {{ changed_customers_table() }}) {%- endif -%}
+{%- endmacro %}
+
+{% macro record_build_state(fingerprint=true) %}
+    {%- if execute -%}
+    {% do ensure_build_state() %}
+    {%- set upstream = [] -%}
+    {%- for node_id in model.depends_on.nodes -%}
+        {%- set node = graph.nodes.get(node_id) -%}
+        {%- if node and node.config.materialized == 'incremental' -%}
+            {%- do upstream.append(node.alias or node.name) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    delete from {{ build_state_table() }} where model = '{{ this.identifier }}';
+    insert into {{ build_state_table() }}
+    select
+        '{{ this.identifier }}',
+        least(
+            (select max(loaded_at) from {{ source('raw', 'events') }})
+            {%- for name in upstream %},
+            coalesce((select loaded_through from {{ build_state_table() }} where model = '{{ name }}'),
+                     (select max(loaded_at) from {{ source('raw', 'events') }}))
+            {%- endfor %}
+        ),
+        {%- if fingerprint %}
+        as_of.as_of_date,
+        {{ build_fingerprint("as_of.as_of_date") }},
+        {%- else %}
+        null,
+        null,
+        {%- endif %}
+        current_timestamp
+    {%- if fingerprint %}
+    from {{ ref('int_as_of') }} as as_of
+    {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
+
+{#- Strategy: replace the rows of the changed customers. -#}
+{% macro get_incremental_changed_customers_sql(arg_dict) %}
+    {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    delete from {{ arg_dict['target_relation'] }}
+    where customer_id in (select customer_id from {{ changed_customers_table() }})
+    {%- set recent = config.get('rebuild_recent') %}
+    {%- if recent %} or {{ recent.column }} >= {{ recent_cutoff(recent.days) }}{% endif %};
+    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{% endmacro %}
