@@ -143,3 +143,30 @@
     insert into {{ arg_dict['target_relation'] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {% endmacro %}
+
+{#- Customer x month models whose recent months depend on the as-of date for every customer:
+    an incremental build is the union of two scopes of the same SQL, `body(scope)`:
+      'recent'   every customer, the months from the rebuild cutoff on
+      'changed'  the changed customers, the months before the cutoff
+    and a full build is body('all'). The body filters its month spine with months_in_scope and
+    its customer-keyed inputs with customers_in_scope. -#}
+{% macro scoped_build(body) %}
+    {%- if is_incremental() %}
+select * from ({{ body('recent') }}) as recent_months
+union all
+select * from ({{ body('changed') }}) as changed_customers
+    {%- else %}
+{{ body('all') }}
+    {%- endif %}
+{% endmacro %}
+
+{% macro months_in_scope(scope, column='month') -%}
+    {%- set days = config.get('rebuild_recent')['days'] -%}
+    {%- if scope == 'recent' %} and {{ column }} >= {{ recent_cutoff(days) }}
+    {%- elif scope == 'changed' %} and {{ column }} < {{ recent_cutoff(days) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro customers_in_scope(scope, column) -%}
+    {%- if scope == 'changed' %}{{ changed_customers_only(column) }}{% endif -%}
+{%- endmacro %}

@@ -2,47 +2,13 @@
 -- trial MRR at the month end (reporting currency at that day's rate, exact) and the counts of live /
 -- paused / trialing subscriptions. The customer's MRR intervals are joined to the month ends by range
 -- (valid_from <= month_end < valid_to): no calendar x customer expansion.
-with
-
-months as (
-
-    select * from {{ ref('int_months') }}
-
-),
-
-intervals as (
-
-    select * from {{ ref('int_customer_mrr_intervals') }}
-
-),
-
-fx as (
-
-    select * from {{ ref('int_fx_rates_daily') }}
-
-),
-
-final as (
-
-    select
-        intervals.customer_id,
-        months.month,
-        months.month_end,
-        cast(sum(intervals.mrr_local * fx.unit_rate) as decimal(38, 22)) as mrr,
-        cast(sum(intervals.trial_mrr_local * fx.unit_rate) as decimal(38, 22)) as trial_mrr,
-        cast(sum(intervals.live_subscriptions) as integer) as live_subscriptions,
-        cast(sum(intervals.paused_subscriptions) as integer) as paused_subscriptions,
-        cast(sum(intervals.trialing_subscriptions) as integer) as trialing_subscriptions
-    from intervals
-    inner join months
-        on intervals.valid_from <= months.month_end
-        and coalesce(intervals.valid_to, cast('9999-12-31' as date)) > months.month_end
-    left join fx
-        on intervals.currency = fx.currency
-        and fx.rate_date = months.month_end
-    group by intervals.customer_id, months.month, months.month_end
-    having sum(intervals.live_subscriptions) > 0
-
-)
-
-select * from final
+-- INCREMENTAL: the changed customers' rows and every customer's as-of month (macro scoped_build).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='changed_customers',
+    rebuild_recent={'column': 'month', 'days': 0},
+    pre_hook="{{ prepare_changed_customers() }}",
+    post_hook="{{ record_build_state() }}",
+) }}
+-- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ scoped_build(customer_month_ends_sql) }}

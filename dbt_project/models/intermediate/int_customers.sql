@@ -1,11 +1,19 @@
 -- One row per customer seen in any customer, subscription, purchase or payment event, with the
 -- latest known attributes (customer.created then customer.updated, later values win; erased
 -- customers keep only their pseudonymous id) and the segment used by the monthly marts.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='changed_customers',
+    pre_hook="{{ prepare_changed_customers() }}",
+    post_hook="{{ record_build_state() }}",
+) }}
+-- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
 with
 
 customer_events as (
 
     select * from {{ ref('stg_events__customers') }}
+    where true {{ changed_customers_only('customer_id') }}
 
 ),
 
@@ -13,11 +21,11 @@ known_customers as (
 
     select customer_id from customer_events
     union
-    select customer_id from {{ ref('stg_events__subscriptions') }}
+    select customer_id from {{ ref('stg_events__subscriptions') }} where true {{ changed_customers_only('customer_id') }}
     union
-    select customer_id from {{ ref('stg_events__purchases') }}
+    select customer_id from {{ ref('stg_events__purchases') }} where true {{ changed_customers_only('customer_id') }}
     union
-    select customer_id from {{ ref('stg_events__payments') }}
+    select customer_id from {{ ref('stg_events__payments') }} where true {{ changed_customers_only('customer_id') }}
 
 ),
 

@@ -1,5 +1,12 @@
 -- Money events converted to the reporting currency at the rate of their day (major units, exact):
 -- successful payments, refunds, chargebacks (amounts positive) and completed one-time purchases.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='changed_customers',
+    pre_hook="{{ prepare_changed_customers() }}",
+    post_hook="{{ record_build_state() }}",
+) }}
+-- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
 with
 
 as_of as (
@@ -33,6 +40,7 @@ payments as (
         currency
     from {{ ref('stg_events__payments') }}
     where payment_event in ('succeeded', 'refunded', 'chargeback')
+      {{ changed_customers_only('customer_id') }}
 
 ),
 
@@ -50,6 +58,7 @@ purchases as (
         amount_minor,
         currency
     from {{ ref('stg_events__purchases') }}
+    where true {{ changed_customers_only('customer_id') }}
 
 ),
 
