@@ -14,8 +14,9 @@
     The pre-hook writes the changed customers into a temporary table; the strategy deletes their
     rows from the model and inserts the rebuilt ones; the post-hook, in the same transaction,
     records in dbt_state.build_state how far the model has read: the raw watermark (never ahead of
-    an incremental model it reads), the as-of date and a fingerprint of what is not
-    customer-keyed (FX rates up to the as-of date, offers, vars). A changed fingerprint, an
+    an incremental model it reads), the as-of date, a fingerprint of what is not customer-keyed
+    (FX rates up to the as-of date, offers, vars) and how many customers it rebuilt (null for a
+    full build). A changed fingerprint, an
     explicit `as_of` var or a missing state make every customer "changed": the run is then a
     full rebuild with the same SQL. A failed run records nothing, so the next run re-reads from
     the older watermark (a superset: rebuilding a customer twice is harmless). -#}
@@ -27,7 +28,7 @@
 {% macro ensure_build_state() %}
     {% do run_query("create schema if not exists dbt_state; create table if not exists "
         ~ build_state_table() ~ " (model varchar primary key, loaded_through timestamp, "
-        ~ "as_of_date date, fingerprint varchar, built_at timestamp)") %}
+        ~ "as_of_date date, fingerprint varchar, rebuilt_customers bigint, built_at timestamp)") %}
 {% endmacro %}
 
 {#- Everything the per-customer models read that is not keyed by customer, as one hash, over the
@@ -72,10 +73,14 @@
     union
     -- a change scheduled after the previous as-of date that the as-of date has now reached
     select distinct customer_id from {{ ref('stg_events__subscriptions') }}
+    cross join {{ ref('int_as_of') }} as as_of
     where customer_id is not null
-      and (cast(trial_ends_at as date) > cast('{{ previous.as_of_date }}' as date)
-        or cast(effective_at as date) > cast('{{ previous.as_of_date }}' as date)
-        or cast(period_start as date) > cast('{{ previous.as_of_date }}' as date))
+      and (
+          {%- for column in ['trial_ends_at', 'effective_at', 'period_start'] %}
+          (cast({{ column }} as date) > cast('{{ previous.as_of_date }}' as date)
+           and cast({{ column }} as date) <= as_of.as_of_date){{ ' or' if not loop.last }}
+          {%- endfor %}
+      )
     {%- endif %}
     {%- else -%}
     select 1
@@ -124,6 +129,11 @@
         {{ build_fingerprint("as_of.as_of_date") }},
         {%- else %}
         null,
+        null,
+        {%- endif %}
+        {%- if is_incremental() and fingerprint %}
+        (select count(*) from {{ changed_customers_table() }}),
+        {%- else %}
         null,
         {%- endif %}
         current_timestamp
