@@ -25,10 +25,13 @@
 
 {% macro changed_customers_table() -%}"changed__{{ this.identifier }}"{%- endmacro %}
 
+{#- on-run-start (dbt_project.yml): created once, before the threads race to create it. -#}
 {% macro ensure_build_state() %}
-    {% do run_query("create schema if not exists dbt_state; create table if not exists "
-        ~ build_state_table() ~ " (model varchar primary key, loaded_through timestamp, "
-        ~ "as_of_date date, fingerprint varchar, rebuilt_customers bigint, built_at timestamp)") %}
+    create schema if not exists dbt_state;
+    create table if not exists {{ build_state_table() }} (
+        model varchar not null, loaded_through timestamp, as_of_date date,
+        fingerprint varchar, rebuilt_customers bigint, built_at timestamp
+    )
 {% endmacro %}
 
 {#- Everything the per-customer models read that is not keyed by customer, as one hash, over the
@@ -49,7 +52,6 @@
     {% if not execute or not is_incremental() or var('as_of') is not none %}
         {{ return(none) }}
     {% endif %}
-    {% do ensure_build_state() %}
     {% set rows = run_query(
         "select cast(loaded_through as varchar), cast(as_of_date as varchar), "
         ~ "fingerprint = (" ~ build_fingerprint("state.as_of_date") ~ ") from "
@@ -105,7 +107,6 @@
 
 {% macro record_build_state(fingerprint=true) %}
     {%- if execute -%}
-    {% do ensure_build_state() %}
     {%- set upstream = [] -%}
     {%- for node_id in model.depends_on.nodes -%}
         {%- set node = graph.nodes.get(node_id) -%}
