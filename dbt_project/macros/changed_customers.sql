@@ -21,6 +21,11 @@
     full rebuild with the same SQL. A failed run records nothing, so the next run re-reads from
     the older watermark (a superset: rebuilding a customer twice is harmless). -#}
 
+{#- is_incremental(), also where no relation is being built (dbt unit tests: `this` is none). -#}
+{% macro incremental_run() -%}
+    {{ return(this is not none and is_incremental()) }}
+{%- endmacro %}
+
 {% macro build_state_table() -%}dbt_state.build_state{%- endmacro %}
 
 {% macro changed_customers_table() -%}"changed__{{ this.identifier }}"{%- endmacro %}
@@ -49,7 +54,7 @@
 {#- The previous build of this model: none (rebuild everything) or a row with loaded_through and
     as_of_date, when the fingerprint still matches. -#}
 {% macro previous_build() %}
-    {% if not execute or not is_incremental() or var('as_of') is not none %}
+    {% if not execute or not incremental_run() or var('as_of') is not none %}
         {{ return(none) }}
     {% endif %}
     {% set rows = run_query(
@@ -64,7 +69,7 @@
 {% endmacro %}
 
 {% macro prepare_changed_customers() %}
-    {%- if is_incremental() -%}
+    {%- if incremental_run() -%}
     {%- set previous = previous_build() -%}
     create or replace temporary table {{ changed_customers_table() }} as
     {% if previous is none -%}
@@ -102,7 +107,7 @@
 
 {#- `and <column> in (changed customers)` in an incremental run, nothing in a full one. -#}
 {% macro changed_customers_only(column) -%}
-    {%- if is_incremental() %} and {{ column }} in (select customer_id from {{ changed_customers_table() }}) {%- endif -%}
+    {%- if incremental_run() %} and {{ column }} in (select customer_id from {{ changed_customers_table() }}) {%- endif -%}
 {%- endmacro %}
 
 {% macro record_build_state(fingerprint=true) %}
@@ -132,7 +137,7 @@
         null,
         null,
         {%- endif %}
-        {%- if is_incremental() and fingerprint %}
+        {%- if incremental_run() and fingerprint %}
         (select count(*) from {{ changed_customers_table() }}),
         {%- else %}
         null,
@@ -162,7 +167,7 @@
     and a full build is body('all'). The body filters its month spine with months_in_scope and
     its customer-keyed inputs with customers_in_scope. -#}
 {% macro scoped_build(body) %}
-    {%- if is_incremental() %}
+    {%- if incremental_run() %}
 select * from ({{ body('recent') }}) as recent_months
 union all
 select * from ({{ body('changed') }}) as changed_customers
@@ -176,6 +181,12 @@ select * from ({{ body('changed') }}) as changed_customers
     {%- if scope == 'recent' %} and {{ column }} >= {{ recent_cutoff(days) }}
     {%- elif scope == 'changed' %} and {{ column }} < {{ recent_cutoff(days) }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- In the 'recent' scope, inputs that only count within a window before the month end can skip
+    what lies more than `days` before the cutoff (a filter that the scan pushes down). -#}
+{% macro recent_rows_only(scope, column, days) -%}
+    {%- if scope == 'recent' %} and {{ column }} >= {{ dbt.dateadd('day', -days, recent_cutoff(config.get('rebuild_recent')['days'])) }}{% endif -%}
 {%- endmacro %}
 
 {% macro customers_in_scope(scope, column) -%}

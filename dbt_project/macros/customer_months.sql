@@ -3,7 +3,7 @@
 {#- label_observable_Nd = month_end + N days <= the as-of date, for the rows where one was still
     false (the same expression as in customer_months_sql). -#}
 {% macro refresh_label_observability() %}
-    {%- if is_incremental() -%}
+    {%- if incremental_run() -%}
     update {{ this }}
     set
         {% for horizon in [30, 60, 90] -%}
@@ -214,6 +214,7 @@ engagement_features as (
     where weekly.week_start <= {{ dbt.date_trunc('week', 'months.month_end') }}
       and weekly.week_start >= {{ dbt.dateadd('day', -49, dbt.date_trunc('week', 'months.month_end')) }}
       {{ customers_in_scope(scope, 'weekly.customer_id') }}
+      {{ recent_rows_only(scope, 'weekly.week_start', 56) }}
     group by weekly.customer_id, months.month
 
 ),
@@ -232,6 +233,7 @@ payment_features as (
         and cast(payments.occurred_at as date) > {{ dbt.dateadd('day', -90, 'months.month_end') }}
     where payments.payment_event = 'failed'
       {{ customers_in_scope(scope, 'payments.customer_id') }}
+      {{ recent_rows_only(scope, 'payments.occurred_at', 91) }}
     group by payments.customer_id, months.month
 
 ),
@@ -248,6 +250,7 @@ recovery_features as (
         and cast(failures.recovered_at as date) > {{ dbt.dateadd('day', -90, 'months.month_end') }}
     where failures.is_recovered
       {{ customers_in_scope(scope, 'failures.customer_id') }}
+      {{ recent_rows_only(scope, 'failures.recovered_at', 91) }}
     group by failures.customer_id, months.month
 
 ),
@@ -278,6 +281,7 @@ ticket_features as (
         on cast(support.occurred_at as date) <= months.month_end
         and cast(support.occurred_at as date) > {{ dbt.dateadd('day', -90, 'months.month_end') }}
     where support.event_type = 'support.ticket_opened'
+      {{ recent_rows_only(scope, 'support.occurred_at', 91) }}
     group by support.customer_id, months.month
 
 ),
