@@ -81,6 +81,7 @@ def run_pipeline(settings) -> dict:
     import dagster as dg
 
     from .dbt_project import prepare_manifest
+    from .settings import temporary_environ
 
     prepare_manifest()
     from .definitions import build_definitions
@@ -90,7 +91,9 @@ def run_pipeline(settings) -> dict:
     (dagster_home / "dagster.yaml").touch()
     os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
     defs = build_definitions(home=str(settings.home.resolve()))
-    with dg.DagsterInstance.get() as instance:
+    # the job's resources read CHURNIQ_* settings; this run's full refresh goes through the env
+    refresh = {"CHURNIQ_FULL_REFRESH": "true"} if settings.full_refresh else {}
+    with dg.DagsterInstance.get() as instance, temporary_environ(refresh):
         result = defs.resolve_job_def("churniq").execute_in_process(
             instance=instance,
             raise_on_error=False,
@@ -115,6 +118,8 @@ def run_pipeline(settings) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    if args.full_refresh:
+        settings = settings.model_copy(update={"full_refresh": True})
     started = time.perf_counter()
     meta = run_pipeline(settings)
     raw = meta.get("raw/events", {})
@@ -274,6 +279,11 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("run", help="run the pipeline: landing → raw → marts → snapshot")
+    s.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every incremental model from all raw events (after upgrading churniq)",
+    )
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("app", help="serve the dashboards")

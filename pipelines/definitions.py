@@ -135,6 +135,8 @@ def churniq_dbt_assets(
     os.environ["CHURNIQ_DUCKDB_THREADS"] = str(settings.duckdb_threads)
     as_of = settings.as_of.isoformat() if settings.as_of else None
     args = ["build", "--vars", dbt_vars(settings.reporting_currency, as_of)]
+    if settings.full_refresh:
+        args.append("--full-refresh")
     yield from dbt.cli(args, context=context).stream()
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +28,9 @@ class Settings(BaseSettings):
     clock_skew_minutes: int = 5
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: int = 2
+    full_refresh: bool = Field(
+        default=False, description="rebuild the incremental dbt models from every raw event"
+    )
 
     @field_validator("reporting_currency")
     @classmethod
@@ -60,3 +66,19 @@ class Settings(BaseSettings):
 
 def get_settings(**overrides) -> Settings:
     return Settings(**overrides)
+
+
+@contextlib.contextmanager
+def temporary_environ(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block (dbt and Dagster resources read
+    their settings from the environment)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

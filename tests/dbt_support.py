@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import duckdb
+
+from pipelines.settings import temporary_environ
 
 PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
@@ -38,19 +39,13 @@ def run_dbt(args: list[str], project_dir: Path, env: dict[str, str]):
     from dbt.cli.main import dbtRunner
 
     env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return dbtRunner().invoke(
-            [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
-        )
-    finally:
-        release_duckdb()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with temporary_environ(env):
+        try:
+            return dbtRunner().invoke(
+                [*args, "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+            )
+        finally:
+            release_duckdb()
 
 
 def failures(result) -> list[tuple]:
