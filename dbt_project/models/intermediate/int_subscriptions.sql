@@ -2,6 +2,15 @@
 -- the end or now, end) and churn type. Involuntary (METRICS.md): the subscription ended for
 -- `payment_failed` and no customer-initiated cancellation was requested before the end (a request
 -- withdrawn by `subscription.reactivated` no longer counts); cancelling during dunning is voluntary.
+-- Incremental by customer (macros/changed_customers.sql): the as-of date only matters through the
+-- trial end, which is a scheduled change.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='changed_customers',
+    pre_hook="{{ prepare_changed_customers() }}",
+    post_hook="{{ record_build_state() }}",
+) }}
+-- depends_on: {{ ref('int_fx_rates_daily') }}
 with
 
 as_of as (
@@ -17,6 +26,7 @@ events as (
     cross join as_of
     where cast(subscription_events.occurred_at as date) <= as_of.as_of_date
       and subscription_events.subscription_id is not null
+      {{ changed_customers_only('subscription_events.customer_id') }}
 
 ),
 
