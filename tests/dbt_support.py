@@ -56,17 +56,19 @@ def failures(result) -> list[tuple]:
     ]
 
 
-def all_marts(database: Path) -> dict[str, list]:
-    """Every `marts.*` table of a warehouse or snapshot, as sorted rows."""
+def all_marts(database: Path, schemas: tuple[str, ...] = ("marts",)) -> dict[str, list]:
+    """Every table of `schemas` (default the marts) of a warehouse or snapshot, as sorted rows,
+    keyed by schema.table."""
     con = duckdb.connect(str(database), read_only=True)
     try:
         names = [
             r[0]
             for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts' "
-                "order by table_name"
+                "select table_schema || '.' || table_name from information_schema.tables "
+                f"where table_schema in ({', '.join('?' for _ in schemas)}) order by 1",
+                list(schemas),
             ).fetchall()
         ]
-        return {n: con.execute(f"select * from marts.{n} order by all").fetchall() for n in names}
+        return {n: con.execute(f"select * from {n} order by all").fetchall() for n in names}
     finally:
         con.close()
