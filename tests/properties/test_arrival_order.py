@@ -183,10 +183,11 @@ def canonical_marts(events, project, tmp_path_factory) -> dict[str, list]:
     marts = build(
         events, list(range(len(events))), [], tmp_path_factory.mktemp("canonical"), project
     )
-    assert {"metrics_monthly", "fct_mrr_movements", "fct_subscriptions", "dim_customers"} <= set(
-        marts
+    names = ("metrics_monthly", "fct_mrr_movements", "fct_subscriptions", "dim_customers")
+    assert {f"marts.{n}" for n in names} <= set(marts)
+    assert all(
+        marts[f"marts.{n}"] for n in ("metrics_monthly", "fct_mrr_movements", "dim_customers")
     )
-    assert all(marts[n] for n in ("metrics_monthly", "fct_mrr_movements", "dim_customers"))
     return marts
 
 
