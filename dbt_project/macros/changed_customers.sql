@@ -14,7 +14,8 @@
     The pre-hook writes the changed customers into a temporary table; the strategy deletes their
     rows from the model and inserts the rebuilt ones; the post-hook, in the same transaction,
     records in dbt_state.build_state how far the model has read: the raw watermark (never ahead of
-    an incremental model it reads), the as-of date, a fingerprint of what is not customer-keyed
+    an incremental model it reads, even through a table in between: a partial run that skips an
+    upstream model leaves the changes it has not seen to be re-read next time), the as-of date, a fingerprint of what is not customer-keyed
     (FX rates up to the as-of date, offers, vars) and how many customers it rebuilt (null for a
     full build). A changed fingerprint, an
     explicit `as_of` var or a missing state make every customer "changed": the run is then a
@@ -114,11 +115,19 @@
 
 {% macro record_build_state(fingerprint=true) %}
     {%- if execute -%}
+    {#- the incremental models this one reads, directly or through tables and views -#}
     {%- set upstream = [] -%}
-    {%- for node_id in model.depends_on.nodes -%}
+    {%- set seen = [] -%}
+    {%- set queue = model.depends_on.nodes | list -%}
+    {%- for node_id in queue if node_id not in seen -%}
+        {%- do seen.append(node_id) -%}
         {%- set node = graph.nodes.get(node_id) -%}
-        {%- if node and node.config.materialized == 'incremental' -%}
-            {%- do upstream.append(node.alias or node.name) -%}
+        {%- if node and node.resource_type == 'model' -%}
+            {%- if node.config.materialized == 'incremental' -%}
+                {%- do upstream.append(node.alias or node.name) -%}
+            {%- else -%}
+                {%- do queue.extend(node.depends_on.nodes) -%}
+            {%- endif -%}
         {%- endif -%}
     {%- endfor -%}
     delete from {{ build_state_table() }} where model = '{{ this.identifier }}';
