@@ -118,7 +118,7 @@ def run_pipeline(settings) -> dict:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    if args.full_refresh:
+    if getattr(args, "full_refresh", False):  # `churniq demo` runs this too
         settings = settings.model_copy(update={"full_refresh": True})
     started = time.perf_counter()
     meta = run_pipeline(settings)
