@@ -4,13 +4,8 @@
     engagement, customer months) is a function of that customer's events, the as-of date, the FX
     rates and a few vars. When a new batch arrives only the customers with new events change,
     plus those whose scheduled changes (a trial end, a future-dated change or renewal) the as-of
-    date has just passed. Such a model:
-
-      config(materialized='incremental', incremental_strategy='changed_customers',
-             pre_hook="{{ prepare_changed_customers() }}",
-             post_hook="{{ record_build_state() }}")
-
-    and filters its customer-keyed inputs with `{{ changed_customers_only('x.customer_id') }}`.
+    date has just passed. Such a model starts with `{{ incremental_by_customer() }}` (its
+    config: the strategy below and the two hooks) and filters its customer-keyed inputs with `{{ changed_customers_only('x.customer_id') }}`.
     The pre-hook writes the changed customers into a temporary table; the strategy deletes their
     rows from the model and inserts the rebuilt ones; the post-hook, in the same transaction,
     records in dbt_state.build_state how far the model has read: the raw watermark (never ahead of
@@ -137,12 +132,11 @@
     insert into {{ build_state_table() }}
     select
         '{{ this.identifier }}',
+        -- least() skips the null of "no upstream state"
         least(
-            (select max(loaded_at) from {{ source('raw', 'events') }})
-            {%- for name in upstream %},
-            coalesce((select loaded_through from {{ build_state_table() }} where model = '{{ name }}'),
-                     (select max(loaded_at) from {{ source('raw', 'events') }}))
-            {%- endfor %}
+            (select max(loaded_at) from {{ source('raw', 'events') }}),
+            (select min(loaded_through) from {{ build_state_table() }}
+             where model in ('{{ upstream | join("', '") }}'))
         ),
         {%- if fingerprint %}
         as_of.as_of_date,
@@ -205,4 +199,19 @@ select * from ({{ body('changed') }}) as changed_customers
 
 {% macro customers_in_scope(scope, column) -%}
     {%- if scope == 'changed' %}{{ changed_customers_only(column) }}{% endif -%}
+{%- endmacro %}
+
+{#- The configuration of a model incremental by customer, in one place:
+        {{ incremental_by_customer() }}
+        {{ incremental_by_customer(rebuild_recent={'column': 'month', 'days': 0}) }}
+    The refs declare what the hooks read, so that dbt builds those models first. -#}
+{% macro incremental_by_customer(rebuild_recent=none, post_hooks=[]) %}
+    {%- do config(
+        materialized='incremental',
+        incremental_strategy='changed_customers',
+        rebuild_recent=rebuild_recent,
+        pre_hook="{{ prepare_changed_customers() }}",
+        post_hook=post_hooks + ["{{ record_build_state() }}"],
+    ) -%}
+    -- read by the hooks: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
 {%- endmacro %}

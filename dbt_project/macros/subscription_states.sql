@@ -10,9 +10,9 @@
     {%- if point_in_time -%} greatest({{ expr }}, occurred_at) {%- else -%} {{ expr }} {%- endif -%}
 {%- endmacro %}
 
-{% macro subscription_states(point_in_time=false) %}
-with
-
+{#- The CTEs `as_of` and `events` (subscription events up to the as-of date; in an incremental
+    run only those of the changed customers), shared with int_subscriptions. -#}
+{% macro subscription_event_ctes() -%}
 as_of as (
 
     select * from {{ ref('int_as_of') }}
@@ -29,6 +29,12 @@ events as (
       {{ changed_customers_only('subscription_events.customer_id') }}
 
 ),
+{%- endmacro %}
+
+{% macro subscription_states(point_in_time=false) %}
+with
+
+{{ subscription_event_ctes() }}
 
 starts as (
 

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer() }}
 -- Customer x week x month of engagement.activity, aggregated once (engagement is most of the events).
 -- Keyed by when the activity was reported (occurred_at, the time it became known), not by the period it
 -- describes: week_start = Monday of the week of occurred_at, month = month of occurred_at. A week that

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer() }}
 -- Customer x day on which the customer's MRR level (any currency) or subscription state changes.
 -- mrr_before / mrr_after: the customer's MRR at the end of the previous day and of this day, both
 -- priced at THIS day's rate (METRICS.md: FX never creates a business movement), reporting currency,

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer() }}
 -- Customer x currency x [valid_from, valid_to): the customer's local MRR level (minor units,
 -- decimal(38,6)), trial MRR level and counts of live / paused / trialing subscriptions in that
 -- currency, constant within the interval. Built from the subscription intervals as +state at

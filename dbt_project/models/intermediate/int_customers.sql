@@ -1,13 +1,7 @@
 -- One row per customer seen in any customer, subscription, purchase or payment event, with the
 -- latest known attributes (customer.created then customer.updated, later values win; erased
 -- customers keep only their pseudonymous id) and the segment used by the monthly marts.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer() }}
 with
 
 customer_events as (

@@ -1,12 +1,6 @@
 -- Money events converted to the reporting currency at the rate of their day (major units, exact):
 -- successful payments, refunds, chargebacks (amounts positive) and completed one-time purchases.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer() }}
 with
 
 as_of as (

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer() }}
 -- Subscription x [valid_from, valid_to) at DATE grain of constant state, built from change points:
 --   started   (occurred_at)          live, price / discount / currency / period / offer, in trial if
 --                                    trial_ends_at falls on a later date

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer() }}
 -- Point-in-time twin of int_subscription_states for the leakage-free customer_months: the same
 -- states, except that subscription.changed / subscription.renewed take effect at
 -- greatest(effective_at / period_start, occurred_at), so the state on date D is built only from events

@@ -4,31 +4,10 @@
 -- withdrawn by `subscription.reactivated` no longer counts); cancelling during dunning is voluntary.
 -- Incremental by customer (macros/changed_customers.sql): the as-of date only matters through the
 -- trial end, which is a scheduled change.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }}
+{{ incremental_by_customer() }}
 with
 
-as_of as (
-
-    select * from {{ ref('int_as_of') }}
-
-),
-
-events as (
-
-    select subscription_events.*
-    from {{ ref('stg_events__subscriptions') }} as subscription_events
-    cross join as_of
-    where cast(subscription_events.occurred_at as date) <= as_of.as_of_date
-      and subscription_events.subscription_id is not null
-      {{ changed_customers_only('subscription_events.customer_id') }}
-
-),
+{{ subscription_event_ctes() }}
 
 starts as (
 

@@ -25,12 +25,5 @@
 -- every customer's row of the as-of month (macro scoped_build; the SQL is customer_months_sql). The
 -- labels of the other customers cannot change (no new movement), only whether they are observable
 -- yet: the post-hook re-derives label_observable_Nd from the new as-of date where one was false.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    rebuild_recent={'column': 'month', 'days': 0},
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook=["{{ refresh_label_observability() }}", "{{ record_build_state() }}"],
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer(rebuild_recent={'column': 'month', 'days': 0}, post_hooks=["{{ refresh_label_observability() }}"]) }}
 {{ scoped_build(customer_months_sql) }}

@@ -1,10 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='changed_customers',
-    pre_hook="{{ prepare_changed_customers() }}",
-    post_hook="{{ record_build_state() }}",
-) }}
--- depends_on: {{ ref('int_fx_rates_daily') }} {{ ref('int_as_of') }} {{ ref('stg_events__subscriptions') }}
+{{ incremental_by_customer() }}
 -- One row per customer x day with an MRR movement (METRICS.md table). a = mrr_before,
 -- b = mrr_after, both at the day's rate.
 --   new           a = 0, b > 0, never had MRR (or came back after more than reactivation_window_days)
