@@ -69,15 +69,30 @@
     {{ return({'loaded_through': rows[0][0], 'as_of_date': rows[0][1]}) }}
 {% endmacro %}
 
+{#- Raw events a build after `previous` sees and it did not: loaded since, or dated after its
+    as-of date (an earlier build with an explicit `as_of` left those out). -#}
+{% macro newly_visible_events(previous) -%}
+    (loaded_at > cast('{{ previous.loaded_through }}' as timestamp)
+     or cast(occurred_at as date) > cast('{{ previous.as_of_date }}' as date))
+{%- endmacro %}
+
 {% macro prepare_changed_customers() %}
     {%- if incremental_run() -%}
     {%- set previous = previous_build() -%}
     create or replace temporary table {{ changed_customers_table() }} as
-    {% if previous is none -%}
+    {% set weekly = config.get('changed_weeks_of') -%}
+    {% if weekly -%}
+    -- (customer, first week to rebuild): the weeks of the events that became visible
+    select customer_id, min(cast({{ dbt.date_trunc('week', 'occurred_at') }} as date)) as changed_from
+    from {{ source('raw', 'events') }}
+    where customer_id is not null and event_type = '{{ weekly }}'
+      {%- if previous is not none %} and {{ newly_visible_events(previous) }}{% endif %}
+    group by customer_id
+    {%- elif previous is none -%}
     select distinct customer_id from {{ source('raw', 'events') }} where customer_id is not null
     {%- else -%}
     select distinct customer_id from {{ source('raw', 'events') }}
-    where customer_id is not null and loaded_at > cast('{{ previous.loaded_through }}' as timestamp)
+    where customer_id is not null and {{ newly_visible_events(previous) }}
     union
     -- a change scheduled after the previous as-of date that the as-of date has now reached
     select distinct customer_id from {{ ref('stg_events__subscriptions') }}
@@ -109,6 +124,29 @@
 {#- `and <column> in (changed customers)` in an incremental run, nothing in a full one. -#}
 {% macro changed_customers_only(column) -%}
     {%- if incremental_run() %} and {{ column }} in (select customer_id from {{ changed_customers_table() }}) {%- endif -%}
+{%- endmacro %}
+
+{#- For a model keyed by customer and week (config changed_weeks_of='<event type>'): in an
+    incremental run, `and` the events of the changed customers from their first changed week on.
+    The earliest such week is a literal, so that the scan skips older row groups. The columns
+    must be qualified (the test correlates them with the changed table). -#}
+{% macro changed_weeks_only(customer_column, time_column) -%}
+    {%- if incremental_run() and execute -%}
+    {%- set previous = previous_build() -%}
+    {%- if previous is not none -%}
+    {%- set earliest = run_query(
+        "select cast(min(" ~ dbt.date_trunc('week', 'occurred_at') ~ ") as varchar) from "
+        ~ source('raw', 'events') ~ " where event_type = '" ~ config.get('changed_weeks_of')
+        ~ "' and " ~ newly_visible_events(previous)
+    ).rows[0][0] -%}
+    and {{ time_column }} >= cast('{{ earliest or "9999-12-31" }}' as timestamp)
+    {%- endif %}
+    and exists (
+        select 1 from {{ changed_customers_table() }} as changed
+        where changed.customer_id = {{ customer_column }}
+          and {{ time_column }} >= changed.changed_from
+    )
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro record_build_state(fingerprint=true) %}
@@ -160,10 +198,16 @@
 {#- Strategy: replace the rows of the changed customers. -#}
 {% macro get_incremental_changed_customers_sql(arg_dict) %}
     {%- set columns = arg_dict['dest_columns'] | map(attribute='quoted') | join(', ') -%}
+    {%- if config.get('changed_weeks_of') %}
+    delete from {{ arg_dict['target_relation'] }} as target
+    using {{ changed_customers_table() }} as changed
+    where target.customer_id = changed.customer_id and target.week_start >= changed.changed_from;
+    {%- else %}
     delete from {{ arg_dict['target_relation'] }}
     where customer_id in (select customer_id from {{ changed_customers_table() }})
     {%- set recent = config.get('rebuild_recent') %}
     {%- if recent %} or {{ recent.column }} >= {{ recent_cutoff(recent.days) }}{% endif %};
+    {%- endif %}
     insert into {{ arg_dict['target_relation'] }} ({{ columns }})
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {% endmacro %}
@@ -205,11 +249,12 @@ select * from ({{ body('changed') }}) as changed_customers
         {{ incremental_by_customer() }}
         {{ incremental_by_customer(rebuild_recent={'column': 'month', 'days': 0}) }}
     The refs declare what the hooks read, so that dbt builds those models first. -#}
-{% macro incremental_by_customer(rebuild_recent=none, post_hooks=[]) %}
+{% macro incremental_by_customer(rebuild_recent=none, post_hooks=[], changed_weeks_of=none) %}
     {%- do config(
         materialized='incremental',
         incremental_strategy='changed_customers',
         rebuild_recent=rebuild_recent,
+        changed_weeks_of=changed_weeks_of,
         pre_hook="{{ prepare_changed_customers() }}",
         post_hook=post_hooks + ["{{ record_build_state() }}"],
     ) -%}
