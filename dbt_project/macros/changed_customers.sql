@@ -76,6 +76,36 @@
      or cast(occurred_at as date) > cast('{{ previous.as_of_date }}' as date))
 {%- endmacro %}
 
+{#- The event families (the type before the dot) that a model reads, through every model it
+    depends on: a customer whose new events are all of other families has not changed for it
+    (a Monday's weekly engagement reports touch most customers, but not their subscriptions). -#}
+{% macro event_families() %}
+    {%- set family_of = {
+        'stg_events__coupons': 'coupon', 'stg_events__customers': 'customer',
+        'stg_events__engagement': 'engagement', 'stg_events__offers': 'offer',
+        'stg_events__payments': 'payment', 'stg_events__purchases': 'purchase',
+        'stg_events__retention_actions': 'retention', 'stg_events__subscriptions': 'subscription',
+        'stg_events__support': 'support',
+    } -%}
+    {%- set families = [] -%}
+    {%- set seen = [] -%}
+    {%- set queue = model.depends_on.nodes | list -%}
+    {%- for node_id in queue if node_id not in seen -%}
+        {%- do seen.append(node_id) -%}
+        {%- set node = graph.nodes.get(node_id) -%}
+        {%- if node and node.resource_type == 'model' -%}
+            {%- if node.name.startswith('stg_events__') -%}
+                {%- if node.name not in family_of -%}
+                    {{ exceptions.raise_compiler_error("event_families: no event family for " ~ node.name) }}
+                {%- endif -%}
+                {%- do families.append(family_of[node.name]) -%}
+            {%- endif -%}
+            {%- do queue.extend(node.depends_on.nodes) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(families | unique | list) }}
+{% endmacro %}
+
 {% macro prepare_changed_customers() %}
     {%- if incremental_run() -%}
     {%- set previous = previous_build() -%}
@@ -91,8 +121,15 @@
     {%- elif previous is none -%}
     select distinct customer_id from {{ source('raw', 'events') }} where customer_id is not null
     {%- else -%}
+    {%- set recent = config.get('rebuild_recent') or {} %}
     select distinct customer_id from {{ source('raw', 'events') }}
     where customer_id is not null and {{ newly_visible_events(previous) }}
+      and {{ dbt.split_part('event_type', "'.'", 1) }} in ('{{ event_families() | join("', '") }}')
+      {%- if recent.get('forward_families') %}
+      -- these families only change rows from the event's own month on: the recent scope has them
+      and not ({{ dbt.split_part('event_type', "'.'", 1) }} in ('{{ recent.forward_families | join("', '") }}')
+               and cast(occurred_at as date) >= {{ recent_cutoff(recent.days) }})
+      {%- endif %}
     union
     -- a change scheduled after the previous as-of date that the as-of date has now reached
     select distinct customer_id from {{ ref('stg_events__subscriptions') }}
@@ -113,7 +150,10 @@
 {#- Models whose recent rows depend on the as-of date for every customer (labels still open,
     the as-of month) also rebuild the rows from the first month that starts `days` before the
     previous as-of date: config(rebuild_recent={'column': 'month', 'days': 90}). In a full build
-    the cutoff is the beginning of time. -#}
+    the cutoff is the beginning of time. New events of the families listed in
+    rebuild_recent.forward_families, dated on or after the cutoff, do not make their customer
+    "changed": such an event only changes rows from its own month on (no look-back), which the
+    recent rows already rebuild. -#}
 {% macro recent_cutoff(days) -%}
     {%- set previous = previous_build() -%}
     {%- if previous is none -%} cast('1900-01-01' as date)

@@ -34,6 +34,9 @@ states as (
 
     select * from {{ ref('int_subscription_states_pit') }}
     where true {{ customers_in_scope(scope, 'customer_id') }}
+      -- the recent months need the states live at their month ends and the price changes of the
+      -- 90 days before; the history they summarise is in the *_on and previous_* columns
+      {{ recent_rows_only(scope, "coalesce(valid_to, cast('9999-12-31' as date))", 91) }}
 
 ),
 
@@ -57,14 +60,6 @@ offers as (
 
 ),
 
-subscription_starts as (
-
-    select subscription_id, min(valid_from) as started_on
-    from states
-    group by subscription_id
-
-),
-
 -- live subscriptions at each month end (range join, no calendar expansion)
 subscription_month_ends as (
 
@@ -83,13 +78,12 @@ subscription_month_ends as (
         states.mrr_local * fx.unit_rate as mrr,
         row_number() over (
             partition by states.customer_id, months.month
-            order by states.mrr_local * fx.unit_rate desc, subscription_starts.started_on desc, states.subscription_id desc
+            order by states.mrr_local * fx.unit_rate desc, states.subscription_started_on desc, states.subscription_id desc
         ) as rank_in_customer
     from states
     inner join months
         on states.valid_from <= months.month_end
         and coalesce(states.valid_to, cast('9999-12-31' as date)) > months.month_end
-    inner join subscription_starts on states.subscription_id = subscription_starts.subscription_id
     left join fx
         on states.currency = fx.currency
         and fx.rate_date = months.month_end
@@ -101,8 +95,8 @@ customer_firsts as (
 
     select
         customer_id,
-        min(case when is_live then valid_from end) as first_live_on,
-        min(case when mrr_local > 0 then valid_from end) as first_paid_on
+        min(customer_first_live_on) as first_live_on,
+        min(customer_first_paid_on) as first_paid_on
     from states
     group by customer_id
 
@@ -134,22 +128,16 @@ spine as (
 -- of the same subscription in the same currency; valid_from is the day the change was known
 price_changes as (
 
-    select customer_id, subscription_id, valid_from as changed_on, previous_amount, monthly_amount_local
-    from (
-        select
-            customer_id,
-            subscription_id,
-            valid_from,
-            currency,
-            monthly_amount_local,
-            lag(monthly_amount_local) over by_subscription as previous_amount,
-            lag(currency) over by_subscription as previous_currency
-        from states
-        window by_subscription as (partition by subscription_id order by valid_from)
-    ) as sequenced
-    where previous_amount is not null
+    select
+        customer_id,
+        subscription_id,
+        valid_from as changed_on,
+        previous_monthly_amount_local as previous_amount,
+        monthly_amount_local
+    from states
+    where previous_monthly_amount_local is not null
       and currency = previous_currency
-      and monthly_amount_local <> previous_amount
+      and monthly_amount_local <> previous_monthly_amount_local
 
 ),
 

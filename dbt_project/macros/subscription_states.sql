@@ -192,7 +192,20 @@ final as (
             else cast(0 as decimal(38, 6))
         end as trial_mrr_local,
         monthly_amount_local
+        {%- if point_in_time %},
+        -- history that customer_months needs for its as-of month, kept here so that it does not
+        -- re-read every customer's whole history each day (this table is rebuilt by customer)
+        min(valid_from) over (partition by subscription_id) as subscription_started_on,
+        lag(monthly_amount_local) over by_subscription as previous_monthly_amount_local,
+        lag(currency) over by_subscription as previous_currency,
+        min(case when is_live then valid_from end) over (partition by customer_id) as customer_first_live_on,
+        min(case when is_live and not is_paused and not is_trial and monthly_amount_local > 0 then valid_from end)
+            over (partition by customer_id) as customer_first_paid_on
+        {%- endif %}
     from states
+    {%- if point_in_time %}
+    window by_subscription as (partition by subscription_id order by valid_from)
+    {%- endif %}
 
 )
 

@@ -22,8 +22,13 @@
 -- false the label is not yet known and must not be used for training).
 --
 -- INCREMENTAL: a new batch rebuilds the rows of the customers with new events (every month) and
--- every customer's row of the as-of month (macro scoped_build; the SQL is customer_months_sql). The
+-- every customer's row of the as-of month (macro scoped_build; the SQL is customer_months_sql). New
+-- engagement and support events dated in the as-of month only change the as-of month: they do not
+-- make their customer's earlier months rebuilt (tickets, CSAT and watch time only look back). The
 -- labels of the other customers cannot change (no new movement), only whether they are observable
 -- yet: the post-hook re-derives label_observable_Nd from the new as-of date where one was false.
-{{ incremental_by_customer(rebuild_recent={'column': 'month', 'days': 0}, post_hooks=["{{ refresh_label_observability() }}"]) }}
+{{ incremental_by_customer(
+    rebuild_recent={'column': 'month', 'days': 0, 'forward_families': ['engagement', 'support']},
+    post_hooks=["{{ refresh_label_observability() }}"],
+) }}
 {{ scoped_build(customer_months_sql) }}
