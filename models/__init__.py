@@ -1,0 +1,1 @@
+"""Churn modelling library: survival curves and regressions, cohort projection, invariant checks."""
