@@ -76,6 +76,25 @@
      or cast(occurred_at as date) > cast('{{ previous.as_of_date }}' as date))
 {%- endmacro %}
 
+{#- The models this model reads, directly or through others; with through_incremental=false the
+    walk stops at incremental models (they are returned, what they read is not). -#}
+{% macro upstream_models(through_incremental) %}
+    {%- set found = [] -%}
+    {%- set seen = [] -%}
+    {%- set queue = model.depends_on.nodes | list -%}
+    {%- for node_id in queue if node_id not in seen -%}
+        {%- do seen.append(node_id) -%}
+        {%- set node = graph.nodes.get(node_id) -%}
+        {%- if node and node.resource_type == 'model' -%}
+            {%- do found.append(node) -%}
+            {%- if through_incremental or node.config.materialized != 'incremental' -%}
+                {%- do queue.extend(node.depends_on.nodes) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(found) }}
+{% endmacro %}
+
 {#- The event families (the type before the dot) that a model reads, through every model it
     depends on: a customer whose new events are all of other families has not changed for it
     (a Monday's weekly engagement reports touch most customers, but not their subscriptions). -#}
@@ -88,20 +107,11 @@
         'stg_events__support': 'support',
     } -%}
     {%- set families = [] -%}
-    {%- set seen = [] -%}
-    {%- set queue = model.depends_on.nodes | list -%}
-    {%- for node_id in queue if node_id not in seen -%}
-        {%- do seen.append(node_id) -%}
-        {%- set node = graph.nodes.get(node_id) -%}
-        {%- if node and node.resource_type == 'model' -%}
-            {%- if node.name.startswith('stg_events__') -%}
-                {%- if node.name not in family_of -%}
-                    {{ exceptions.raise_compiler_error("event_families: no event family for " ~ node.name) }}
-                {%- endif -%}
-                {%- do families.append(family_of[node.name]) -%}
-            {%- endif -%}
-            {%- do queue.extend(node.depends_on.nodes) -%}
+    {%- for node in upstream_models(through_incremental=true) if node.name.startswith('stg_events__') -%}
+        {%- if node.name not in family_of -%}
+            {{ exceptions.raise_compiler_error("event_families: no event family for " ~ node.name) }}
         {%- endif -%}
+        {%- do families.append(family_of[node.name]) -%}
     {%- endfor -%}
     {{ return(families | unique | list) }}
 {% endmacro %}
@@ -193,18 +203,8 @@
     {%- if execute -%}
     {#- the incremental models this one reads, directly or through tables and views -#}
     {%- set upstream = [] -%}
-    {%- set seen = [] -%}
-    {%- set queue = model.depends_on.nodes | list -%}
-    {%- for node_id in queue if node_id not in seen -%}
-        {%- do seen.append(node_id) -%}
-        {%- set node = graph.nodes.get(node_id) -%}
-        {%- if node and node.resource_type == 'model' -%}
-            {%- if node.config.materialized == 'incremental' -%}
-                {%- do upstream.append(node.alias or node.name) -%}
-            {%- else -%}
-                {%- do queue.extend(node.depends_on.nodes) -%}
-            {%- endif -%}
-        {%- endif -%}
+    {%- for node in upstream_models(through_incremental=false) if node.config.materialized == 'incremental' -%}
+        {%- do upstream.append(node.alias or node.name) -%}
     {%- endfor -%}
     delete from {{ build_state_table() }} where model = '{{ this.identifier }}';
     insert into {{ build_state_table() }}
