@@ -16,6 +16,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import betaln, hyp2f1
 
+LOG_BOUND = 12.0  # alpha, beta within [e^-12, e^12]
+
 
 class Estimate(NamedTuple):
     """A point estimate with its interval."""
@@ -80,22 +82,72 @@ class ShiftedBetaGeometric:
         self.alive_ = counts
         self.cohort_size_ = float(counts[0])
         self.n_periods_ = counts.size - 1
+        return self._fit(lambda a, b: sbg_log_likelihood(a, b, counts))
 
+    def fit_lifetimes(self, periods: Any, churned: Any) -> Self:
+        """Fit on individual customers observed for different lengths of time.
+
+        `periods`: whole periods each customer was observed (churned in that period, or still
+        active after it); `churned`: whether they churned. A pooled group (an offer's customers
+        from many signup months) is right-censored at different periods, which a single
+        retention series cannot express. `alive_` is then the life-table (actuarial) share still
+        active at each period (for the actual_retention column), times the group size.
+        """
+        t = np.asarray(periods, dtype=np.int64)
+        lost = np.asarray(churned, dtype=bool)
+        if t.size == 0 or t.min() < 0 or (lost & (t < 1)).any():
+            raise ValueError("lifetimes: need customers, with churn only from period 1 on")
+        n = int(t.max())
+        lost_at = np.bincount(t[lost], minlength=n + 1).astype(float)
+        censored_at = np.bincount(t[~lost], minlength=n + 1).astype(float)
+        # actuarial life table: entering period t are the churners of periods >= t and the
+        # customers censored after completing t-1 or more periods; those censored during period t
+        # (after completing t-1) count as half at risk, so a partly observed last period is not
+        # read as everybody churning
+        lost_from = lost_at[::-1].cumsum()[::-1]
+        censored_from = censored_at[::-1].cumsum()[::-1]
+        at_risk = np.zeros(n + 1)
+        at_risk[1:] = lost_from[1:] + censored_from[:-1] - 0.5 * censored_at[:-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            retained = np.where(at_risk > 0, 1 - lost_at / np.where(at_risk > 0, at_risk, 1), 1)
+        retained[0] = 1.0
+        self.cohort_size_ = float(t.size)
+        self.alive_ = np.cumprod(retained) * t.size
+        self.n_periods_ = n
+        periods_ = np.arange(n + 1, dtype=float)
+
+        def log_likelihood(a: float, b: float) -> float:
+            log_pmf = betaln(a + 1, b + periods_[1:] - 1) - betaln(a, b)
+            log_survival = betaln(a, b + periods_) - betaln(a, b)
+            return float(lost_at[1:] @ log_pmf + censored_at @ log_survival)
+
+        return self._fit(log_likelihood)
+
+    def _fit(self, log_likelihood: Any) -> Self:
         def nll(log_params: np.ndarray) -> float:
-            return -sbg_log_likelihood(*np.exp(log_params), counts)
+            return -log_likelihood(*np.exp(log_params))
 
+        # Nelder–Mead on the log scale; tolerances relative to the likelihood's size (a cohort of a
+        # million customers has a log-likelihood near -1e6). Nearly homogeneous cohorts drive
+        # alpha and beta to infinity together (the geometric limit): the bounds stop them there,
+        # where the projection no longer depends on how large they are.
+        scale = max(1.0, abs(nll(np.zeros(2))))
         result = minimize(
             nll,
             x0=np.zeros(2),
             method="Nelder-Mead",
-            options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 5000},
+            bounds=[(-LOG_BOUND, LOG_BOUND)] * 2,
+            options={"xatol": 1e-9, "fatol": 1e-13 * scale, "maxiter": 20_000},
         )
         if not result.success:
             raise RuntimeError(f"sBG fit did not converge: {result.message}")
         self.log_params_ = result.x
         self.alpha_, self.beta_ = (float(v) for v in np.exp(result.x))
         self.log_likelihood_ = float(-result.fun)
-        self.cov_ = np.linalg.inv(_hessian(nll, result.x))
+        hessian = _hessian(nll, result.x)
+        # at the bound (geometric limit) the curvature is flat: no sampling spread there
+        self.cov_ = np.linalg.pinv(hessian) if np.linalg.cond(hessian) < 1e12 else np.zeros((2, 2))
+        self.cov_ = (self.cov_ + self.cov_.T) / 2
         return self
 
     # model quantities -------------------------------------------------------------------------

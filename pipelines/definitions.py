@@ -144,11 +144,33 @@ def _mart_keys() -> list[dg.AssetKey]:
     return [k for k in churniq_dbt_assets.keys if k.path[0] == "marts"]
 
 
+ML_CURVES = dg.AssetKey(["ml", "survival_curves"])
+
+
+@dg.asset(
+    key=ML_CURVES,
+    deps=_mart_keys(),
+    group_name="ml",
+    description="Kaplan–Meier survival curves by segment and sBG cohort projections (ml.*).",
+)
+def ml_curves(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.MaterializeResult:
+    from models.curves import refresh_curve_tables
+
+    con = _warehouse(churniq.settings())
+    try:
+        rows = refresh_curve_tables(con)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    context.log.info(f"ml tables: {rows}")
+    return dg.MaterializeResult(metadata=rows)
+
+
 @dg.asset(
     key=SERVING,
-    deps=_mart_keys(),
+    deps=[*_mart_keys(), ML_CURVES],
     group_name="serving",
-    description="Read-only snapshot of the marts that the dashboards read.",
+    description="Read-only snapshot of the marts and ml tables that the dashboards read.",
 )
 def serving_snapshot(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     settings = churniq.settings()
@@ -201,7 +223,7 @@ daily_schedule = dg.ScheduleDefinition(
 def build_definitions(home: str | None = None) -> dg.Definitions:
     settings = get_settings(home=home) if home else get_settings()
     return dg.Definitions(
-        assets=[raw_events, reference_tables, churniq_dbt_assets, serving_snapshot],
+        assets=[raw_events, reference_tables, churniq_dbt_assets, ml_curves, serving_snapshot],
         asset_checks=[quarantine_ratio, mrr_bridge_balances],
         jobs=[churniq_job],
         sensors=[landing_sensor],

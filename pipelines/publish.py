@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-PUBLISHED_SCHEMAS = ("marts",)
+PUBLISHED_SCHEMAS = ("marts", "ml")
 
 
 @dataclass(frozen=True)

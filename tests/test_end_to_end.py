@@ -163,3 +163,32 @@ def test_late_events_in_a_later_run_give_the_same_marts(home: Path, tmp_path: Pa
     meta = run_pipeline(other)
     assert meta["raw/events"]["loaded"] == len(late)
     assert all_marts(home / "serving.duckdb") == all_marts(other.serving)
+
+
+def test_survival_curves_and_cohort_projections_are_published(home: Path):
+    import numpy as np
+
+    from models.checks import check_interval, check_survival_curve
+    from models.store import survival_input
+
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    curves = con.execute("select * from ml.survival_curves").df()
+    projections = con.execute("select * from ml.cohort_projections").df()
+    customers = survival_input(con)
+    con.close()
+    assert {"all", "offer_type", "platform", "country", "cohort_month"} >= set(curves.segment_type)
+    check_survival_curve(curves, t_col="t_days")
+    # the whole base against the product-limit formula written out here
+    everyone = curves[curves.segment_type == "all"].set_index("t_days")
+    durations = customers.duration_days.to_numpy()
+    churned = customers.churned.to_numpy()
+    survival = 1.0
+    for t in everyone.index[1:]:
+        at_risk = (durations >= t).sum()
+        survival *= 1 - ((durations == t) & churned).sum() / at_risk
+        assert everyone.loc[t, "survival"] == pytest.approx(survival, abs=1e-12)
+        assert everyone.loc[t, "at_risk"] == at_risk
+    assert len(everyone) == 1 + len(np.unique(durations[durations > 0]))
+    for _, cohort in projections.groupby(["cohort_type", "cohort"]):
+        check_interval(cohort.projected_retention, cohort.ci_lower, cohort.ci_upper)
+        assert cohort.projected_retention.is_monotonic_decreasing
