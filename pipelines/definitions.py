@@ -166,9 +166,92 @@ def ml_curves(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.M
     return dg.MaterializeResult(metadata=rows)
 
 
+ML_MODEL = dg.AssetKey(["ml", "churn_model"])
+ML_SCORES = dg.AssetKey(["ml", "churn_scores"])
+SCORE_DRIFT_LIMIT = 0.2  # population stability index between two scorings
+
+
+@dg.asset(
+    key=ML_MODEL,
+    deps=_mart_keys(),
+    group_name="ml",
+    description="Churn classifiers (30/60/90 days) and the survival model: backtested, promoted "
+    "by the champion/challenger rule, versioned under <home>/models (ml.model_runs).",
+)
+def ml_churn_model(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
+    from models.training import train
+
+    settings = churniq.settings()
+    con = _warehouse(settings)
+    try:
+        result = train(con, settings.home / "models")
+        con.execute("checkpoint")
+    except LookupError as why:  # not enough labelled history yet
+        context.log.warning(f"churn model not trained: {why}")
+        return dg.MaterializeResult(metadata={"trained": False, "why": str(why)})
+    finally:
+        con.close()
+    metrics = result.runs.set_index("model_type")[["roc_auc", "pr_auc", "brier_skill"]]
+    context.log.info(f"trained {result.model_version}; promoted: {result.promoted}\n{metrics}")
+    return dg.MaterializeResult(
+        metadata={"model_version": result.model_version, "promoted": result.promoted}
+    )
+
+
+@dg.asset(
+    key=ML_SCORES,
+    deps=[*_mart_keys(), ML_MODEL],
+    group_name="ml",
+    description="Every live subscriber scored by the champion: churn probabilities, risk band, "
+    "expected remaining months and LTV with intervals, top three reasons.",
+)
+def ml_churn_scores(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
+    from models.training import score_and_publish
+
+    settings = churniq.settings()
+    con = _warehouse(settings)
+    try:
+        meta = score_and_publish(con, settings.home / "models")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    context.log.info(f"scored {meta['scored']:,} subscribers with {meta['model_version']}")
+    return dg.MaterializeResult(metadata={k: v for k, v in meta.items() if v is not None})
+
+
+@dg.asset_check(asset=ML_SCORES, description="Score drift against the previous scoring (PSI).")
+def score_drift(churniq: ChurniqConfig) -> dg.AssetCheckResult:
+    import duckdb
+
+    from models.training import population_stability
+
+    con = duckdb.connect(str(churniq.settings().warehouse), read_only=True)
+    try:
+        history = con.execute(
+            "select scored_at, bin, customers from ml.score_history order by scored_at, bin"
+        ).df()
+    except duckdb.CatalogException:
+        return dg.AssetCheckResult(passed=True, metadata={"note": "nothing scored yet"})
+    finally:
+        con.close()
+    dates = sorted(history["scored_at"].unique())
+    if len(dates) < 2:
+        return dg.AssetCheckResult(
+            passed=True, metadata={"note": "first scoring: nothing to compare"}
+        )
+    previous, current = (
+        history[history.scored_at == d]["customers"].to_numpy() for d in dates[-2:]
+    )
+    psi = population_stability(previous, current)
+    return dg.AssetCheckResult(
+        passed=psi < SCORE_DRIFT_LIMIT,
+        metadata={"psi": psi, "compared": [str(d) for d in dates[-2:]]},
+    )
+
+
 @dg.asset(
     key=SERVING,
-    deps=[*_mart_keys(), ML_CURVES],
+    deps=[*_mart_keys(), ML_CURVES, ML_SCORES],
     group_name="serving",
     description="Read-only snapshot of the marts and ml tables that the dashboards read.",
 )
@@ -202,7 +285,11 @@ def mrr_bridge_balances(churniq: ChurniqConfig) -> dg.AssetCheckResult:
     )
 
 
-churniq_job = dg.define_asset_job("churniq", selection=dg.AssetSelection.all())
+# the daily job scores with the champion; training is weekly (its own job and schedule), and the
+# scoring step trains first when there is no champion yet or it is older than a week
+churniq_job = dg.define_asset_job(
+    "churniq", selection=dg.AssetSelection.all() - dg.AssetSelection.assets(ML_MODEL)
+)
 
 
 @dg.sensor(job=churniq_job, minimum_interval_seconds=30)
@@ -215,6 +302,11 @@ def landing_sensor(context: dg.SensorEvaluationContext, churniq: ChurniqConfig):
     return dg.RunRequest(run_key=key)
 
 
+training_job = dg.define_asset_job("churn_model_training", selection=[ML_MODEL])
+weekly_training = dg.ScheduleDefinition(
+    job=training_job, cron_schedule="0 4 * * 1", execution_timezone="UTC"
+)
+
 daily_schedule = dg.ScheduleDefinition(
     job=churniq_job, cron_schedule="0 3 * * *", execution_timezone="UTC"
 )
@@ -223,11 +315,19 @@ daily_schedule = dg.ScheduleDefinition(
 def build_definitions(home: str | None = None) -> dg.Definitions:
     settings = get_settings(home=home) if home else get_settings()
     return dg.Definitions(
-        assets=[raw_events, reference_tables, churniq_dbt_assets, ml_curves, serving_snapshot],
-        asset_checks=[quarantine_ratio, mrr_bridge_balances],
-        jobs=[churniq_job],
+        assets=[
+            raw_events,
+            reference_tables,
+            churniq_dbt_assets,
+            ml_curves,
+            ml_churn_model,
+            ml_churn_scores,
+            serving_snapshot,
+        ],
+        asset_checks=[quarantine_ratio, mrr_bridge_balances, score_drift],
+        jobs=[churniq_job, training_job],
         sensors=[landing_sensor],
-        schedules=[daily_schedule],
+        schedules=[daily_schedule, weekly_training],
         resources={
             "dbt": DbtCliResource(
                 project_dir=str(DBT_PROJECT_DIR),

@@ -315,12 +315,15 @@ cancellation_ranges as (
         subscription_id,
         changed_on,
         is_pending,
+        effective_on,
         lead(changed_on) over (partition by subscription_id order by changed_on) as next_changed_on
     from (
         select
             subscription_id,
             cast(occurred_at as date) as changed_on,
             event_type = 'subscription.cancelled' as is_pending,
+            -- when the requested cancellation takes effect (known at the request)
+            case when event_type = 'subscription.cancelled' then cast(effective_at as date) end as effective_on,
             row_number() over (
                 partition by subscription_id, cast(occurred_at as date) order by occurred_at desc, event_id desc
             ) as rank_in_day
@@ -334,13 +337,36 @@ cancellation_ranges as (
 
 cancellation_features as (
 
-    select distinct subscription_month_ends.customer_id, subscription_month_ends.month
+    select
+        subscription_month_ends.customer_id,
+        subscription_month_ends.month,
+        min({{ dbt.datediff('subscription_month_ends.month_end', 'cancellation_ranges.effective_on', 'day') }}) as days_to_cancellation
     from cancellation_ranges
     inner join subscription_month_ends
         on cancellation_ranges.subscription_id = subscription_month_ends.subscription_id
         and cancellation_ranges.changed_on <= subscription_month_ends.month_end
         and coalesce(cancellation_ranges.next_changed_on, cast('9999-12-31' as date)) > subscription_month_ends.month_end
     where cancellation_ranges.is_pending
+    group by subscription_month_ends.customer_id, subscription_month_ends.month
+
+),
+
+-- the scheduled end of the trial of each trialing subscription (set by its start event)
+trial_features as (
+
+    select
+        subscription_month_ends.customer_id,
+        subscription_month_ends.month,
+        min({{ dbt.datediff('subscription_month_ends.month_end', 'cast(starts.trial_ends_at as date)', 'day') }}) as days_to_trial_end
+    from subscription_month_ends
+    inner join {{ ref('stg_events__subscriptions') }} as starts
+        on starts.subscription_id = subscription_month_ends.subscription_id
+        and starts.event_type = 'subscription.started'
+        and cast(starts.occurred_at as date) <= subscription_month_ends.month_end
+    where subscription_month_ends.is_trial
+      and starts.trial_ends_at is not null
+      {{ customers_in_scope(scope, 'starts.customer_id') }}
+    group by subscription_month_ends.customer_id, subscription_month_ends.month
 
 ),
 
@@ -440,6 +466,8 @@ final as (
             / nullif(cast(engagement_features.minutes_watched_prev_4w as double), 0) as minutes_watched_trend,
         cast(coalesce(engagement_features.sessions_4w, 0) as integer) as sessions_4w,
         cancellation_features.customer_id is not null as has_pending_cancellation,
+        cast(cancellation_features.days_to_cancellation as integer) as days_to_cancellation,
+        cast(trial_features.days_to_trial_end as integer) as days_to_trial_end,
         cast(coalesce(history_features.past_churns, 0) as integer) as past_churns,
         cast(coalesce(history_features.past_reactivations, 0) as integer) as past_reactivations,
         {% for horizon in [30, 60, 90] -%}
@@ -466,6 +494,8 @@ final as (
         on spine.customer_id = csat_features.customer_id and spine.month = csat_features.month
     left join cancellation_features
         on spine.customer_id = cancellation_features.customer_id and spine.month = cancellation_features.month
+    left join trial_features
+        on spine.customer_id = trial_features.customer_id and spine.month = trial_features.month
     left join history_features
         on spine.customer_id = history_features.customer_id and spine.month = history_features.month
     left join labels

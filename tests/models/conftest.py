@@ -1,4 +1,5 @@
-"""Fixtures for the model tests: the published reference data in ../shared/reference."""
+"""Fixtures for the model tests: the published reference data in ../shared/reference, and
+synthetic customer_months with a known churn process (synthetic_churn.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from synthetic_churn import make_customer_months
+
+from models.classifier import ChurnClassifier
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference"
 TELCO_CSV = REFERENCE / "telco" / "WA_Fn-UseC_-Telco-Customer-Churn.csv"
@@ -55,3 +59,26 @@ def sbg_reference() -> pd.DataFrame:
     assert df["year"].tolist() == list(range(13)), "unexpected layout of the sBG reference"
     assert np.allclose(df.iloc[0, 1:], 100.0)
     return df
+
+
+# synthetic customer_months with a known churn process (tests/models/synthetic_churn.py) ----------
+@pytest.fixture(scope="session")
+def synthetic_train() -> pd.DataFrame:
+    """2,000 customers x 12 months (24,000 rows) to train on."""
+    return make_customer_months(n_customers=2000, n_months=12, seed=1)
+
+
+@pytest.fixture(scope="session")
+def synthetic_test() -> pd.DataFrame:
+    """Held-out customers from the same process, rows whose 30-day label is observable."""
+    frame = make_customer_months(n_customers=1000, n_months=12, seed=2)
+    return frame[frame["label_observable_30d"]].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def fitted(synthetic_train) -> dict[str, ChurnClassifier]:
+    """One fitted 30-day classifier of each kind (isotonic calibration), shared by the tests."""
+    return {
+        kind: ChurnClassifier(kind=kind, horizon_days=30).fit(synthetic_train)
+        for kind in ("logistic", "gbm")
+    }

@@ -16,6 +16,8 @@
 --   payments / tickets / CSAT events with occurred_at date in (month_end - N days, month_end];
 --     a recovery counts when its successful payment occurred by month_end
 --   pending cancellation      the last of cancelled / reactivated / ended occurred by month_end
+--     and days to its effective date (effective_at is known at the request)
+--   days to trial end         trial_ends_at of the start event of a subscription trialing at month_end
 --   past churns / reactivations  fct_mrr_movements dated <= month_end
 -- LABELS (the only columns looking ahead): churned_within_Nd = a customer `churn` movement in
 -- (month_end, month_end + N days]; label_observable_Nd = month_end + N days <= the as-of date (when
