@@ -146,6 +146,8 @@ NUMERIC_FEATURES: tuple[NumericFeature, ...] = (
         lambda g: _count(g("failed_payments_30d")), "failed payments in the last 30 days"),
     _nf("failed_payments_90d", "failed_payments", ["failed_payments_90d"],
         lambda g: _count(g("failed_payments_90d")), "failed payments in the last 90 days"),
+    _nf("in_dunning", "failed_payments", ["in_dunning"], lambda g: _flag(g("in_dunning")),
+        "1 if a failed renewal is still unrecovered within the dunning window"),
     _nf("recovered_payments_90d", "failed_payments", ["recovered_payments_90d"],
         lambda g: _count(g("recovered_payments_90d")),
         "failed payments recovered in the last 90 days"),

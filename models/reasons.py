@@ -173,6 +173,10 @@ def _coupon(v: Mapping[str, Any]) -> str:
 def _payments(v: Mapping[str, Any]) -> str:
     f30, f90 = _int(v["failed_payments_30d"]), _int(v["failed_payments_90d"])
     recovered = _int(v["recovered_payments_90d"])
+    if _int(v.get("in_dunning")):
+        return "renewal payment failed, not recovered yet" + (
+            f" ({_plural(f30, 'failed attempt')} in 30 days)" if f30 > 1 else ""
+        )
     if f30:
         return f"{_plural(f30, 'failed payment')} in the last 30 days"
     if f90:
@@ -342,7 +346,7 @@ TEMPLATES: dict[str, ReasonTemplate] = {
         ReasonTemplate("coupon_expiry", ("coupon_expiring_30d",), (), _coupon),
         ReasonTemplate(
             "failed_payments",
-            ("failed_payments_30d", "failed_payments_90d", "recovered_payments_90d"),
+            ("failed_payments_30d", "failed_payments_90d", "recovered_payments_90d", "in_dunning"),
             (),
             _payments,
         ),

@@ -32,6 +32,7 @@ from models import store
 from models.classifier import ChurnClassifier
 from models.curves import monthly_lifetimes
 from models.evaluation import rolling_backtest, should_promote, suspected_leak
+from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from models.survival import ParametricAFT
 
 log = logging.getLogger(__name__)
@@ -137,11 +138,14 @@ def train(
         if should_promote(backtests[kind], backtests[challenger]):
             challenger = kind
     champion = current_champion(con)
+    if champion is not None and not compatible(champion):
+        champion = None  # its features are gone: it cannot score any more, whatever its metrics
     promote = should_promote(backtests[challenger], champion["metrics"] if champion else None)
     version = f"{now:%Y%m%dT%H%M%S}-{challenger}"
     survival = fit_survival(store.survival_input(con))
     bundle = {
         "format": BUNDLE_FORMAT,
+        "features": feature_signature(),
         "model_version": version,
         "classifiers": {h: ChurnClassifier(challenger, h).fit(frame) for h in HORIZONS},
         "survival": survival,
@@ -304,6 +308,18 @@ def population_stability(previous: np.ndarray, current: np.ndarray) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
 
+def feature_signature() -> list[str]:
+    """The feature set of this code: a bundle trained on another one must be retrained."""
+    return [f.name for f in NUMERIC_FEATURES] + [f.column for f in CATEGORICAL_FEATURES]
+
+
+def compatible(champion: dict) -> bool:
+    """The champion's artifact exists and was trained on this code's feature set (after an
+    upgrade that changes the features, the model must be retrained before it can score)."""
+    path = Path(champion["artifact"] or "")
+    return path.is_file() and load_bundle(path).get("features") == feature_signature()
+
+
 def load_bundle(path: str | Path) -> dict[str, Any]:
     bundle = joblib.load(path)
     if bundle.get("format") != BUNDLE_FORMAT:
@@ -314,9 +330,9 @@ def load_bundle(path: str | Path) -> dict[str, Any]:
 def score_and_publish(
     con, artifacts: Path, max_rows: int = 400_000, max_age_days: int = 7
 ) -> dict[str, Any]:
-    """Score with the champion and publish; train first when there is no champion yet, its
-    artifact is gone, or the last training is older than `max_age_days` (the weekly retraining, for homes run
-    by `churniq run` without the Dagster daemon's schedule)."""
+    """Score with the champion and publish. Train first when there is no usable champion (none
+    yet, its artifact gone, or trained on another feature set) or the last training is older
+    than `max_age_days` (the weekly retraining, for homes run by `churniq run` alone)."""
     champion = current_champion(con)
     last_trained = (
         con.execute("select max(trained_at) from ml.model_runs").fetchone()[0] if champion else None
@@ -325,13 +341,13 @@ def score_and_publish(
         pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)) - pd.Timestamp(last_trained)
         > pd.Timedelta(days=max_age_days)
     )
-    if champion is None or stale or not Path(champion["artifact"] or "").is_file():
+    if champion is None or not compatible(champion) or stale:
         try:
             train(con, artifacts, max_rows=max_rows)
         except LookupError as why:  # too little history yet: keep the champion, if any
             log.warning("churn model not trained: %s", why)
         champion = current_champion(con)
-    if champion is None:
+    if champion is None or not compatible(champion):
         return {"scored": 0, "model_version": None, "high_risk": 0}
     bundle = load_bundle(champion["artifact"])
     scores = score(con, bundle)

@@ -293,6 +293,7 @@ select * from ({{ body('changed') }}) as changed_customers
     {%- do config(
         materialized='incremental',
         incremental_strategy='changed_customers',
+        on_schema_change='sync_all_columns',
         rebuild_recent=rebuild_recent,
         changed_weeks_of=changed_weeks_of,
         pre_hook="{{ prepare_changed_customers() }}",

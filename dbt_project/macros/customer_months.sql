@@ -351,6 +351,21 @@ cancellation_features as (
 
 ),
 
+-- a renewal payment failed within the dunning window before month_end and not recovered by then:
+-- the subscription is in dunning at month_end
+dunning_features as (
+
+    select distinct subscription_month_ends.customer_id, subscription_month_ends.month
+    from {{ ref('int_payment_failures') }} as failures
+    inner join subscription_month_ends
+        on failures.subscription_id = subscription_month_ends.subscription_id
+        and cast(failures.failed_at as date) <= subscription_month_ends.month_end
+        and cast(failures.failed_at as date) > {{ dbt.dateadd('day', -var('dunning_window_days'), 'subscription_month_ends.month_end') }}
+        and (failures.recovered_at is null or cast(failures.recovered_at as date) > subscription_month_ends.month_end)
+    where true {{ customers_in_scope(scope, 'failures.customer_id') }}
+
+),
+
 -- the scheduled end of the trial of each trialing subscription (set by its start event)
 trial_features as (
 
@@ -453,6 +468,7 @@ final as (
         cast(coalesce(payment_features.failed_payments_30d, 0) as integer) as failed_payments_30d,
         cast(coalesce(payment_features.failed_payments_90d, 0) as integer) as failed_payments_90d,
         cast(coalesce(recovery_features.recovered_payments_90d, 0) as integer) as recovered_payments_90d,
+        dunning_features.customer_id is not null as in_dunning,
         {% for window in [30, 90] -%}
         cast(coalesce(ticket_features.tickets_{{ window }}d, 0) as integer) as tickets_{{ window }}d,
         {% for category in ['billing', 'technical'] -%}
@@ -494,6 +510,8 @@ final as (
         on spine.customer_id = csat_features.customer_id and spine.month = csat_features.month
     left join cancellation_features
         on spine.customer_id = cancellation_features.customer_id and spine.month = cancellation_features.month
+    left join dunning_features
+        on spine.customer_id = dunning_features.customer_id and spine.month = dunning_features.month
     left join trial_features
         on spine.customer_id = trial_features.customer_id and spine.month = trial_features.month
     left join history_features

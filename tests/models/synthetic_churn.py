@@ -160,6 +160,7 @@ def make_customer_months(
             "failed_payments_30d": failed_30,
             "failed_payments_90d": failed_90,
             "recovered_payments_90d": recovered_90,
+            "in_dunning": (failed_30 > 0) & (rng.random(n) < 0.5),
             "tickets_30d": billing_30 + technical_30 + other_30,
             "billing_tickets_30d": billing_30,
             "technical_tickets_30d": technical_30,

@@ -34,6 +34,7 @@ BASE = {
     "sessions_4w": 12,
     "has_pending_cancellation": False,
     "days_to_cancellation": None,
+    "in_dunning": False,
     "days_to_trial_end": None,
     "past_churns": 0,
     "past_reactivations": 0,

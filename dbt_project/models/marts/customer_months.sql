@@ -17,6 +17,7 @@
 --     a recovery counts when its successful payment occurred by month_end
 --   pending cancellation      the last of cancelled / reactivated / ended occurred by month_end
 --     and days to its effective date (effective_at is known at the request)
+--   in dunning                a failed renewal in the dunning window before month_end, not recovered by it
 --   days to trial end         trial_ends_at of the start event of a subscription trialing at month_end
 --   past churns / reactivations  fct_mrr_movements dated <= month_end
 -- LABELS (the only columns looking ahead): churned_within_Nd = a customer `churn` movement in
