@@ -7,7 +7,13 @@ import sys
 
 from benchmarks.common import REPO, RESULTS
 
-BENCHMARKS = ["benchmarks.bench_simulator", "benchmarks.bench_ingest", "benchmarks.bench_pipeline"]
+BENCHMARKS = [
+    "benchmarks.bench_simulator",
+    "benchmarks.bench_ingest",
+    "benchmarks.bench_pipeline",
+    "benchmarks.bench_marts",
+    "benchmarks.bench_models",
+]
 
 
 def main() -> None:
@@ -16,7 +22,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
     tables = [
         RESULTS / f"{n}.md"
-        for n in ("simulator", "ingest", "pipeline")
+        for n in ("simulator", "ingest", "pipeline", "marts", "models")
         if (RESULTS / f"{n}.md").exists()
     ]
     print("\n".join(t.read_text() for t in tables))

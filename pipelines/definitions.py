@@ -43,6 +43,17 @@ def _warehouse(settings: Settings):
     )
 
 
+def _in_warehouse(settings: Settings, work):
+    """`work(connection)` on the warehouse, checkpointed, the connection always closed."""
+    con = _warehouse(settings)
+    try:
+        result = work(con)
+        con.execute("checkpoint")
+        return result
+    finally:
+        con.close()
+
+
 def landing_files(settings: Settings) -> list:
     settings.landing.mkdir(parents=True, exist_ok=True)
     return expand_paths([settings.landing])
@@ -156,12 +167,7 @@ ML_CURVES = dg.AssetKey(["ml", "survival_curves"])
 def ml_curves(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.MaterializeResult:
     from models.curves import refresh_curve_tables
 
-    con = _warehouse(churniq.settings())
-    try:
-        rows = refresh_curve_tables(con)
-        con.execute("checkpoint")
-    finally:
-        con.close()
+    rows = _in_warehouse(churniq.settings(), refresh_curve_tables)
     context.log.info(f"ml tables: {rows}")
     return dg.MaterializeResult(metadata=rows)
 
@@ -182,15 +188,11 @@ def ml_churn_model(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     from models.training import train
 
     settings = churniq.settings()
-    con = _warehouse(settings)
     try:
-        result = train(con, settings.home / "models")
-        con.execute("checkpoint")
+        result = _in_warehouse(settings, lambda con: train(con, settings.home / "models"))
     except LookupError as why:  # not enough labelled history yet
         context.log.warning(f"churn model not trained: {why}")
         return dg.MaterializeResult(metadata={"trained": False, "why": str(why)})
-    finally:
-        con.close()
     metrics = result.runs.set_index("model_type")[["roc_auc", "pr_auc", "brier_skill"]]
     context.log.info(f"trained {result.model_version}; promoted: {result.promoted}\n{metrics}")
     return dg.MaterializeResult(
@@ -209,12 +211,7 @@ def ml_churn_scores(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     from models.training import score_and_publish
 
     settings = churniq.settings()
-    con = _warehouse(settings)
-    try:
-        meta = score_and_publish(con, settings.home / "models")
-        con.execute("checkpoint")
-    finally:
-        con.close()
+    meta = _in_warehouse(settings, lambda con: score_and_publish(con, settings.home / "models"))
     context.log.info(f"scored {meta['scored']:,} subscribers with {meta['model_version']}")
     return dg.MaterializeResult(metadata={k: v for k, v in meta.items() if v is not None})
 
