@@ -137,12 +137,14 @@ def rolling_backtest(
     make_model: Callable[[], ChurnModel],
     horizon_days: int,
     origins: Iterable[Any],
+    calibration_bins: int = 0,
 ) -> pd.DataFrame:
     """Train a fresh model at each origin and test it on the customers live at the origin.
 
     Returns one row per origin (`scope` = "origin") with `n_train`, `n_test` and the metrics of
     `classification_metrics`, then one `scope` = "pooled" row: the metrics over all origins'
-    test rows together (origin NaT).
+    test rows together (origin NaT). With `calibration_bins`, the pooled reliability table
+    (`calibration_curve`) is in the result's `attrs["calibration"]`.
     """
     df = as_pandas(frame)
     rows, pooled_y, pooled_p = [], [], []
@@ -170,16 +172,20 @@ def rolling_backtest(
         )
     if not rows:
         raise ValueError("no origins given")
+    y_all, p_all = np.concatenate(pooled_y), np.concatenate(pooled_p)
     rows.append(
         {
             "scope": "pooled",
             "origin": pd.NaT,
             "n_train": math.nan,
             "n_test": sum(r["n_test"] for r in rows),
-            **classification_metrics(np.concatenate(pooled_y), np.concatenate(pooled_p)),
+            **classification_metrics(y_all, p_all),
         }
     )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if calibration_bins:
+        table.attrs["calibration"] = calibration_curve(y_all, p_all, calibration_bins)
+    return table
 
 
 def pooled_metrics(metrics: Mapping[str, Any] | pd.DataFrame) -> dict[str, Any]:

@@ -5,7 +5,8 @@ score every live subscriber, and keep the history in `ml.model_runs` and `ml.sco
   sample of at most `max_rows` (by a hash of customer and month, so reruns pick the same rows).
 - Backtest: each model kind is trained at each of the last `origins` month ends that have labelled
   history before them and is tested on the customers live at that month end (models.evaluation);
-  the pooled metrics decide. The better kind is the challenger; it replaces the champion only by
+  the pooled metrics decide (`ml.model_runs`; per origin in `ml.backtests`, the pooled
+  reliability table in `ml.calibration_curves`). The better kind is the challenger; it replaces the champion only by
   `should_promote` (a suspected leak, ROC AUC above 0.95, is never promoted).
 - The promoted bundle holds one calibrated classifier per horizon (30, 60, 90 days) and a Weibull
   AFT survival model on the customer's plan, platform and country for the expected remaining
@@ -130,7 +131,13 @@ def train(
     frame = training_frame(con, max_rows)
     origin_dates = backtest_origins(frame, 30, origins)
     backtests = {
-        kind: rolling_backtest(frame, lambda kind=kind: ChurnClassifier(kind, 30), 30, origin_dates)
+        kind: rolling_backtest(
+            frame,
+            lambda kind=kind: ChurnClassifier(kind, 30),
+            30,
+            origin_dates,
+            calibration_bins=10,
+        )
         for kind in KINDS
     }
     challenger = KINDS[0]
@@ -182,21 +189,27 @@ def train(
         )
     runs_frame = pd.DataFrame(runs)
     store.append_rows(con, "model_runs", runs_frame)
-    calibration = pd.concat(
+    versions = {run["model_type"]: run["model_version"] for run in runs}
+    per_origin = pd.concat(
+        [_tagged(table, versions[kind], kind) for kind, table in backtests.items()]
+    )
+    store.append_rows(con, "backtests", per_origin)
+    reliability = pd.concat(
         [
-            _calibration(kind, version if kind == challenger else None, table)
+            _tagged(table.attrs["calibration"], versions[kind], kind)
             for kind, table in backtests.items()
         ]
     )
-    store.append_rows(con, "backtests", calibration)
+    store.append_rows(con, "calibration_curves", reliability)
     if promote or champion is None:
         con.execute("update ml.model_runs set is_champion = (model_version = ?)", [version])
     log.info("trained %s (promoted: %s)", version, promote)
     return TrainingResult(version, challenger, bool(promote or champion is None), runs_frame)
 
 
-def _calibration(kind: str, version: str | None, table: pd.DataFrame) -> pd.DataFrame:
+def _tagged(table: pd.DataFrame, version: str, kind: str) -> pd.DataFrame:
     out = table.copy()
+    out.attrs = {}  # the calibration table rides on the backtest's attrs; stored on its own
     out.insert(0, "model_type", kind)
     out.insert(0, "model_version", version)
     return out

@@ -70,6 +70,7 @@ def test_scores_are_published_with_reasons_and_intervals(home: Path):
     con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
     scores = con.execute("select * from ml.churn_scores").df()
     runs = con.execute("select * from ml.model_runs").df()
+    curves = con.execute("select * from ml.calibration_curves").df()
     live = con.execute(
         "select count(*) from marts.customer_months "
         "where month_end = (select max(month_end) from marts.customer_months)"
@@ -93,6 +94,12 @@ def test_scores_are_published_with_reasons_and_intervals(home: Path):
     assert runs.is_champion.sum() == 1 and not runs.suspected_leak.any()
     assert set(runs.model_type) == {"logistic", "gbm"}
     assert (runs.roc_auc > 0.6).all() and (runs.brier_skill > 0).all()
+    # a reliability table of ten bins per model run, its predictions close to what happened
+    assert curves.groupby("model_version").size().eq(10).all()
+    assert set(curves.model_version) == set(runs.model_version)
+    assert (curves.n * curves.mean_predicted).sum() == pytest.approx(
+        (curves.n * curves.observed_rate).sum(), rel=0.15
+    )
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,14 @@ def test_one_job_covers_ingestion_dbt_and_publish(tmp_path: Path):
     checks = {k.name for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"quarantine_ratio", "mrr_bridge_balances"} <= checks
     assert any("bridge" in name and name != "mrr_bridge_balances" for name in checks), checks
-    assert [s.cron_schedule for s in defs.schedules] == ["0 3 * * *"]
+    assert {"ml/survival_curves", "ml/churn_scores"} <= keys
+    assert "ml/churn_model" not in keys  # training is weekly (its own job), scoring daily
+    training = defs.resolve_job_def("churn_model_training")
+    assert {k.to_user_string() for k in training.asset_layer.executable_asset_keys} == {
+        "ml/churn_model"
+    }
+    assert "score_drift" in checks
+    assert sorted(s.cron_schedule for s in defs.schedules) == ["0 3 * * *", "0 4 * * 1"]
 
 
 def test_dbt_sources_are_the_ingestion_assets(tmp_path: Path):
