@@ -139,6 +139,11 @@ class ShiftedBetaGeometric:
             bounds=[(-LOG_BOUND, LOG_BOUND)] * 2,
             options={"xatol": 1e-9, "fatol": 1e-13 * scale, "maxiter": 20_000},
         )
+        if not result.success and np.ptp(result.final_simplex[1]) <= 1e-9 * scale:
+            # a flat ridge (alpha and beta growing together towards the geometric limit) can
+            # exhaust Nelder–Mead while the likelihood no longer changes: the points along it
+            # give the same projections, so the best vertex is the fit
+            result.success = True
         if not result.success:
             raise RuntimeError(f"sBG fit did not converge: {result.message}")
         self.log_params_ = result.x

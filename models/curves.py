@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 SEGMENT_TYPES = ("offer_type", "platform", "country", "cohort_month")
 DAYS_PER_MONTH = 365.25 / 12
+MIN_OBSERVED_MONTHS = 3  # renewal periods observed before a cohort is projected
 
 
 def survival_curves(
@@ -30,12 +31,19 @@ def survival_curves(
 
 
 def monthly_lifetimes(customers: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Whole months: a churn in the first month is period 1; a customer still active has been
-    observed for the months completed so far (the current month is not a renewal yet)."""
+    """Whole months since the first paid day. Only months a customer could have completed by the
+    as-of date count: a churn in month k is an event at period k when the customer has been
+    followed for k months or more, otherwise (a churn in the current, unfinished month) the
+    customer is censored after the months completed, like everyone still active in that month.
+    Counting those churns while the survivors of the same month are censored would overstate the
+    churn of the last period, above all for young cohorts."""
     months = customers["duration_days"].to_numpy() / DAYS_PER_MONTH
+    followed = np.floor(customers["followup_days"].to_numpy() / DAYS_PER_MONTH)
     churned = customers["churned"].to_numpy().astype(bool)
-    periods = np.where(churned, np.maximum(np.ceil(months), 1), np.floor(months))
-    return periods.astype(np.int64), churned
+    churn_period = np.maximum(np.ceil(months), 1)
+    counted = churned & (churn_period <= followed)
+    periods = np.where(counted, churn_period, np.minimum(np.floor(months), followed))
+    return periods.astype(np.int64), counted
 
 
 def cohort_projections(
@@ -52,8 +60,8 @@ def cohort_projections(
             if len(group) < min_customers:
                 continue
             periods, churned = monthly_lifetimes(group)
-            if not churned.any() or periods.max() < 1:
-                log.info("cohort %s=%s: no churn observed yet, not projected", column, cohort)
+            if periods.max() < MIN_OBSERVED_MONTHS or not churned.any():
+                log.info("cohort %s=%s: too little history to project", column, cohort)
                 continue
             try:
                 model = ShiftedBetaGeometric().fit_lifetimes(periods, churned)

@@ -57,6 +57,8 @@ def survival_input(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                           coalesce(first_churn.churned_on, as_of.as_of_date)) as bigint)
                 as duration_days,
             first_churn.churned_on is not null as churned,
+            cast(datediff('day', customers.first_paid_date, as_of.as_of_date) as bigint)
+                as followup_days,
             coalesce(first_offer.offer_type, 'unknown') as offer_type,
             coalesce(first_offer.offer_id, 'unknown') as offer_id,
             coalesce(customers.signup_platform, 'unknown') as platform,

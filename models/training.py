@@ -13,7 +13,11 @@ score every live subscriber, and keep the history in `ml.model_runs` and `ml.sco
   months, with intervals. Artifacts are versioned under `<home>/models/`.
 - Scoring: the as-of month rows of `customer_months` (every live subscriber at the as-of date).
   Predicted LTV = current MRR x expected remaining months within 36 months (undiscounted), with
-  the interval of the remaining months.
+  the interval of the remaining months. Expected remaining months = the 30-day churn
+  probability p times half a month + (1 - p) times (1 + the survival model's remaining months
+  for a customer still there next month): the classifier knows the near-term signals (a pending
+  cancellation, a failed renewal), the survival model the long-run shape of the plan. The
+  interval carries the survival model's parameter uncertainty, not that of p.
 """
 
 from __future__ import annotations
@@ -263,11 +267,16 @@ def score(con, bundle: dict[str, Any]) -> pd.DataFrame:
             "risk_band": risk_band(p30),
         }
     )
-    remaining = expected_remaining_months(bundle["survival"], frame)
+    # the next month from the classifier (a churner leaves, on average, mid-month), the months
+    # after it from the survival model given that the customer is still there next month
+    beyond = expected_remaining_months(bundle["survival"], frame, months_ahead=1)
     mrr = frame["mrr"].astype(float).to_numpy()
-    out["expected_remaining_months"] = remaining["expected_remaining"].to_numpy()
-    out["expected_remaining_months_lower"] = remaining["ci_lower"].to_numpy()
-    out["expected_remaining_months_upper"] = remaining["ci_upper"].to_numpy()
+    for column, source in (
+        ("expected_remaining_months", "expected_remaining"),
+        ("expected_remaining_months_lower", "ci_lower"),
+        ("expected_remaining_months_upper", "ci_upper"),
+    ):
+        out[column] = p30 * 0.5 + (1 - p30) * (1 + beyond[source].to_numpy())
     out["mrr"] = mrr
     out["predicted_ltv"] = mrr * out["expected_remaining_months"]
     out["predicted_ltv_lower"] = mrr * out["expected_remaining_months_lower"]
@@ -281,17 +290,24 @@ def score(con, bundle: dict[str, Any]) -> pd.DataFrame:
     return out
 
 
-def expected_remaining_months(survival: dict, frame: pd.DataFrame) -> pd.DataFrame:
-    """Restricted mean remaining months (36) given the paid tenure so far, with its interval;
-    computed once per distinct (covariates, tenure) and mapped back to the rows."""
-    tenure = np.floor(frame["paid_tenure_days"].fillna(0).to_numpy(dtype=float) / 30.4375)
+def expected_remaining_months(
+    survival: dict, frame: pd.DataFrame, months_ahead: int = 0
+) -> pd.DataFrame:
+    """Restricted mean remaining months (within 36 from now) of a customer still there
+    `months_ahead` months from now, counted from then, with its interval; computed once per
+    distinct (covariates, tenure) and mapped back to the rows."""
+    tenure = months_ahead + np.floor(
+        frame["paid_tenure_days"].fillna(0).to_numpy(dtype=float) / 30.4375
+    )
     keys = frame[list(SURVIVAL_COVARIATES)].fillna("unknown").astype(str).assign(tenure=tenure)
     inverse = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(keys))).groupby(inverse).first().to_numpy()
     distinct = keys.iloc[first].reset_index(drop=True)
     X = survival_covariates(distinct, survival["columns"])
     result = survival["model"].expected_remaining(
-        X, distinct["tenure"].astype(np.int64).to_numpy(), horizon=LIFETIME_HORIZON_MONTHS
+        X,
+        distinct["tenure"].astype(np.int64).to_numpy(),
+        horizon=LIFETIME_HORIZON_MONTHS - months_ahead,
     )
     return result.iloc[inverse].reset_index(drop=True)
 
