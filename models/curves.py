@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from models import store
 from models.cohort import ShiftedBetaGeometric
 from models.survival import kaplan_meier
 
@@ -99,8 +100,6 @@ def cohort_projections(
 
 def refresh_curve_tables(con) -> dict[str, int]:
     """Recompute `ml.survival_curves` and `ml.cohort_projections` from the marts."""
-    from models import store
-
     customers = store.survival_input(con)
     return {
         "survival_curves": store.write_table(con, "survival_curves", survival_curves(customers)),

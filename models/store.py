@@ -6,7 +6,8 @@ see. Tables are replaced whole inside one transaction: a failed write leaves the
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import duckdb
 import pandas as pd
@@ -74,50 +75,58 @@ def survival_input(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def write_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> int:
-    """Replace `ml.<name>` with `frame` in one transaction; returns the row count."""
-    con.execute(f"create schema if not exists {ML_SCHEMA}")
-    con.register("__frame", frame)
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything inside commits together or not at all."""
+    con.execute("begin transaction")
     try:
-        con.execute("begin transaction")
-        con.execute(f'create or replace table {ML_SCHEMA}."{name}" as select * from __frame')
-        con.execute("commit")
+        yield
     except BaseException:
         con.execute("rollback")
         raise
+    con.execute("commit")
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
+    con.register("__frame", frame)
+    try:
+        yield "__frame"
     finally:
         con.unregister("__frame")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [ML_SCHEMA, name],
+        ).fetchone()[0]
+    )
+
+
+def write_table(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> int:
+    """Replace `ml.<name>` with `frame` in one transaction; returns the row count."""
+    con.execute(f"create schema if not exists {ML_SCHEMA}")
+    with _registered(con, frame) as view, transaction(con):
+        con.execute(f'create or replace table {ML_SCHEMA}."{name}" as select * from {view}')
     return len(frame)
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> None:
-    """Append to `ml.<name>`, creating it on first use (history tables: model runs)."""
+    """Append to `ml.<name>`, creating it on first use (history tables: model runs). Callers
+    that append to several tables wrap them in one `transaction`."""
     con.execute(f"create schema if not exists {ML_SCHEMA}")
-    con.register("__frame", frame)
-    try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            [ML_SCHEMA, name],
-        ).fetchone()[0]
-        if exists:
-            con.execute(f'insert into {ML_SCHEMA}."{name}" by name select * from __frame')
+    with _registered(con, frame) as view:
+        if table_exists(con, name):
+            con.execute(f'insert into {ML_SCHEMA}."{name}" by name select * from {view}')
         else:
-            con.execute(f'create table {ML_SCHEMA}."{name}" as select * from __frame')
-    finally:
-        con.unregister("__frame")
+            con.execute(f'create table {ML_SCHEMA}."{name}" as select * from {view}')
 
 
 def read_table(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame | None:
     """`ml.<name>` as a frame, or None when it does not exist yet."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [ML_SCHEMA, name],
-    ).fetchone()[0]
-    return con.execute(f'select * from {ML_SCHEMA}."{name}"').df() if exists else None
-
-
-def query(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None
-) -> pd.DataFrame:
-    return con.execute(sql, params or []).df()
+    return (
+        con.execute(f'select * from {ML_SCHEMA}."{name}"').df() if table_exists(con, name) else None
+    )

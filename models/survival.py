@@ -7,6 +7,7 @@ durations, and the step functions here jump only at whole periods.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, Literal, Self
 
@@ -86,7 +87,7 @@ def _empty_curves() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=d) for c, d in zip(CURVE_COLUMNS, dtypes, strict=True)})
 
 
-class _SurvivalRegression:
+class _SurvivalRegression(ABC):
     """Shared fit / predict plumbing; subclasses supply the lifelines fitter and S(t | x, params).
 
     Intervals come from sampling the parameters from their asymptotic normal distribution
@@ -107,15 +108,17 @@ class _SurvivalRegression:
         self.random_state = random_state
 
     # subclass hooks ---------------------------------------------------------------------------
+    @abstractmethod
     def _fit_lifelines(self, data: pd.DataFrame) -> Any:
-        raise NotImplementedError
+        """Fit the lifelines model on covariates plus the duration and event columns."""
 
+    @abstractmethod
     def _survival(self, X: np.ndarray, times: np.ndarray, params: np.ndarray) -> np.ndarray:
         """S at per-row times (n, k) for covariate rows X (n, p) under one parameter vector."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _integrate(self, conditional: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The area under each row's conditional survival on a unit grid."""
 
     # public API -------------------------------------------------------------------------------
     def fit(self, X: Any, durations: Any, events: Any) -> Self:

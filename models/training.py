@@ -149,7 +149,7 @@ def train(
         if should_promote(backtests[kind], backtests[challenger]):
             challenger = kind
     champion = current_champion(con)
-    if champion is not None and not compatible(champion):
+    if champion is not None and usable_bundle(champion) is None:
         champion = None  # its features are gone: it cannot score any more, whatever its metrics
     promote = should_promote(backtests[challenger], champion["metrics"] if champion else None)
     version = f"{now:%Y%m%dT%H%M%S}-{challenger}"
@@ -170,7 +170,7 @@ def train(
         pooled = table[table["scope"] == "pooled"].iloc[0]
         runs.append(
             {
-                "model_version": version if kind == challenger else f"{now:%Y%m%dT%H%M%S}-{kind}",
+                "model_version": f"{now:%Y%m%dT%H%M%S}-{kind}",
                 "model_type": kind,
                 "trained_at": now.replace(tzinfo=None),
                 "horizon_days": 30,
@@ -192,21 +192,22 @@ def train(
             }
         )
     runs_frame = pd.DataFrame(runs)
-    store.append_rows(con, "model_runs", runs_frame)
     versions = {run["model_type"]: run["model_version"] for run in runs}
     per_origin = pd.concat(
         [_tagged(table, versions[kind], kind) for kind, table in backtests.items()]
     )
-    store.append_rows(con, "backtests", per_origin)
     reliability = pd.concat(
         [
             _tagged(table.attrs["calibration"], versions[kind], kind)
             for kind, table in backtests.items()
         ]
     )
-    store.append_rows(con, "calibration_curves", reliability)
-    if promote or champion is None:
-        con.execute("update ml.model_runs set is_champion = (model_version = ?)", [version])
+    with store.transaction(con):  # a training is recorded whole or not at all
+        store.append_rows(con, "model_runs", runs_frame)
+        store.append_rows(con, "backtests", per_origin)
+        store.append_rows(con, "calibration_curves", reliability)
+        if promote or champion is None:
+            con.execute("update ml.model_runs set is_champion = (model_version = ?)", [version])
     log.info("trained %s (promoted: %s)", version, promote)
     return TrainingResult(version, challenger, bool(promote or champion is None), runs_frame)
 
@@ -342,11 +343,15 @@ def feature_signature() -> list[str]:
     return [f.name for f in NUMERIC_FEATURES] + [f.column for f in CATEGORICAL_FEATURES]
 
 
-def compatible(champion: dict) -> bool:
-    """The champion's artifact exists and was trained on this code's feature set (after an
-    upgrade that changes the features, the model must be retrained before it can score)."""
-    path = Path(champion["artifact"] or "")
-    return path.is_file() and load_bundle(path).get("features") == feature_signature()
+def usable_bundle(champion: dict | None) -> dict[str, Any] | None:
+    """The champion's bundle, or None when there is no champion, its artifact is gone, or it was
+    trained on another feature set (after an upgrade that changes the features, the model must
+    be retrained before it can score)."""
+    path = Path((champion or {}).get("artifact") or "")
+    if not path.is_file():
+        return None
+    bundle = load_bundle(path)
+    return bundle if bundle.get("features") == feature_signature() else None
 
 
 def load_bundle(path: str | Path) -> dict[str, Any]:
@@ -370,23 +375,23 @@ def score_and_publish(
         pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)) - pd.Timestamp(last_trained)
         > pd.Timedelta(days=max_age_days)
     )
-    if champion is None or not compatible(champion) or stale:
+    bundle = usable_bundle(champion)
+    if bundle is None or stale:
         try:
             train(con, artifacts, max_rows=max_rows)
         except LookupError as why:  # too little history yet: keep the champion, if any
             log.warning("churn model not trained: %s", why)
-        champion = current_champion(con)
-    if champion is None or not compatible(champion):
+        bundle = usable_bundle(current_champion(con))
+    if bundle is None:
         return {"scored": 0, "model_version": None, "high_risk": 0}
-    bundle = load_bundle(champion["artifact"])
     scores = score(con, bundle)
     store.write_table(con, "churn_scores", scores)
     summary = score_summary(scores)
-    history = store.read_table(con, "score_history")
-    if history is not None and len(scores):
-        scored_at = scores["scored_at"].iloc[0]
-        con.execute("delete from ml.score_history where scored_at = ?", [scored_at])
-    store.append_rows(con, "score_history", summary)
+    with store.transaction(con):  # a rerun of the same day replaces that day's distribution
+        if len(scores) and store.table_exists(con, "score_history"):
+            scored_at = scores["scored_at"].iloc[0]
+            con.execute("delete from ml.score_history where scored_at = ?", [scored_at])
+        store.append_rows(con, "score_history", summary)
     return {
         "scored": len(scores),
         "model_version": bundle["model_version"],

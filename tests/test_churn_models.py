@@ -12,13 +12,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ingestion.simulator import simulate
 from models.checks import check_interval, check_probabilities, expected_calibration_error
 from models.classifier import ChurnClassifier
 from models.evaluation import backtest_split
 from models.features import labels
-from pipelines.cli import run_pipeline
-from pipelines.settings import get_settings
+from tests.pipeline_support import simulated_home
 
 pytestmark = pytest.mark.slow
 
@@ -35,18 +33,7 @@ DRIVER_GROUPS = {
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("churn-home")
-    settings = get_settings(home=home)
-    simulate(
-        customers=4000,
-        months=18,
-        seed=23,
-        events_dir=settings.landing,
-        truth_dir=settings.ground_truth,
-    )
-    meta = run_pipeline(settings)
-    assert all(meta["checks"].values()), meta["checks"]
-    return home
+    return simulated_home(tmp_path_factory.mktemp("churn-home"), customers=4000, months=18, seed=23)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
 from pipelines.settings import get_settings
 from tests.dbt_support import all_marts
+from tests.pipeline_support import simulated_home
 from tests.reference.compare import MONTHLY_COUNTS, diff_monthly, mart_monthly
 from tests.reference.metrics import compute
 
@@ -24,18 +24,7 @@ COLUMNS = ["mrr", *MOVEMENTS, "pause_mrr", "resume_mrr", "fx_adjustment", *MONTH
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    settings = get_settings(home=home)
-    simulate(
-        customers=400,
-        months=12,
-        seed=11,
-        events_dir=settings.landing,
-        truth_dir=settings.ground_truth,
-    )
-    meta = run_pipeline(settings)
-    assert all(meta["checks"].values()), meta["checks"]
-    return home
+    return simulated_home(tmp_path_factory.mktemp("home"), customers=400, months=12, seed=11)
 
 
 def test_marts_match_the_independent_reference(home: Path):
