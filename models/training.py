@@ -206,10 +206,10 @@ def train(
         store.append_rows(con, "model_runs", runs_frame)
         store.append_rows(con, "backtests", per_origin)
         store.append_rows(con, "calibration_curves", reliability)
-        if promote or champion is None:
+        if promote:  # should_promote: a suspected leak never, even with no champion
             con.execute("update ml.model_runs set is_champion = (model_version = ?)", [version])
     log.info("trained %s (promoted: %s)", version, promote)
-    return TrainingResult(version, challenger, bool(promote or champion is None), runs_frame)
+    return TrainingResult(version, challenger, bool(promote), runs_frame)
 
 
 def _tagged(table: pd.DataFrame, version: str, kind: str) -> pd.DataFrame:
