@@ -1,0 +1,45 @@
+"""Core fixtures: every core test runs on SQLite (a temporary file) and on PostgreSQL (a
+database created for the test, dropped after it), both migrated with Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.clock import FixedClock
+from core.migrate import upgrade
+from core.unit import Core
+from tests.ingestion.core_support import fresh_pg_database, pg_unreachable
+
+START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty core database URL of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'core.db'}"
+        upgrade(url)
+        yield url
+        return
+    why = pg_unreachable()
+    if why:
+        pytest.skip(why)
+    with fresh_pg_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def core(db_url: str, clock: FixedClock) -> Iterator[Core]:
+    c = Core(db_url, clock=clock)
+    yield c
+    c.close()
