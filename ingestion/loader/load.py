@@ -3,21 +3,26 @@
 One file is one batch and one transaction: its good events, its quarantined lines and its
 ledger row commit together, then the warehouse is checkpointed. A file whose bytes were
 already loaded is skipped; an event_id already present is a duplicate (same body) or a
-`conflicting_duplicate` (different body, quarantined; the first one stays).
+`conflicting_duplicate` (different body, quarantined; the first one stays). A batch that
+brings an erasure, or lines of an erased customer, also strips that customer's personal
+attributes from raw (`erasure`), in the same transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from ingestion.contract import DEFAULT_CLOCK_SKEW, Reason
 
+from .erasure import ERASED, comparable_data, find_erased, scrub_erased
 from .readers import InputError, file_format, read_lines
 from .sql_checks import validation_sql
 
@@ -31,6 +36,7 @@ class FileResult:
     duplicates: int = 0
     quarantined: int = 0
     skipped: bool = False
+    scrubbed: int = 0  # earlier or new events of erased customers stripped of personal data
 
 
 @dataclass
@@ -82,7 +88,7 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return files
 
 
-_BODY = "md5(concat_ws('|', event_type, schema_version, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%f'), source, coalesce(customer_id, ''), cast(data as varchar)))"
+_BODY = f"md5(concat_ws('|', event_type, schema_version, strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%f'), source, coalesce(customer_id, ''), cast({comparable_data()} as varchar)))"
 
 
 def load_file(
@@ -91,6 +97,7 @@ def load_file(
     now: datetime | None = None,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> FileResult:
+    """Load one file as one batch; a file whose bytes were loaded before is skipped."""
     started = datetime.now(UTC).replace(tzinfo=None)
     try:
         data = path.read_bytes()
@@ -102,8 +109,56 @@ def load_file(
     ).fetchall()
     if seen:
         return FileResult(str(path), seen[0][0], skipped=True)
+    size = len(data)
     lines = read_lines(path, data)
     del data
+    return load_batch(
+        con,
+        lines,
+        str(path),
+        digest=digest,
+        size=size,
+        fmt=file_format(path),
+        now=now,
+        clock_skew=clock_skew,
+        started=started,
+    )
+
+
+def batch_digest(texts: list[str | None]) -> tuple[str, int]:
+    """(SHA-256, byte count) of a batch's lines as NDJSON, for the ledger."""
+    h, size = hashlib.sha256(), 0
+    for text in texts:
+        b = (text or "").encode() + b"\n"
+        h.update(b)
+        size += len(b)
+    return h.hexdigest(), size
+
+
+def load_batch(
+    con: duckdb.DuckDBPyConnection,
+    lines: pa.Table,
+    source: str,
+    *,
+    digest: str | None = None,
+    size: int | None = None,
+    fmt: str = "lines",
+    now: datetime | None = None,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    started: datetime | None = None,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection, FileResult], None] | None = None,
+) -> FileResult:
+    """Validate, dedupe, quarantine and ledger one batch `(line_no, text)` in one transaction.
+
+    `source` goes into `source_file` and `line_no` into `source_line`. `in_transaction(con,
+    result)` runs last inside the transaction, so whatever it writes (a source's cursor) commits
+    or rolls back with the batch. `digest`/`size` describe the batch in the ledger (default: the
+    lines as NDJSON). No "already loaded" check here: that rule belongs to files
+    (`load_file`); a source with a cursor must never have a batch skipped.
+    """
+    started = started or datetime.now(UTC).replace(tzinfo=None)
+    if digest is None or size is None:
+        digest, size = batch_digest(lines.column("text").to_pylist())
     batch_id = f"b-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     limit = (now or datetime.now(UTC)) + clock_skew
     con.register("incoming_lines", lines)
@@ -112,6 +167,7 @@ def load_file(
         con.execute(
             f"create or replace temp table judged as {validation_sql('incoming_lines')}", [limit]
         )
+        find_erased(con)
         # Only event_ids repeated in the batch or already loaded need a decision (rare);
         # the body hash is computed for those rows alone, the existing ones included.
         con.execute(
@@ -152,7 +208,7 @@ def load_file(
                    or j.line_no in (select line_no from decided
                                     where nth = 1 and existing_hash is null))
             """,
-            [batch_id, str(path), started],
+            [batch_id, source, started],
         )
         conflict = (
             f"'{Reason.CONFLICTING_DUPLICATE.value}|event_id already loaded with a different body'"
@@ -172,8 +228,9 @@ def load_file(
               where coalesce(d.existing_hash, d.first_hash) <> d.body_hash
             )
             """,
-            [batch_id, str(path), started],
+            [batch_id, source, started],
         )
+        scrubbed = scrub_erased(con)
         n_lines, n_bad = con.execute("select count(*), count(failure) from judged").fetchall()[0]
         n_fresh, n_dup, n_conflict = con.execute(
             """
@@ -186,15 +243,17 @@ def load_file(
         ).fetchall()[0]
         n_decided = n_fresh + n_dup + n_conflict
         n_loaded = (n_lines - n_bad - n_decided) + n_fresh
-        result = FileResult(str(path), batch_id, n_lines, n_loaded, n_dup, n_bad + n_conflict)
+        result = FileResult(
+            source, batch_id, n_lines, n_loaded, n_dup, n_bad + n_conflict, scrubbed=scrubbed
+        )
         con.execute(
             "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 batch_id,
-                str(path),
+                source,
                 digest,
-                path.stat().st_size,
-                file_format(path),
+                size,
+                fmt,
                 result.lines,
                 result.loaded,
                 result.duplicates,
@@ -203,13 +262,15 @@ def load_file(
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
+        if in_transaction is not None:
+            in_transaction(con, result)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
     finally:
         con.unregister("incoming_lines")
-        for t in ("judged", "contested", "decided"):
+        for t in ("judged", "contested", "decided", ERASED):
             con.execute(f"drop table if exists {t}")
     con.execute("checkpoint")
     return result

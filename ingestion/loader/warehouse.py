@@ -1,4 +1,4 @@
-"""The raw schema of the warehouse: events, quarantine and the load ledger."""
+"""The raw schema of the warehouse: events, quarantine, the load ledger and source cursors."""
 
 from __future__ import annotations
 
@@ -44,6 +44,15 @@ create table if not exists raw.load_ledger (
     quarantined   bigint    not null,
     started_at    timestamp not null,
     finished_at   timestamp not null
+);
+-- how far each pulled source (the core outbox) has been loaded; written in the same
+-- transaction as the batch it covers. `origin` names the database the position belongs to.
+create table if not exists raw.source_cursors (
+    source     varchar   primary key,
+    origin     varchar   not null,
+    txid       bigint    not null,
+    seq        bigint    not null,
+    updated_at timestamp not null
 );
 """
 

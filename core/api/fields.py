@@ -1,0 +1,113 @@
+"""Constrained field types of the API's requests: every value a request can carry is bounded
+so that it fits its column (PostgreSQL VARCHAR lengths, 32/64-bit integers), the event
+contract (a core event that fails the contract is a 500) and the database's text encoding
+(no NUL, no lone surrogates)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, WithJsonSchema
+
+from ingestion.contract.types import COUNTRIES, CURRENCIES, DURATION_PATTERN
+
+from ..errors import InvalidInput
+from ..periods import add_duration
+
+# ids: those the core makes (c_0f3a…) and those callers choose (offers, coupons)
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+ID_MAX = 64
+MAX_MINOR = 10**12  # 10 billion in major units: far above any price, far below BIGINT
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_LONGEST = timedelta(days=3661)  # durations up to ten years
+
+
+def check_text(value: Any) -> Any:
+    """Refuse NUL characters (PostgreSQL cannot store them) and lone surrogates (no UTF-8
+    encoding), anywhere in a string, list or mapping."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_text(k)
+            check_text(v)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            check_text(v)
+    return value
+
+
+def _country(value: str) -> str:
+    if value not in _COUNTRY_SET:
+        raise ValueError("not an ISO 3166-1 alpha-2 country code (e.g. DE)")
+    return value
+
+
+def _currency(value: str) -> str:
+    if value not in _CURRENCY_SET:
+        raise ValueError("not an ISO 4217 currency code (e.g. EUR)")
+    return value
+
+
+def _timestamp(value: datetime) -> datetime:
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("out of range") from None
+    if not EARLIEST <= value < LATEST:
+        raise ValueError(f"must be between {EARLIEST.year} and {LATEST.year}")
+    return value
+
+
+def _duration(value: str) -> str:
+    start = datetime(2000, 1, 1, tzinfo=UTC)
+    try:
+        end = add_duration(start, value)
+    except (InvalidInput, OverflowError, ValueError):
+        raise ValueError("not an ISO 8601 duration such as P1M or P7D") from None
+    if end <= start:
+        raise ValueError("must be longer than zero")
+    if end - start > _LONGEST:
+        raise ValueError("must be at most ten years")
+    return value
+
+
+_COUNTRY_SET = frozenset(COUNTRIES)
+_CURRENCY_SET = frozenset(CURRENCIES)
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+Country = Annotated[
+    str,
+    AfterValidator(_country),
+    WithJsonSchema({"type": "string", "enum": list(COUNTRIES)}),
+]
+Currency = Annotated[
+    str,
+    AfterValidator(_currency),
+    WithJsonSchema({"type": "string", "enum": list(CURRENCIES)}),
+]
+Timestamp = Annotated[AwareDatetime, AfterValidator(_timestamp)]
+Duration = Annotated[
+    str, StringConstraints(max_length=16, pattern=DURATION_PATTERN), AfterValidator(_duration)
+]
+MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR)]
+PositiveMinor = Annotated[int, Field(ge=1, le=MAX_MINOR)]
+Platform = Literal["web", "ios", "android", "roku", "firetv", "tvos", "other"]
+Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+CardNumber = Annotated[str, StringConstraints(max_length=23, pattern=r"^[0-9][0-9 -]{10,21}[0-9]$")]
+Provider = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z_]+$")]
+
+# free text, bounded by its column
+Name = Annotated[str, StringConstraints(max_length=200)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Short = Annotated[str, StringConstraints(max_length=64)]
+ExternalRef = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+KeyName = Annotated[str, StringConstraints(max_length=100)]
+Subject = Annotated[str, StringConstraints(max_length=1000)]
