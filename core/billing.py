@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import PaymentDeclined
 from .ids import new_id
 from .schema import Payment, PaymentMethod
 from .unit import Unit
@@ -71,4 +72,31 @@ def charge(
     if emit:
         u.session.add(payment)
         emit_payment(u, payment)
+    return payment
+
+
+def charge_up_front(
+    u: Unit,
+    *,
+    customer_id: str,
+    method: PaymentMethod,
+    amount_minor: int,
+    currency: str,
+    idempotency_key: str,
+    what: str,
+) -> Payment:
+    """The charge a sign-up or purchase needs before it exists: not recorded yet (the caller
+    records it with its subscription or purchase); a decline refuses the operation."""
+    payment = charge(
+        u,
+        customer_id=customer_id,
+        method=method,
+        amount_minor=amount_minor,
+        currency=currency,
+        idempotency_key=idempotency_key,
+        renewal=False,
+        emit=False,
+    )
+    if payment.status != "succeeded":
+        raise PaymentDeclined(f"{what} was declined: {payment.failure_code}", payment.failure_code)
     return payment

@@ -3,10 +3,10 @@ TVOD (a rental period, or for good when the offer has none)."""
 
 from __future__ import annotations
 
-from .billing import charge, emit_payment
+from .billing import charge_up_front, emit_payment
 from .catalog import get_offer, price_of
 from .customers import get_customer, get_payment_method
-from .errors import Conflict, InvalidInput, NotFound, PaymentDeclined
+from .errors import Conflict, InvalidInput, NotFound
 from .ids import new_id
 from .periods import add_duration
 from .schema import Purchase
@@ -57,20 +57,15 @@ def buy(
     )
     payment = None
     if amount > 0:
-        payment = charge(
+        payment = charge_up_front(
             u,
             customer_id=customer.id,
             method=method,
             amount_minor=amount,
             currency=currency,
             idempotency_key=f"{purchase.id}:purchase",
-            renewal=False,
-            emit=False,
+            what="the payment",
         )
-        if payment.status != "succeeded":
-            raise PaymentDeclined(
-                f"the payment was declined: {payment.failure_code}", payment.failure_code
-            )
     u.session.add(purchase)
     u.session.flush()
     data = {

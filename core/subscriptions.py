@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from .billing import charge, emit_payment
+from .billing import charge, charge_up_front, emit_payment
 from .catalog import (
     contract_duration,
     coupon_discount,
@@ -31,7 +31,7 @@ from .catalog import (
     redeem,
 )
 from .customers import get_customer, get_payment_method
-from .errors import Conflict, InvalidInput, InvalidTransition, NotFound, PaymentDeclined
+from .errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from .ids import new_id
 from .periods import add_duration
 from .schema import Coupon, Subscription
@@ -167,20 +167,15 @@ def start_subscription(
     )
     payment = None
     if not trial and price - discount > 0:
-        payment = charge(
+        payment = charge_up_front(
             u,
             customer_id=customer.id,
             method=method,
             amount_minor=price - discount,
             currency=currency,
             idempotency_key=f"{sub.id}:signup",
-            renewal=False,
-            emit=False,
+            what="the first payment",
         )
-        if payment.status != "succeeded":
-            raise PaymentDeclined(
-                f"the first payment was declined: {payment.failure_code}", payment.failure_code
-            )
     if not trial and coupon is not None and sub.coupon_periods_left is not None:
         sub.coupon_periods_left -= 1  # the first period used one
     if coupon is not None:
