@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ingestion.sources.outbox_table import outbox_table
+from ingestion.contract.outbox import outbox_table
 
 # an auto-incrementing big integer that SQLite accepts as its rowid alias
 BigId = BigInteger().with_variant(Integer(), "sqlite")

@@ -253,6 +253,15 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_core(args: argparse.Namespace) -> int:
+    from .core_commands import CoreNotReady
+
+    try:
+        return args.core_func(_settings(args), args)
+    except CoreNotReady as exc:
+        raise UserError(str(exc)) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -297,6 +306,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=_positive, default=8501)
     s.add_argument("--no-serve", action="store_true", help="stop after publishing")
     s.set_defaults(func=cmd_demo)
+
+    from .core_commands import add_parser as add_core_parser
+
+    add_core_parser(sub, _positive)
+    sub.choices["core"].set_defaults(func=cmd_core)
 
     s = sub.add_parser("dagster", help="start the Dagster UI on the same definitions")
     s.add_argument("--port", type=_positive, default=3000)

@@ -1,4 +1,5 @@
-"""Dagster definitions: landing → raw → marts → serving snapshot, with checks, sensor, schedule.
+"""Dagster definitions: landing and the core outbox → raw → marts → serving snapshot, with
+checks, sensors and schedules; and the core's billing cycle as a job on its own schedule.
 
 Built by `build_definitions()`; the dbt manifest must exist already (prepared at build time by
 `make setup` / `churniq` through `pipelines.dbt_project.prepare_manifest`), never parsed here.
@@ -16,6 +17,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect, ingest
 from ingestion.loader.load import expand_paths
+from ingestion.sources.core_outbox import outbox_frontier, pull_outbox
 
 from .dbt_project import DBT_PROJECT_DIR, MANIFEST, dbt_vars
 from .publish import publish
@@ -59,13 +61,19 @@ def landing_files(settings: Settings) -> list:
     return expand_paths([settings.landing])
 
 
-@dg.asset(key=RAW_EVENTS, group_name="ingestion", description="Validated contract events.")
+@dg.asset(
+    key=RAW_EVENTS,
+    group_name="ingestion",
+    description="Validated contract events: the landing files and the core's outbox.",
+)
 def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.MaterializeResult:
     settings = churniq.settings()
     files = landing_files(settings)
+    skew = timedelta(minutes=settings.clock_skew_minutes)
     con = _warehouse(settings)
     try:
-        report = ingest(con, files, clock_skew=timedelta(minutes=settings.clock_skew_minutes))
+        report = ingest(con, files, clock_skew=skew)
+        outbox = pull_outbox(con, settings.core_url, clock_skew=skew)
         total = con.execute("select count(*) from raw.events").fetchall()[0][0]
     finally:
         con.close()
@@ -75,12 +83,15 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
     context.log.info(report.summary())
+    context.log.info(outbox.summary())
     return dg.MaterializeResult(
         metadata={
             "files": len(report.files),
-            "loaded": report.loaded,
-            "duplicates": report.duplicates,
-            "quarantined": report.quarantined,
+            "loaded": report.loaded + outbox.loaded,
+            "duplicates": report.duplicates + outbox.duplicates,
+            "quarantined": report.quarantined + outbox.quarantined,
+            "outbox_loaded": outbox.loaded,
+            "outbox_cursor": f"{outbox.txid}:{outbox.seq}",
             "total_events": total,
         }
     )
@@ -299,6 +310,52 @@ def landing_sensor(context: dg.SensorEvaluationContext, churniq: ChurniqConfig):
     return dg.RunRequest(run_key=key)
 
 
+@dg.sensor(job=churniq_job, minimum_interval_seconds=30)
+def core_outbox_sensor(context: dg.SensorEvaluationContext, churniq: ChurniqConfig):
+    """A run when the core's outbox has events past those of the last requested run. Reads
+    only the core (never the warehouse, which a run may be writing); the run's pull resumes
+    from the warehouse's own durable cursor, so a request that finds nothing new is harmless."""
+    frontier = outbox_frontier(churniq.settings().core_url)
+    if frontier is None:
+        return dg.SkipReason("the core's outbox is empty or does not exist")
+    key = f"{frontier[0]}:{frontier[1]}"
+    if key == context.cursor:
+        return dg.SkipReason(f"no outbox events past {key}")
+    context.update_cursor(key)
+    return dg.RunRequest(run_key=f"core-outbox-{key}")
+
+
+@dg.op(description="Renewals, trial conversions, dunning retries, scheduled ends and resumes.")
+def billing_cycle(context: dg.OpExecutionContext, churniq: ChurniqConfig) -> dict:
+    from core.cycle import run_billing_cycle
+    from core.unit import Core
+
+    from .core_commands import require_current
+
+    url = churniq.settings().core_url
+    require_current(url)
+    core = Core(url)
+    try:
+        outcomes = dict(run_billing_cycle(core))
+    finally:
+        core.close()
+    context.log.info(f"billing cycle: {outcomes or 'nothing due'}")
+    context.add_output_metadata(outcomes)
+    return outcomes
+
+
+@dg.job(
+    description="The core's billing cycle (`churniq core renew`); its events reach the "
+    "warehouse through the outbox sensor."
+)
+def core_billing():
+    billing_cycle()
+
+
+hourly_billing = dg.ScheduleDefinition(
+    job=core_billing, cron_schedule="5 * * * *", execution_timezone="UTC"
+)
+
 training_job = dg.define_asset_job("churn_model_training", selection=[ML_MODEL])
 weekly_training = dg.ScheduleDefinition(
     job=training_job, cron_schedule="0 4 * * 1", execution_timezone="UTC"
@@ -322,9 +379,9 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
             serving_snapshot,
         ],
         asset_checks=[quarantine_ratio, mrr_bridge_balances, score_drift],
-        jobs=[churniq_job, training_job],
-        sensors=[landing_sensor],
-        schedules=[daily_schedule, weekly_training],
+        jobs=[churniq_job, training_job, core_billing],
+        sensors=[landing_sensor, core_outbox_sensor],
+        schedules=[daily_schedule, weekly_training, hourly_billing],
         resources={
             "dbt": DbtCliResource(
                 project_dir=str(DBT_PROJECT_DIR),

@@ -20,7 +20,9 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default=Path(".churniq"), description="data folder")
-    core_db_url: str | None = Field(default=None, description="core database (issue 5)")
+    core_db_url: str | None = Field(
+        default=None, description="the core's database; default SQLite at <home>/core.db"
+    )
     reporting_currency: str = "EUR"
     as_of: date | None = Field(default=None, description="as-of date; default the watermark")
     churn_horizon_days: int = 30
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
     @property
     def serving(self) -> Path:
         return self.home / "serving.duckdb"
+
+    @property
+    def core_url(self) -> str:
+        """The core database's SQLAlchemy URL: `CHURNIQ_CORE_DB_URL`, or `<home>/core.db`."""
+        return self.core_db_url or f"sqlite:///{(self.home / 'core.db').resolve()}"
 
     @property
     def ground_truth(self) -> Path:

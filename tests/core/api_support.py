@@ -33,6 +33,42 @@ def client(core: Core, secret: str | None = None) -> TestClient:
     return TestClient(create_app(core), headers=bearer(secret) if secret else None)
 
 
+MONTHLY = {
+    "id": "basic_monthly",
+    "title": "Basic monthly",
+    "offer_type": "subscription",
+    "prices": {"EUR": 999, "USD": 1099},
+    "billing_period": "P1M",
+    "trial_period": "P7D",
+}
+
+
+def ok(response, status: int = 200) -> dict:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def new_customer(api: TestClient, card: str | None = CARD_OK, **fields) -> tuple[str, str | None]:
+    body = {"country": "DE", "signup_platform": "web"} | fields
+    customer = ok(api.post("/customers", json=body), 201)
+    method_id = None
+    if card is not None:
+        card_body = {"card_number": card, "exp_month": 12, "exp_year": 2030}
+        method = ok(api.post(f"/customers/{customer['id']}/payment-methods", json=card_body), 201)
+        method_id = method["id"]
+    return customer["id"], method_id
+
+
+def subscribe(api: TestClient, customer_id: str, **fields) -> dict:
+    body = {"customer_id": customer_id, "offer_id": "basic_monthly", "platform": "web",
+            "currency": "EUR"} | fields  # fmt: skip
+    return ok(api.post("/subscriptions", json=body), 201)
+
+
+def run_billing(api: TestClient) -> dict[str, int]:
+    return ok(api.post("/billing/run"))["outcomes"]
+
+
 @dataclass(frozen=True)
 class World:
     """Ids of one live object of each kind, made through the domain."""

@@ -12,7 +12,7 @@ import pytest
 from core.clock import FixedClock
 from core.migrate import upgrade
 from core.unit import Core
-from tests.ingestion.core_support import fresh_pg_database, pg_unreachable
+from tests.pg_support import fresh_pg_database, require_pg
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -25,9 +25,7 @@ def db_url(request, tmp_path: Path) -> Iterator[str]:
         upgrade(url)
         yield url
         return
-    why = pg_unreachable()
-    if why:
-        pytest.skip(why)
+    require_pg()
     with fresh_pg_database() as url:
         upgrade(url)
         yield url

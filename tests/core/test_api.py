@@ -19,52 +19,23 @@ from tests.core.api_support import (
     CARD_DECLINED,
     CARD_OK,
     CARD_RETRY_RECOVERS,
+    MONTHLY,
     bearer,
     client,
     make_key,
+    new_customer,
+    ok,
+    run_billing,
+    subscribe,
 )
 
 DAY = timedelta(days=1)
-MONTHLY = {
-    "id": "basic_monthly",
-    "title": "Basic monthly",
-    "offer_type": "subscription",
-    "prices": {"EUR": 999, "USD": 1099},
-    "billing_period": "P1M",
-    "trial_period": "P7D",
-}
 
 
 @pytest.fixture
 def admin(core: Core) -> TestClient:
     _, secret = make_key(core, "admin", "bootstrap")
     return client(core, secret)
-
-
-def ok(response, status: int = 200) -> dict:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def new_customer(api: TestClient, card: str | None = CARD_OK, **fields) -> tuple[str, str | None]:
-    body = {"country": "DE", "signup_platform": "web"} | fields
-    customer = ok(api.post("/customers", json=body), 201)
-    method_id = None
-    if card is not None:
-        card_body = {"card_number": card, "exp_month": 12, "exp_year": 2030}
-        method = ok(api.post(f"/customers/{customer['id']}/payment-methods", json=card_body), 201)
-        method_id = method["id"]
-    return customer["id"], method_id
-
-
-def subscribe(api: TestClient, customer_id: str, **fields) -> dict:
-    body = {"customer_id": customer_id, "offer_id": "basic_monthly", "platform": "web",
-            "currency": "EUR"} | fields  # fmt: skip
-    return ok(api.post("/subscriptions", json=body), 201)
-
-
-def run_billing(api: TestClient) -> dict[str, int]:
-    return ok(api.post("/billing/run"))["outcomes"]
 
 
 def test_subscription_lifecycle_end_to_end(core: Core, clock: FixedClock, admin: TestClient):

@@ -4,48 +4,13 @@ PostgreSQL (a database created for the test session, dropped at its end)."""
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from ingestion.sources.outbox_table import outbox_table
-
-PG_SERVER = os.environ.get(
-    "CHURNIQ_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def pg_unreachable() -> str | None:
-    """Why the PostgreSQL server cannot be used, or None when it can."""
-    engine = sa.create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError as exc:
-        return f"PostgreSQL not reachable at {PG_SERVER}: {str(exc.orig).splitlines()[0]}"
-    finally:
-        engine.dispose()
-    return None
-
-
-@contextmanager
-def fresh_pg_database() -> Iterator[str]:
-    """The URL of a new, empty database `churniq_test_<random>`; dropped afterwards."""
-    name = f"churniq_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'create database "{name}"'))
-        yield sa.make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+from ingestion.contract.outbox import outbox_table
 
 
 def envelope(event: dict) -> str:

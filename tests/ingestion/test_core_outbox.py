@@ -16,13 +16,14 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlalchemy as sa
-from core_support import Core, envelope, fresh_pg_database, make_core, pg_unreachable
+from core_support import Core, envelope, make_core
 
 from ingestion.contract.examples import all_examples, example
 from ingestion.loader import connect, ingest
 from ingestion.loader.load import load_batch
 from ingestion.sources import core_outbox
 from ingestion.sources.core_outbox import SOURCE, read_cursor
+from tests.pg_support import fresh_pg_database, require_pg
 
 
 def pull_outbox(con, url: str, **kw):
@@ -57,9 +58,7 @@ TYPES = [e["event_type"] for e in all_examples()]
 
 @pytest.fixture(scope="session")
 def pg_url():
-    why = pg_unreachable()
-    if why:
-        pytest.skip(why)
+    require_pg()
     with fresh_pg_database() as url:
         yield url
 

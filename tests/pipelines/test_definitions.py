@@ -34,7 +34,11 @@ def test_one_job_covers_ingestion_dbt_and_publish(tmp_path: Path):
         "ml/churn_model"
     }
     assert "score_drift" in checks
-    assert sorted(s.cron_schedule for s in defs.schedules) == ["0 3 * * *", "0 4 * * 1"]
+    assert sorted(s.cron_schedule for s in defs.schedules) == [
+        "0 3 * * *",
+        "0 4 * * 1",
+        "5 * * * *",
+    ]
 
 
 def test_dbt_sources_are_the_ingestion_assets(tmp_path: Path):
@@ -54,3 +58,71 @@ def test_sensor_requests_a_run_only_when_files_land(tmp_path: Path):
     with dg.build_sensor_context(resources=resources) as context:
         request = landing_sensor(context)
     assert isinstance(request, dg.RunRequest) and "a.ndjson" in request.run_key
+
+
+def _migrated_core(home: Path, clock=None):
+    from core.migrate import upgrade
+    from core.unit import Core
+    from pipelines.settings import get_settings
+
+    url = get_settings(home=str(home)).core_url
+    upgrade(url)
+    return Core(url, clock=clock)
+
+
+def test_outbox_sensor_requests_a_run_only_for_new_core_events(tmp_path: Path):
+    from core import customers
+    from pipelines.definitions import core_outbox_sensor
+
+    defs = _defs(tmp_path)
+    resources = {"churniq": defs.resources["churniq"]}
+    with dg.build_sensor_context(resources=resources) as context:
+        assert isinstance(core_outbox_sensor(context), dg.SkipReason)  # no core database yet
+    core = _migrated_core(tmp_path)
+    with dg.build_sensor_context(resources=resources) as context:
+        assert isinstance(core_outbox_sensor(context), dg.SkipReason)  # an empty outbox
+    with core.unit() as u:
+        customers.create_customer(u, country="DE", signup_platform="web")
+    with dg.build_sensor_context(resources=resources) as context:
+        request = core_outbox_sensor(context)
+        assert isinstance(request, dg.RunRequest)
+        seen = context.cursor
+    with dg.build_sensor_context(resources=resources, cursor=seen) as context:
+        assert isinstance(core_outbox_sensor(context), dg.SkipReason)  # nothing new since
+    with core.unit() as u:
+        customers.create_customer(u, country="FR", signup_platform="ios")
+    with dg.build_sensor_context(resources=resources, cursor=seen) as context:
+        again = core_outbox_sensor(context)
+    assert isinstance(again, dg.RunRequest) and again.run_key != request.run_key
+    core.close()
+
+
+def test_billing_job_renews_what_is_due_on_its_schedule(tmp_path: Path):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from core import subscriptions
+    from core.clock import FixedClock
+    from core.schema import Subscription
+    from tests.core.builders import catalogue, customer
+
+    defs = _defs(tmp_path)
+    assert any(
+        s.job_name == "core_billing" and s.cron_schedule == "5 * * * *" for s in defs.schedules
+    )
+    # a subscription signed up 40 days ago: its first month ended, nobody renewed it yet
+    core = _migrated_core(tmp_path, FixedClock(datetime.now(UTC) - timedelta(days=40)))
+    catalogue(core)
+    with core.unit() as u:
+        sub = subscriptions.start_subscription(
+            u, customer_id=customer(u), offer_id="premium", platform="web", currency="EUR"
+        )
+    result = defs.resolve_job_def("core_billing").execute_in_process()
+    assert result.success
+    assert result.output_for_node("billing_cycle") == {"renewed": 1}
+    with core.unit() as u:
+        renewed = u.session.scalar(select(Subscription).where(Subscription.id == sub.id))
+    assert renewed.status == "active"
+    assert renewed.current_period_end.replace(tzinfo=UTC) > datetime.now(UTC)
+    core.close()

@@ -1,0 +1,144 @@
+"""`churniq core ...`: run the operational core (migrate, keys, the API, the billing cycle).
+
+The core's database is `CHURNIQ_CORE_DB_URL`, or SQLite at `<home>/core.db`. Every command
+but `migrate` refuses to work on a database that is not at the newest migration, so a
+forgotten upgrade is a one-line error, not a failing request later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
+from .settings import Settings
+
+
+class CoreNotReady(Exception):
+    """The core database is missing, unreachable or not migrated (reported as a user error)."""
+
+
+def _redacted(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def require_current(url: str) -> None:
+    """Raise `CoreNotReady` unless the database at `url` is at the newest migration."""
+    from core.migrate import current_revision, head_revision
+
+    try:
+        current = current_revision(url)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise CoreNotReady(f"core database {_redacted(url)} unreachable: {reason}") from None
+    if current != head_revision():
+        raise CoreNotReady(
+            f"core database {_redacted(url)} is at migration {current or 'none'}, not "
+            f"{head_revision()}: run `churniq core migrate`"
+        )
+
+
+def _sqlite_exists(url: str) -> bool:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return True
+    return Path(parsed.database).exists()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+
+    try:
+        revision = upgrade(settings.core_url)
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise CoreNotReady(f"core database {_redacted(settings.core_url)}: {reason}") from None
+    print(f"core database {_redacted(settings.core_url)} at migration {revision}")
+    return 0
+
+
+def _core(settings: Settings):
+    from core.unit import Core
+
+    if not _sqlite_exists(settings.core_url):
+        raise CoreNotReady(
+            f"no core database at {_redacted(settings.core_url)}: run `churniq core migrate`"
+        )
+    require_current(settings.core_url)
+    return Core(settings.core_url)
+
+
+def cmd_create_key(settings: Settings, args: argparse.Namespace) -> int:
+    from core import keys
+
+    core = _core(settings)
+    try:
+        with core.unit(actor="cli", role="admin") as u:
+            row, secret = keys.create_key(u, args.role, args.name)
+    finally:
+        core.close()
+    print(secret)
+    print(
+        f"api key {row.id} ({row.role}) created; it is shown only this once. "
+        "Send it as `Authorization: Bearer <key>`.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from core.api.serve import serve
+
+    _core(settings).close()
+    print(
+        f"core API on http://{args.host}:{args.port} (OpenAPI at /openapi.json, docs at /docs; "
+        "Ctrl+C to stop)"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(settings.core_url, args.port, host=args.host, workers=args.workers)
+    return 0
+
+
+def cmd_renew(settings: Settings, args: argparse.Namespace) -> int:
+    from core.cycle import run_billing_cycle
+
+    core = _core(settings)
+    try:
+        started = core.clock.now()
+        outcomes = run_billing_cycle(core)
+    finally:
+        core.close()
+    done = ", ".join(f"{n:,} {what}" for what, n in sorted(outcomes.items())) or "nothing due"
+    print(f"billing cycle as of {started:%Y-%m-%d %H:%M:%S} UTC: {done}")
+    return 0
+
+
+COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
+    "migrate": ("create or upgrade the core database (Alembic)", cmd_migrate),
+    "create-key": ("create an API key with a role; prints it once", cmd_create_key),
+    "serve": ("serve the core's REST API", cmd_serve),
+    "renew": ("run the billing cycle now: renewals, dunning retries, scheduled ends", cmd_renew),
+}
+
+
+def add_parser(sub: argparse._SubParsersAction, positive: Callable[[str], int]) -> None:
+    """The `core` command and its subcommands, on the CLI's subparsers."""
+    from core.keys import ROLES
+
+    core = sub.add_parser("core", help="the operational subscription core")
+    verbs = core.add_subparsers(dest="core_command", required=True)
+    for name, (help_text, func) in COMMANDS.items():
+        p = verbs.add_parser(name, help=help_text)
+        p.set_defaults(core_func=func)
+        if name == "create-key":
+            p.add_argument("--role", required=True, choices=ROLES)
+            p.add_argument("--name", help="who or what the key is for")
+        if name == "serve":
+            p.add_argument("--port", type=positive, default=8000)
+            p.add_argument("--host", default="127.0.0.1")
+            p.add_argument("--workers", type=positive, default=1)
