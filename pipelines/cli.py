@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 REPO = Path(__file__).resolve().parent.parent
+DEMO_CUSTOMERS, DEMO_MONTHS = 30_000, 24
+VIA_CORE_CUSTOMERS, VIA_CORE_MONTHS = 2_000, 12  # the core's service layer, a smaller business
 
 
 class UserError(Exception):
@@ -151,11 +153,9 @@ def cmd_app(args: argparse.Namespace) -> int:
     return serve_app(_settings(args), args.port)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def _simulate_into_landing(args: argparse.Namespace, settings) -> str:
     from ingestion.simulator import simulate
 
-    settings = _settings(args)
-    started = time.perf_counter()
     summary = simulate(
         customers=args.customers,
         months=args.months,
@@ -164,10 +164,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
         truth_dir=settings.ground_truth,
         fmt="parquet",
     )
-    print(
+    return (
         f"simulated {summary.customers:,} customers × {args.months} months: "
         f"{summary.events:,} events in {summary.elapsed_seconds:.1f}s"
     )
+
+
+def _simulate_through_core(args: argparse.Namespace, settings) -> str:
+    """The simulator drives the core's service layer in-process; its outbox is the source."""
+    from core.clock import FixedClock
+    from core.migrate import upgrade
+    from core.unit import Core
+
+    from .core_demo import demo_window, simulate_via_core
+
+    start, end = demo_window(args.months)
+    upgrade(settings.core_url)
+    core = Core(settings.core_url, clock=FixedClock(start))
+    try:
+        summary = simulate_via_core(
+            core, customers=args.customers, months=args.months, seed=args.seed, end=end
+        )
+    except ValueError as exc:  # e.g. the core already holds a business
+        raise UserError(str(exc)) from None
+    finally:
+        core.close()
+    return f"{summary}\n(through the core at {settings.core_url})"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    started = time.perf_counter()
+    if args.customers is None:
+        args.customers = VIA_CORE_CUSTOMERS if args.via_core else DEMO_CUSTOMERS
+    if args.months is None:
+        args.months = VIA_CORE_MONTHS if args.via_core else DEMO_MONTHS
+    simulated = (_simulate_through_core if args.via_core else _simulate_into_landing)(
+        args, settings
+    )
+    print(simulated)
     cmd_run(args)
     print(f"demo pipeline finished in {time.perf_counter() - started:.1f}s")
     if args.no_serve:
@@ -300,11 +335,24 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_app)
 
     s = sub.add_parser("demo", help="simulate, run the pipeline and serve the dashboards")
-    s.add_argument("--customers", type=_positive, default=30_000)
-    s.add_argument("--months", type=_positive, default=24)
+    s.add_argument(
+        "--customers",
+        type=_positive,
+        help=f"default {DEMO_CUSTOMERS:,}, or {VIA_CORE_CUSTOMERS:,} with --via-core",
+    )
+    s.add_argument(
+        "--months",
+        type=_positive,
+        help=f"default {DEMO_MONTHS}, or {VIA_CORE_MONTHS} with --via-core",
+    )
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--port", type=_positive, default=8501)
     s.add_argument("--no-serve", action="store_true", help="stop after publishing")
+    s.add_argument(
+        "--via-core",
+        action="store_true",
+        help="the simulator drives the core's service layer; every event comes from its outbox",
+    )
     s.set_defaults(func=cmd_demo)
 
     from .core_commands import add_parser as add_core_parser

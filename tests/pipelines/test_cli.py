@@ -1,4 +1,6 @@
-"""The command line as a user types it: `churniq demo`, then later runs, into a temporary home."""
+"""The command line as a user types it: `churniq demo --via-core` (the simulator driving the
+core, every event from its outbox), then later runs, into a temporary home. The plain demo's
+two halves (simulate into landing, `churniq run`) are the end-to-end tests' own path."""
 
 from __future__ import annotations
 
@@ -13,12 +15,17 @@ from pipelines.cli import main
 @pytest.mark.slow
 def test_demo_then_an_incremental_run_then_a_full_refresh(tmp_path: Path, capsys):
     home = str(tmp_path / "home")
-    demo = ["--home", home, "demo", "--customers", "60", "--months", "3", "--no-serve"]
-    assert main(demo) == 0
-    assert "snapshot" in capsys.readouterr().out
+    demo = ["--home", home, "demo", "--via-core", "--customers", "80", "--months", "3"]
+    assert main([*demo, "--no-serve"]) == 0
+    out = capsys.readouterr().out
+    outbox = int(out.split(" events in the core outbox")[0].rsplit(" ", 1)[1].replace(",", ""))
+    assert f"{outbox:,} events loaded, 0 duplicate, 0 quarantined" in out, out
+    assert not list((tmp_path / "home" / "landing").glob("*.parquet"))  # nothing but the core
 
-    assert main(["--home", home, "run"]) == 0
+    assert main(["--home", home, "run"]) == 0  # exactly once: the outbox cursor moved past all
     assert "0 events loaded" in capsys.readouterr().out
+    assert main([*demo, "--no-serve"]) == 2  # the core already holds a business
+    assert "offers" in capsys.readouterr().err
 
     assert main(["--home", home, "run", "--full-refresh"]) == 0
     con = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True)
