@@ -9,6 +9,10 @@
                                    └─► the state it came from          │
     active ──pause──► paused ──resume (or resume_at)──► active         │
     past_due, paused ──cancel──► ended at once ─────────────────────────┘
+    past_due ──new card──► retried at the next billing run
+
+A cancellation requested after the paid period ended but before the billing cycle renewed it
+takes effect at once: nothing paid covers the time after the period end.
 
 Every operation names the states it is allowed from; anything else raises InvalidTransition
 with the current state, and nothing is written.
@@ -50,6 +54,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "retry": ("past_due",),
     "expire": ("cancellation_pending",),
     "end": LIVE,
+    "update_payment_method": LIVE,
 }
 CANCEL_REASONS = (
     "too_expensive",
@@ -234,7 +239,8 @@ def cancel_subscription(
         raise InvalidInput("initiated_by: must be customer, merchant or system")
     sub = get_subscription(u, subscription_id)
     require(sub, "cancel")
-    at_once = immediately or sub.status in ("past_due", "paused")
+    unpaid = sub.current_period_end <= u.now  # the period ended; no renewal has run yet
+    at_once = immediately or unpaid or sub.status in ("past_due", "paused")
     effective = u.now if at_once else sub.current_period_end
     sub.cancel_requested_at = u.now
     sub.cancel_at = effective
@@ -342,6 +348,20 @@ def apply_coupon(
     _redeemed(u, sub, coupon, campaign_id)
     _changed(u, sub, u.now)
     u.audit("subscription.apply_coupon", "subscription", sub.id, coupon_id=coupon_id)
+    return sub
+
+
+def update_payment_method(u: Unit, subscription_id: str, *, payment_method_id: str) -> Subscription:
+    """Charge another of the customer's payment methods from now on. In dunning, the declined
+    renewal is retried with it at the next billing run (the way most failed renewals are
+    saved). Operational only: the contract has no event for it; the audit log records it."""
+    sub = get_subscription(u, subscription_id)
+    require(sub, "update_payment_method")
+    method = get_payment_method(u, sub.customer_id, payment_method_id)
+    sub.payment_method_id, sub.provider = method.id, method.provider
+    if sub.status == "past_due":
+        sub.next_retry_at = u.now
+    u.audit("subscription.update_payment_method", "subscription", sub.id, payment_method=method.id)
     return sub
 
 

@@ -4,7 +4,8 @@ role of each route: `PERMISSIONS` is the one table of who may call what, read by
 
     readonly   every GET except /audit and /api-keys
     support    readonly + customers (create, update, payment methods, activity),
-               subscriptions (start, cancel, reactivate, pause, resume, change), purchases,
+               subscriptions (start, cancel, reactivate, pause, resume, change, payment
+               method), purchases,
                tickets, refunds
     retention  readonly + coupons, campaigns, a coupon on a subscription
     admin      everything: offers, chargebacks, ending a subscription, erasure, the billing
@@ -52,6 +53,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/subscriptions/{subscription_id}/resume"): SUPPORT,
     ("POST", "/subscriptions/{subscription_id}/change"): SUPPORT,
     ("POST", "/subscriptions/{subscription_id}/coupon"): RETENTION,
+    ("POST", "/subscriptions/{subscription_id}/payment-method"): SUPPORT,
     ("POST", "/subscriptions/{subscription_id}/end"): ADMIN,
     ("POST", "/purchases"): SUPPORT,
     ("GET", "/purchases/{purchase_id}"): EVERYONE,

@@ -275,6 +275,10 @@ class CouponRequest(Input):
     coupon_id: Id
 
 
+class PaymentMethodRequest(Input):
+    payment_method_id: Id
+
+
 class EndRequest(Input):
     reason: Literal["merchant", "refunded", "expired"] = "merchant"
 

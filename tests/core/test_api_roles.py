@@ -23,7 +23,7 @@ SUPPORT_WRITES = {
     ("POST", "/subscriptions"),
     *(
         ("POST", f"/subscriptions/{{subscription_id}}/{a}")
-        for a in ("cancel", "reactivate", "pause", "resume", "change")
+        for a in ("cancel", "reactivate", "pause", "resume", "change", "payment-method")
     ),
     ("POST", "/purchases"),
     ("POST", "/tickets"),

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from core import campaigns, customers, entitlements, money, purchases, subscriptions
 from core.catalog import new_offer_version
 from core.cycle import run_billing_cycle
-from core.errors import Conflict, InvalidInput, InvalidTransition, PaymentDeclined
-from core.schema import OUTBOX, Customer, Payment, Subscription
+from core.errors import Conflict, InvalidInput, InvalidTransition, NotFound, PaymentDeclined
+from core.schema import OUTBOX, Customer, Payment, PaymentMethod, Subscription
 from ingestion.contract import validate_event
-from tests.core.builders import catalogue, customer, outbox_count
+from tests.core.builders import CARDS, catalogue, customer, outbox_count
 
 DAY = timedelta(days=1)
 
@@ -99,6 +99,40 @@ def test_dunning_ends_for_payment_failed_after_the_retries(core, clock):
     ]  # fmt: skip
     with core.unit() as u:
         assert entitlements.has_access(u, cid, "monthly") is None
+
+
+def test_a_new_card_in_dunning_is_retried_at_the_next_run_and_recovers(core, clock):
+    catalogue(core)
+    cid, sid = sign_up(core, card="renewals_fail", with_trial=False)
+    days(core, clock, 31)
+    assert sub_of(core, sid).status == "past_due"
+    with core.unit() as u:
+        card = customers.add_payment_method(u, cid, card_number=CARDS["approve"], exp_month=1,
+                                            exp_year=2041)  # fmt: skip
+        subscriptions.update_payment_method(u, sid, payment_method_id=card.id)
+    clock.advance(timedelta(hours=1))  # the next hourly run, before the day-1 retry
+    assert run_billing_cycle(core) == {"recovered": 1}
+    sub = sub_of(core, sid)
+    assert (sub.status, sub.payment_method_id, sub.dunning_attempt) == ("active", card.id, 0)
+    paid = [e["data"] for e in events(core, cid) if e["event_type"] == "payment.succeeded"]
+    assert [p["amount_minor"] for p in paid] == [999, 999]
+    with core.unit() as u, pytest.raises(NotFound):  # only the customer's own methods
+        other = customer(u)
+        mine = u.session.scalars(select(PaymentMethod.id).where(PaymentMethod.customer_id == other))
+        subscriptions.update_payment_method(u, sid, payment_method_id=mine.one())
+
+
+def test_a_cancellation_after_an_unrenewed_period_end_takes_effect_at_once(core, clock):
+    catalogue(core)
+    cid, sid = sign_up(core, with_trial=False)
+    clock.advance(31 * DAY)  # the period ended; the billing cycle has not run yet
+    with core.unit() as u:
+        subscriptions.cancel_subscription(u, sid, reason="not_using")
+    sub = sub_of(core, sid)
+    assert (sub.status, sub.ended_reason) == ("ended", "cancelled")
+    cancelled, ended = events(core, cid)[-2:]
+    assert cancelled["data"]["effective_at"] == ended["occurred_at"] == cancelled["occurred_at"]
+    assert run_billing_cycle(core) == {}  # nothing to renew: no charge after the cancellation
 
 
 def test_cancel_at_period_end_then_reactivate_then_end(core, clock):

@@ -17,6 +17,7 @@ from ..schemas import (
     EndRequest,
     ErrorOut,
     PauseRequest,
+    PaymentMethodRequest,
     SubscriptionCreate,
     SubscriptionOut,
 )
@@ -114,6 +115,22 @@ def change(subscription_id: SubscriptionId, body: ChangeRequest, ctx: Idempotent
 def apply_coupon(subscription_id: SubscriptionId, body: CouponRequest, ctx: IdempotentContext):
     return _transition(
         ctx, lambda u: subs.apply_coupon(u, subscription_id, coupon_id=body.coupon_id)
+    )
+
+
+@router.post(
+    "/{subscription_id}/payment-method",
+    response_model=SubscriptionOut,
+    summary="Charge another of the customer's payment methods (in dunning: retried next run)",
+)
+def update_payment_method(
+    subscription_id: SubscriptionId, body: PaymentMethodRequest, ctx: IdempotentContext
+):
+    return _transition(
+        ctx,
+        lambda u: subs.update_payment_method(
+            u, subscription_id, payment_method_id=body.payment_method_id
+        ),
     )
 
 
