@@ -78,6 +78,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def dagster_instance_home(settings) -> Path:
+    """`<home>/dagster`, with a dagster.yaml that turns Dagster's telemetry off (this machine,
+    like many deployments, has no route out, and the notice cluttered every run)."""
+    dagster_home = (settings.home / "dagster").resolve()
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists() or not config.read_text().strip():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return dagster_home
+
+
 def run_pipeline(settings) -> dict:
     """Run the whole Dagster job in-process on `settings.home`; returns the step metadata."""
     import dagster as dg
@@ -88,10 +99,7 @@ def run_pipeline(settings) -> dict:
     prepare_manifest()
     from .definitions import build_definitions
 
-    dagster_home = settings.home / "dagster"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").touch()
-    os.environ["DAGSTER_HOME"] = str(dagster_home.resolve())
+    os.environ["DAGSTER_HOME"] = str(dagster_instance_home(settings))
     defs = build_definitions(home=str(settings.home.resolve()))
     # the job's resources read CHURNIQ_* settings; this run's full refresh goes through the env
     refresh = {"CHURNIQ_FULL_REFRESH": "true"} if settings.full_refresh else {}
@@ -215,9 +223,7 @@ def cmd_dagster(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     prepare_manifest()
-    dagster_home = (settings.home / "dagster").resolve()
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").touch()
+    dagster_home = dagster_instance_home(settings)
     env = os.environ | {
         "DAGSTER_HOME": str(dagster_home),
         "CHURNIQ_HOME": str(settings.home.resolve()),
