@@ -13,6 +13,7 @@ BENCHMARKS = [
     "benchmarks.bench_pipeline",
     "benchmarks.bench_marts",
     "benchmarks.bench_models",
+    "benchmarks.bench_core_load",
 ]
 
 
@@ -22,7 +23,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
     tables = [
         RESULTS / f"{n}.md"
-        for n in ("simulator", "ingest", "pipeline", "marts", "models")
+        for n in ("simulator", "ingest", "pipeline", "marts", "models", "core_load")
         if (RESULTS / f"{n}.md").exists()
     ]
     print("\n".join(t.read_text() for t in tables))
