@@ -51,7 +51,7 @@ from core.clock import FixedClock
 from core.cycle import run_billing_cycle
 from core.errors import CoreError, PaymentDeclined
 from core.payments import PLATFORM_PROVIDERS
-from core.schema import OUTBOX, CampaignMember, Offer, Payment, Subscription
+from core.schema import OUTBOX, CampaignMember, Offer, Payment, PaymentMethod, Subscription
 from core.unit import Core, Unit
 from ingestion.simulator import catalogue as ref
 
@@ -398,6 +398,8 @@ class _Business:
         quits = ((st == TRIALING) & (r[:, 0] < trial_quit)) | ((st == ACTIVE) & (r[:, 0] < daily))
         pick("cancel", current & quits, "churn")
         pick("cancel", (st == PAST_DUE) & (r[:, 0] < 0.03), "dunning")
+        # told their renewal failed, some put a working card on the subscription
+        pick("fix_card", (st == PAST_DUE) & (r[:, 0] >= 0.03) & (r[:, 0] < 0.07))
         pick("cancel", (st == PAUSED) & (r[:, 0] < 0.004), "paused")
         react = np.where(m.treated_until > day, 0.08, 0.02)
         pick("reactivate", (st == PENDING) & (m.cancel_at > when) & (r[:, 1] < react))
@@ -563,17 +565,23 @@ class _Business:
         m.created[i] = True
         m.signup_ts[i] = u.now.timestamp()
 
-    def _add_card(self, u: Unit, i: int, kind: str) -> None:
+    def _add_card(self, u: Unit, i: int, kind: str) -> PaymentMethod:
         m = self.m
         exp = u.now + relativedelta(months=int(m.expiry_months[i]))
         month, year = (exp.month, exp.year) if kind == "expiring" else (12, u.now.year + 6)
         platform = ref.PLATFORMS[m.platform[i]]
         provider = WEB_PROVIDERS[m.web_provider[i]] if platform == "web" else None
-        customers.add_payment_method(
+        method = customers.add_payment_method(
             u, m.ids[i], provider=provider or PLATFORM_PROVIDERS[platform],
             card_number=CARD_NUMBERS[kind], exp_month=month, exp_year=year,
         )  # fmt: skip
         m.card[i] = kind
+        return method
+
+    def _fix_card(self, u: Unit, i: int) -> None:
+        """A new card on a subscription in dunning: the next billing run retries with it."""
+        method = self._add_card(u, i, "approve")
+        subscriptions.update_payment_method(u, self.m.sub_id[i], payment_method_id=method.id)
 
     def _subscribe(self, u: Unit, i: int, offer: str, coupon: str | None = None) -> None:
         m = self.m
@@ -720,6 +728,7 @@ ACTIONS: dict[str, Callable[..., None]] = {
     "change": _Business._change,
     "chargeback": _Business._chargeback,
     "update": _Business._update,
+    "fix_card": _Business._fix_card,
     "erase": _Business._erase,
     "pass_renewal": lambda b, u, i: b._buy(u, i, PASS),
     "buy_rental": lambda b, u, i: b._buy(u, i, RENTAL),
