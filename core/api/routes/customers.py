@@ -46,8 +46,8 @@ def customer_out(u: Unit, customer: Customer) -> CustomerOut:
 
 @router.post("", status_code=201, response_model=CustomerOut, summary="Create a customer")
 def create_customer(body: CustomerCreate, ctx: IdempotentContext):
-    def work(u: Unit) -> CustomerOut:
-        return customer_out(u, customers.create_customer(u, **body.model_dump()))
+    def work(u: Unit) -> CustomerOut:  # a new customer has no subscriptions to look up
+        return CustomerOut.model_validate(customers.create_customer(u, **body.model_dump()))
 
     return ctx.write(work, 201)
 
