@@ -74,6 +74,7 @@ from dateutil.relativedelta import relativedelta
 
 from benchmarks.common import REPO, machine, write_result
 from benchmarks.core_load_client import CARD_OK, COUNTRIES, process_tree
+from core.db import scratch_database, unreachable
 
 PG_URL = os.environ.get(
     "CHURNIQ_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -90,33 +91,6 @@ SERVE = (
 
 
 # ---- the database --------------------------------------------------------------------------
-
-
-def pg_unreachable(server_url: str) -> str | None:
-    engine = sa.create_engine(server_url, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError as exc:
-        return f"PostgreSQL not reachable at {server_url}: {str(exc.orig).splitlines()[0]}"
-    finally:
-        engine.dispose()
-    return None
-
-
-@contextlib.contextmanager
-def bench_database(server_url: str) -> Iterator[str]:
-    """The URL of a new, empty database `churniq_bench_<random>`; dropped afterwards."""
-    name = f"churniq_bench_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'create database "{name}"'))
-        yield sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
 
 
 def libpq_dsn(url: str) -> str:
@@ -755,7 +729,7 @@ def main() -> None:
     parser.add_argument("--pg-url", default=PG_URL, help="the server (a database is made)")
     args = parser.parse_args()
 
-    why = pg_unreachable(args.pg_url)
+    why = unreachable(args.pg_url)
     if why is not None:
         raise SystemExit(why)
     from core.migrate import upgrade
@@ -763,7 +737,7 @@ def main() -> None:
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="churniq-bench-core-load-"))
     try:
-        with bench_database(args.pg_url) as url:
+        with scratch_database(args.pg_url, "churniq_bench") as url:
             upgrade(url)
             engine = sa.create_engine(url)
             with engine.connect() as conn:

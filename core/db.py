@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
@@ -32,3 +37,32 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def unreachable(url: str) -> str | None:
+    """Why the database server at `url` cannot be used (one line), or None when it can."""
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except OperationalError as exc:
+        return f"PostgreSQL not reachable at {url}: {str(exc.orig).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    return None
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database `<prefix>_<random>` on the server of
+    `server_url`, dropped afterwards (tests and benchmarks)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'create database "{name}"'))
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()

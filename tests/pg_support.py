@@ -8,12 +8,11 @@ green CI run has always covered both databases."""
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 import pytest
-import sqlalchemy as sa
+
+from core.db import scratch_database, unreachable
 
 PG_SERVER = os.environ.get(
     "CHURNIQ_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -22,15 +21,7 @@ PG_SERVER = os.environ.get(
 
 def pg_unreachable() -> str | None:
     """Why the PostgreSQL server cannot be used, or None when it can."""
-    engine = sa.create_engine(PG_SERVER, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError as exc:
-        return f"PostgreSQL not reachable at {PG_SERVER}: {str(exc.orig).splitlines()[0]}"
-    finally:
-        engine.dispose()
-    return None
+    return unreachable(PG_SERVER)
 
 
 def require_pg() -> None:
@@ -43,16 +34,6 @@ def require_pg() -> None:
     pytest.skip(why)
 
 
-@contextmanager
-def fresh_pg_database() -> Iterator[str]:
+def fresh_pg_database() -> AbstractContextManager[str]:
     """The URL of a new, empty database `churniq_test_<random>`; dropped afterwards."""
-    name = f"churniq_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'create database "{name}"'))
-        yield sa.make_url(PG_SERVER).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
-        admin.dispose()
+    return scratch_database(PG_SERVER, "churniq_test")
