@@ -213,9 +213,58 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(simulated)
     cmd_run(args)
     print(f"demo pipeline finished in {time.perf_counter() - started:.1f}s")
+    print(ensure_demo_user(settings))
     if args.no_serve:
         return 0
     return serve_app(settings, args.port)
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    from app import users
+
+    settings = _settings(args)
+    try:
+        if args.users_command == "list":
+            found = users.load_users(settings.home)
+            for user in found.values():
+                print(f"{user.name}\t{user.role}")
+            if not found:
+                print(f"no users yet: `churniq users add NAME --role {users.ROLES[-1]}`")
+            return 0
+        if args.users_command == "remove":
+            if not users.remove_user(settings.home, args.name):
+                raise UserError(f"no user {args.name}")
+            print(f"removed {args.name}")
+            return 0
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        elif args.generate:
+            password = users.new_password()
+        else:
+            import getpass
+
+            password = getpass.getpass(f"password for {args.name}: ")
+        user = users.save_user(settings.home, args.name, password, args.role)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(f"user {user.name} ({user.role}) saved in {users.users_path(settings.home)}")
+    if args.generate:
+        print(f"password: {password}")
+    return 0
+
+
+def ensure_demo_user(settings) -> str:
+    """The demo's sign-in: user `demo` (admin), with a new password printed once."""
+    from app import users
+
+    if "demo" in users.load_users(settings.home):
+        return (
+            "sign in as demo with the password printed when it was created "
+            "(new one: `churniq users add demo --role admin --generate`)"
+        )
+    password = users.new_password()
+    users.save_user(settings.home, "demo", password, "admin")
+    return f"sign in as demo with password {password}"
 
 
 def cmd_dagster(args: argparse.Namespace) -> int:
@@ -365,6 +414,19 @@ def parser() -> argparse.ArgumentParser:
 
     add_core_parser(sub, _positive)
     sub.choices["core"].set_defaults(func=cmd_core)
+
+    s = sub.add_parser("users", help="the dashboards' users (names, roles, hashed passwords)")
+    verbs = s.add_subparsers(dest="users_command", required=True)
+    v = verbs.add_parser("add", help="create a user or replace their password and role")
+    v.add_argument("name")
+    v.add_argument("--role", required=True, choices=["viewer", "retention", "admin"])
+    how = v.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    how.add_argument("--generate", action="store_true", help="generate a password and print it")
+    v = verbs.add_parser("remove", help="remove a user")
+    v.add_argument("name")
+    verbs.add_parser("list", help="the users and their roles")
+    s.set_defaults(func=cmd_users)
 
     s = sub.add_parser("dagster", help="start the Dagster UI on the same definitions")
     s.add_argument("--port", type=_positive, default=3000)
