@@ -54,6 +54,29 @@ DEFINITIONS: Final[dict[str, str]] = {
         "business movement: movements compare yesterday's and today's subscriptions at today's "
         "rate (ECB daily reference rates)."
     ),
+    "mrr_at_start": (
+        "**MRR at start**: MRR at the end of the previous month. The MRR bridge holds exactly: "
+        "MRR end = MRR start + new + reactivation + expansion + contraction + churn + pause + "
+        "resume + FX adjustment (losses negative)."
+    ),
+    "arpu": (
+        "**ARPU** (average revenue per user) = MRR ÷ paying customers, both at the end of the "
+        "month."
+    ),
+    "quick_ratio": (
+        "**Quick ratio** = (new + expansion + reactivation MRR) ÷ |churn + contraction MRR|: MRR "
+        "gained for each unit of MRR lost. Empty when nothing was lost (churn + contraction = 0)."
+    ),
+    "net_mrr_churn_rate": (
+        "**Net MRR churn rate** = −(churn + contraction + expansion + reactivation MRR) ÷ MRR at "
+        "start of month (negative means net expansion)."
+    ),
+    "net_revenue_retention": (
+        "**Net revenue retention** = 1 − net MRR churn rate, where net MRR churn rate = −(churn + "
+        "contraction + expansion + reactivation MRR) ÷ MRR at start of month. Above 100% means "
+        "the existing customers' expansion and reactivation outweigh churn and contraction. "
+        "Empty when MRR at start is 0."
+    ),
 }
 
 MRR_MOVEMENTS_HELP: Final = (
@@ -64,6 +87,19 @@ MRR_MOVEMENTS_HELP: Final = (
 )
 
 MRR_TREND_HELP: Final = DEFINITIONS["mrr"]
+
+MRR_BRIDGE_HELP: Final = (
+    "The month's MRR bridge as a waterfall: MRR at start (the previous month's end), each "
+    "movement (gains up, losses down), the FX adjustment, and MRR at end. "
+    + DEFINITIONS["mrr_at_start"]
+    + " "
+    + DEFINITIONS["fx_adjustment"]
+)
+
+MRR_SEGMENTS_HELP: Final = (
+    "The month's MRR bridge per segment: the customer's latest country and signup platform "
+    "(`unknown` when missing or erased). Summing the segments gives the bridge above."
+)
 
 
 def definition(metric: str) -> str | None:

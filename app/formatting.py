@@ -76,3 +76,21 @@ def rate_delta_pp(current: Any, previous: Any, digits: int = 2) -> str | None:
     diff = (float(current) - float(previous)) * 100
     diff = round(diff, digits) + 0.0  # avoid "-0.00"
     return signed(f"{diff:.{digits}f} pp", diff)
+
+
+def ratio(value: Any, digits: int = 2) -> str | None:
+    """A plain ratio, ``1.6923`` → ``1.69``."""
+    return (
+        None
+        if is_missing(value)
+        else format_decimal(
+            round(float(value), digits), format=f"#,##0.{'0' * digits}", locale=LOCALE
+        )
+    )
+
+
+def ratio_delta(current: Any, previous: Any, digits: int = 2) -> str | None:
+    if is_missing(current) or is_missing(previous):
+        return None
+    diff = round(float(current) - float(previous), digits) + 0.0  # avoid "-0.00"
+    return signed(ratio(diff, digits), diff)

@@ -29,6 +29,7 @@ PAGES = [
     st.Page(
         _PAGES_DIR / "overview.py", title="Overview", icon=":material/dashboard:", default=True
     ),
+    st.Page(_PAGES_DIR / "mrr.py", title="MRR & movements", icon=":material/waterfall_chart:"),
 ]
 
 st.set_page_config(page_title="ChurnIQ", page_icon=":material/monitoring:", layout="wide")

@@ -1,0 +1,182 @@
+"""MRR & movements: the MRR bridge of a month, its movements by segment, and the revenue KPIs."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from app import data, filters
+from app import formatting as fmt
+from app.charts import (
+    bridge_frame,
+    segment_bridge_frame,
+    segment_movements_chart,
+    waterfall_chart,
+)
+from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.definitions import DEFINITIONS, MRR_BRIDGE_HELP, MRR_SEGMENTS_HELP
+
+MONTH_KEY = "mrr_month"
+
+#: KPIs of the chosen month: label, metric column, kind of number.
+KPI_SPECS: tuple[tuple[str, str, str], ...] = (
+    ("ARR", "arr", "money"),
+    ("ARPU", "arpu", "money"),
+    ("Quick ratio", "quick_ratio", "ratio"),
+    ("Net revenue retention", "net_revenue_retention", "rate"),
+)
+
+
+def previous_month(month: date) -> date:
+    return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def month_row(df: pd.DataFrame, month: date) -> pd.Series | None:
+    rows = df[df["month"].dt.date == month]
+    return None if rows.empty else rows.iloc[0]
+
+
+def bridge_kpis(current: pd.Series, previous: pd.Series | None, currency: str | None) -> list[Kpi]:
+    """The month's revenue KPIs with their change against the previous month."""
+    kpis = []
+    for label, column, kind in KPI_SPECS:
+        value = current.get(column)
+        before = None if previous is None else previous.get(column)
+        if kind == "money":
+            shown, delta = fmt.money(value, currency), fmt.money_delta(value, before, currency)
+        elif kind == "ratio":
+            shown, delta = fmt.ratio(value), fmt.ratio_delta(value, before)
+        else:
+            shown, delta = fmt.percent(value), fmt.rate_delta_pp(value, before)
+        unchanged = not (fmt.is_missing(value) or fmt.is_missing(before)) and value == before
+        kpis.append(Kpi(label, shown, delta, DEFINITIONS[column], unchanged=unchanged))
+    return kpis
+
+
+def choose_month(options: list[date]) -> date:
+    """The month of the bridge, within the filtered period (default: its last month)."""
+    if st.session_state.get(MONTH_KEY) not in options:
+        st.session_state.pop(MONTH_KEY, None)  # a narrower period dropped it: back to default
+    return st.selectbox(
+        "Month",
+        options,
+        index=len(options) - 1,
+        format_func=filters.month_label,
+        key=MONTH_KEY,
+        help="Month of the bridge, the KPIs and the segment breakdown.",
+    )
+
+
+def balance_caption(row: pd.Series, currency: str | None) -> str:
+    movements = float(row["net_new_mrr"])
+    return (
+        f"MRR at start {fmt.money(row['mrr_at_start'], currency)} "
+        f"+ movements {fmt.money(movements, currency)} "
+        f"+ FX adjustment {fmt.money(row['fx_adjustment'], currency)} "
+        f"= MRR at end {fmt.money(row['mrr'], currency)}"
+    )
+
+
+def render() -> None:
+    st.title("MRR & movements")
+    source = data.current_source()
+    if source is None or not data.has_metrics(source):
+        empty_state(
+            None if source is None else "The snapshot has no `marts.metrics_monthly` table yet."
+        )
+        return
+    meta = data.snapshot_meta(source)
+    currency = meta.reporting_currency
+    chosen = filters.current()
+    if chosen.end is None or chosen.start is None:
+        empty_state("The snapshot has no months of metrics yet.")
+        return
+    segments = (chosen.platforms, chosen.countries)
+
+    # One month before the period too, for the first month's KPI deltas.
+    series = data.mrr_bridge(source, previous_month(chosen.start), chosen.end, *segments)
+    if series is None:
+        empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
+        return
+    in_period = [m for m in series["month"].dt.date if chosen.start <= m <= chosen.end]
+    if not in_period:
+        st.warning(f"No data for {chosen.describe()} in the selected period.")
+        snapshot_caption(meta)
+        return
+
+    month = choose_month(in_period)
+    current = month_row(series, month)
+    assert current is not None  # month comes from the series
+    previous = month_row(series, previous_month(month))
+    st.caption(
+        f"{filters.month_label(month)} compared with "
+        f"{filters.month_label(previous_month(month))} · {chosen.describe()}"
+        " · figures summed over the country × platform segments"
+    )
+    kpis = bridge_kpis(current, previous, currency)
+    for column, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
+        with column:
+            metric(kpi)
+
+    st.subheader(f"MRR bridge, {filters.month_label(month)}", help=MRR_BRIDGE_HELP)
+    bridge = bridge_frame(current)
+    st.altair_chart(waterfall_chart(bridge, currency), width="stretch")
+    st.caption(balance_caption(current, currency))
+    if round(float(current["bridge_gap"]), 2) != 0:
+        st.warning(
+            "The bridge does not balance: MRR at end differs from MRR at start + movements + FX "
+            f"by {fmt.money(current['bridge_gap'], currency)}. Check the published snapshot."
+        )
+    csv_download(
+        bridge[["step", "amount", "start", "end"]].assign(month=month)[
+            ["month", "step", "amount", "start", "end"]
+        ],
+        f"mrr_bridge_{month:%Y-%m}.csv",
+        "Download MRR bridge (CSV)",
+        key="dl_bridge",
+    )
+
+    st.subheader("Movements by segment", help=MRR_SEGMENTS_HELP)
+    by_segment = data.mrr_bridge_by_segment(source, month, *segments)
+    if by_segment is None or by_segment.empty:
+        st.info("No segment breakdown for this month.")
+    else:
+        table = segment_bridge_frame(by_segment)
+        st.altair_chart(segment_movements_chart(table, currency), width="stretch")
+        st.dataframe(
+            table,
+            hide_index=True,
+            column_config={
+                "country": "Country",
+                "platform": "Platform",
+                **{
+                    c: st.column_config.NumberColumn(label, format="%.2f")
+                    for c, label in (
+                        ("mrr_at_start", "MRR at start"),
+                        ("new_mrr", "New"),
+                        ("reactivation_mrr", "Reactivation"),
+                        ("expansion_mrr", "Expansion"),
+                        ("resume_mrr", "Resume"),
+                        ("contraction_mrr", "Contraction"),
+                        ("churned_mrr", "Churn"),
+                        ("pause_mrr", "Pause"),
+                        ("fx_adjustment", "FX adjustment"),
+                        ("net_new_mrr", "Net new MRR"),
+                        ("mrr", "MRR at end"),
+                    )
+                },
+            },
+        )
+        csv_download(
+            table.assign(month=month)[["month", *table.columns]],
+            f"mrr_movements_by_segment_{month:%Y-%m}.csv",
+            "Download movements by segment (CSV)",
+            key="dl_segments",
+        )
+
+    snapshot_caption(meta)
+
+
+render()
