@@ -147,12 +147,21 @@ def bridge_frame(row: pd.Series) -> pd.DataFrame:
 def waterfall_chart(frame: pd.DataFrame, currency: str | None) -> alt.Chart:
     unit = f" ({currency})" if currency else ""
     colour = frame["column"].map(lambda c: MOVEMENTS[c][1] if c in MOVEMENTS else TOTAL_COLOUR)
+    # The axis starts below the lowest running level, not at zero: a month's movements are a
+    # few percent of the MRR they move and would not show. The two totals start at that floor.
+    levels = frame[["start", "end"]].where(frame["column"].isin(BRIDGE_STEPS), frame["end"], axis=0)
+    low, high = float(levels.min().min()), float(levels.max().max())
+    pad = max(high - low, abs(high) * 0.01, 1.0) * 0.25
+    floor, top = max(low - pad, 0.0), high + pad
+    shown = frame.assign(
+        colour=colour, start=frame["start"].where(frame["column"].isin(BRIDGE_STEPS), floor)
+    )
     return (
-        alt.Chart(frame.assign(colour=colour))
+        alt.Chart(shown)
         .mark_bar()
         .encode(
             x=alt.X("step:N", sort=list(frame["step"]), title=None, axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("start:Q", title=f"MRR{unit}"),
+            y=alt.Y("start:Q", title=f"MRR{unit}", scale=alt.Scale(domain=[floor, top])),
             y2="end:Q",
             color=alt.Color("colour:N", scale=None),
             tooltip=[

@@ -1,6 +1,7 @@
 """ChurnIQ dashboard entry point: ``streamlit run app/main.py``.
 
-This file is the frame around every page: page config, sidebar filters, navigation. Pages live
+This file is the frame around every page: page config, sign-in (nobody signed in sees any
+data), sidebar filters, navigation of the pages the user's role may open. Pages live
 one per module under ``app/views/``; add a new one by appending an ``st.Page`` to ``PAGES``.
 The folder is deliberately not called ``pages/``: a ``pages/`` folder next to the entry point
 switches Streamlit into its older directory-based multipage mode, in which reruns can execute
@@ -21,7 +22,7 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from app import data, filters  # noqa: E402
+from app import data, filters, signin  # noqa: E402
 
 _PAGES_DIR = Path(__file__).parent / "views"
 
@@ -32,8 +33,16 @@ PAGES = [
     st.Page(_PAGES_DIR / "mrr.py", title="MRR & movements", icon=":material/waterfall_chart:"),
 ]
 
+# the weakest role that may open a page (by title); pages not listed are for every role
+MINIMUM_ROLE: dict[str, str] = {}
+
 st.set_page_config(page_title="ChurnIQ", page_icon=":material/monitoring:", layout="wide")
-page = st.navigation(PAGES)
+user = signin.current_user()
+if user is None:  # nobody signed in sees any data: only the sign-in page exists
+    st.navigation([st.Page(signin.sign_in_view, title="Sign in", icon=":material/login:")]).run()
+    st.stop()
+page = st.navigation([p for p in PAGES if user.may(MINIMUM_ROLE.get(p.title, "viewer"))])
 st.sidebar.title("ChurnIQ")
+signin.sign_out_control(user)
 filters.render_sidebar(data.current_source())
 page.run()

@@ -20,6 +20,9 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.signin import SESSION_KEY
+from app.users import save_user
+
 SEGMENT_COLUMNS = (
     "month, country, platform, mrr, paying_customers, paying_customers_at_start, new_mrr, "
     "expansion_mrr, contraction_mrr, churned_mrr, reactivation_mrr, pause_mrr, resume_mrr, "
@@ -131,12 +134,16 @@ def build_snapshot(home: Path, *, with_marts: bool = True, with_meta: bool = Tru
 MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
 
 
+TESTER, TESTER_PASSWORD = "tester", "tester-password"
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty CHURNIQ_HOME."""
+    """A CHURNIQ_HOME with no data and one dashboard user, `tester` (admin)."""
     path = tmp_path / "churniq"
     path.mkdir()
     monkeypatch.setenv("CHURNIQ_HOME", str(path))
+    save_user(path, TESTER, TESTER_PASSWORD, "admin")
     return path
 
 
@@ -153,15 +160,18 @@ def snapshot_home(home: Path) -> Path:
     return home
 
 
-def run_app() -> AppTest:
-    """Run the whole app (entry point + default page) once; rerun with ``.run()``."""
+def run_app(user: str | None = TESTER) -> AppTest:
+    """Run the whole app (entry point + default page) once, signed in as `user` (None: not
+    signed in); rerun with ``.run()``."""
     at = AppTest.from_file(str(MAIN), default_timeout=30)
+    if user is not None:
+        at.session_state[SESSION_KEY] = user
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
 
 @pytest.fixture
-def app_runner() -> Callable[[], AppTest]:
+def app_runner() -> Callable[..., AppTest]:
     """Call after CHURNIQ_HOME is prepared (``home`` / ``snapshot_home``)."""
     return run_app

@@ -1,6 +1,7 @@
 """Serve the dashboards on a home and drive them in headless Chromium (Debian's package).
 
-Used by the browser test and by `make screenshots`, which writes docs/overview.png.
+Used by the browser test and by `make screenshots`, which writes a picture of every page to
+docs/ (`SHOTS`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 from app.serve import streamlit_command
+from app.users import new_password, save_user
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -80,18 +82,45 @@ def wait_ready(page: Page, text: str, timeout_ms: int = 60_000) -> None:
     )
 
 
+# page title in the navigation, a text that says it is drawn, the file under docs/
+SHOTS = [
+    ("Overview", "MRR movements", "overview.png"),
+    ("MRR & movements", "Movements by segment", "mrr.png"),
+]
+
+
+def sign_in(page: Page, name: str, password: str) -> None:
+    """Fill the sign-in form and wait for the dashboards."""
+    wait_ready(page, "Sign in to ChurnIQ")
+    page.get_by_role("textbox", name="User").fill(name)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text("Sign out").first.wait_for(timeout=60_000)
+
+
+def screenshot_user(home: Path) -> tuple[str, str]:
+    """A viewer for the screenshots, with a new password each time."""
+    password = new_password()
+    save_user(home, "screenshots", password, "viewer")
+    return "screenshots", password
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    name, password = screenshot_user(args.home.resolve())
     with served(args.home.resolve()) as url, browser_page() as page:
         page.goto(url)
-        wait_ready(page, "MRR movements")
-        time.sleep(2)  # let the charts draw
-        page.screenshot(path=str(args.out / "overview.png"), full_page=True)
-    print(f"wrote {args.out / 'overview.png'}")
+        sign_in(page, name, password)
+        for title, ready, file in SHOTS:
+            page.get_by_role("link", name=title).click()
+            wait_ready(page, ready)
+            time.sleep(2)  # let the charts draw
+            page.screenshot(path=str(args.out / file), full_page=True)
+            print(f"wrote {args.out / file}")
 
 
 if __name__ == "__main__":

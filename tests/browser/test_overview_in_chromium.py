@@ -9,10 +9,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from app.users import save_user
 from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
 from pipelines.settings import get_settings
-from tests.browser.shoot import CHROMIUM, browser_page, served, wait_ready
+from tests.browser.shoot import CHROMIUM, browser_page, served, sign_in, wait_ready
+
+PASSWORD = "analyst-password"
 
 pytestmark = [
     pytest.mark.slow,
@@ -29,6 +32,7 @@ def home(tmp_path_factory) -> Path:
         truth_dir=settings.ground_truth,
     )  # fmt: skip
     run_pipeline(settings)
+    save_user(home, "analyst", PASSWORD, "viewer")
     return home
 
 
@@ -38,6 +42,8 @@ def test_overview_renders_and_exports_its_data(home: Path, tmp_path: Path):
     con.close()
     with served(home) as url, browser_page() as page:
         page.goto(url)
+        assert page.get_by_text("MRR movements").count() == 0  # nothing before signing in
+        sign_in(page, "analyst", PASSWORD)
         wait_ready(page, "MRR movements")
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.get_by_text("No data yet").count() == 0
@@ -55,5 +61,9 @@ def test_overview_renders_and_exports_its_data(home: Path, tmp_path: Path):
 def test_empty_home_shows_what_to_do(tmp_path: Path):
     with served(tmp_path) as url, browser_page() as page:
         page.goto(url)
+        wait_ready(page, "No users yet")
+        save_user(tmp_path, "analyst", PASSWORD, "viewer")
+        page.reload()
+        sign_in(page, "analyst", PASSWORD)
         wait_ready(page, "No data yet")
         assert page.get_by_text("churniq run").count() >= 1
