@@ -102,6 +102,55 @@ MRR_SEGMENTS_HELP: Final = (
 )
 
 
+_LATEST_SCORING: Final = (
+    "Over the subscribers of the latest scoring (`ml.churn_scores`) that match the filters."
+)
+
+#: Help texts of the at-risk page (churn scores of the latest scoring).
+SCORE_DEFINITIONS: Final[dict[str, str]] = {
+    "subscribers": (
+        "**Subscribers**: customers scored in the latest scoring run that match the global "
+        "platform and country filters and the page's filters (risk band, minimum churn "
+        "probability, minimum MRR, minimum predicted LTV, top reason, offer type). Each customer "
+        "counts once."
+    ),
+    "mrr_at_risk": (
+        "**MRR at risk** = Σ MRR × churn probability (30 days) over the selection: the MRR the "
+        "selection is expected to lose to churn within 30 days of the scoring date, an expected "
+        "value under the model, not a forecast for any single subscriber. MRR is the "
+        "customer's MRR when scored, in the reporting currency. " + _LATEST_SCORING
+    ),
+    "selection_mrr": (
+        "**MRR of the selection** = Σ MRR of the selected subscribers when scored (customers "
+        "without MRR count 0), in the reporting currency. MRR at risk is a part of it. "
+        + _LATEST_SCORING
+    ),
+    "expected_churners": (
+        "**Expected churners** = Σ churn probability (30 days) over the selection: how many of "
+        "the selected subscribers the model expects to churn within 30 days of the scoring date. "
+        "A customer churns when their last active subscription ends. " + _LATEST_SCORING
+    ),
+    "churn_probability": (
+        "**Churn probability** (30 days): the model's probability that the customer churns "
+        "(their last active subscription ends) within 30 days of the scoring date."
+    ),
+}
+
+AT_RISK_REASONS_HELP: Final = (
+    "The selection by the group of each subscriber's top reason (the feature that raised the "
+    "subscriber's churn score the most): number of subscribers and MRR at risk. "
+    "*No stand-out reason* means no feature raised the score noticeably. "
+    + SCORE_DEFINITIONS["mrr_at_risk"]
+)
+
+AT_RISK_LIST_HELP: Final = (
+    "The selected subscribers, most MRR at risk first (MRR × churn probability). Customer ids "
+    "are pseudonymous. Predicted LTV and expected remaining months come with their interval "
+    "(low – high), never as a bare point. Top reasons are the features that raised the score "
+    "the most, in plain words."
+)
+
+
 def definition(metric: str) -> str | None:
     """The help text of a metric column, or None when it has none yet."""
     return DEFINITIONS.get(metric)

@@ -73,7 +73,9 @@ def _money_casts(columns: str) -> str:
     )
 
 
-def build_snapshot(home: Path, *, with_marts: bool = True, with_meta: bool = True) -> Path:
+def build_snapshot(
+    home: Path, *, with_marts: bool = True, with_meta: bool = True, with_scores: bool = True
+) -> Path:
     """Write ``home/serving.duckdb`` and return its path."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "serving.duckdb"
@@ -128,7 +130,73 @@ def build_snapshot(home: Path, *, with_marts: bool = True, with_meta: bool = Tru
             " movement_type varchar, mrr_change decimal(18,2), mrr_before decimal(18,2),"
             " mrr_after decimal(18,2))"
         )
+        if with_scores:
+            _add_churn_scores(con)
     return path
+
+
+# ml.churn_scores: two scorings. Only the latest (2024-03-31) may show; the earlier one differs
+# in every probability and has a customer (c9) the latest does not. Latest scoring, by MRR at
+# risk (MRR × 30-day probability):
+# | customer | band | p | mrr | at risk | ltv (low–high) | reason group | offer | platform | country |
+# |---|---|---|---|---|---|---|---|---|---|
+# | c1 | high | 0.8 | 20 | 16 | 200 (120–280) | failed_payments | subscription | web | FR |
+# | c3 | medium | 0.5 | 30 | 15 | 300 (180–420) | failed_payments | subscription | web | DE |
+# | c8 | high | 0.9 | 10 | 9 | 100 (60–140) | pending_cancellation | subscription | web | DE |
+# | c2 | high | 0.6 | 10 | 6 | 100 (60–140) | pending_cancellation | subscription | ios | FR |
+# | c5 | low | 0.1 | 40 | 4 | 400 (240–560) | tenure | bundle | web | DE |
+# | c4 | medium | 0.3 | 10 | 3 | 100 (60–140) | engagement | subscription | web | FR |
+# | c6 | low | 0.1 | 20 | 2 | 200 (120–280) | (none) | subscription | ios | FR |
+# | c7 | low | 0.2 | 0 | 0 | 0 (0–0) | trial | subscription | web | FR |
+# Totals: 8 subscribers, MRR at risk 55, MRR 140, expected churners 3.5.
+SCORE_ROWS = """
+('c1', 'high',   0.8, 20, ['2 failed payments in the last 30 days', 'watch time down 50 % over 4 weeks'], ['failed_payments', 'engagement'], 'subscription', 'web', 'FR'),
+('c2', 'high',   0.6, 10, ['cancellation requested'], ['pending_cancellation'], 'subscription', 'ios', 'FR'),
+('c3', 'medium', 0.5, 30, ['1 failed payment in the last 30 days'], ['failed_payments'], 'subscription', 'web', 'DE'),
+('c4', 'medium', 0.3, 10, ['watch time down 40 % over 4 weeks'], ['engagement'], 'subscription', 'web', 'FR'),
+('c5', 'low',    0.1, 40, ['subscriber for 3 months'], ['tenure'], 'bundle', 'web', 'DE'),
+('c6', 'low',    0.1, 20, [], [], 'subscription', 'ios', 'FR'),
+('c7', 'low',    0.2,  0, ['in a trial'], ['trial'], 'subscription', 'web', 'FR'),
+('c8', 'high',   0.9, 10, ['cancellation requested'], ['pending_cancellation'], 'subscription', 'web', 'DE')
+"""
+SCORE_COLUMNS = "customer_id, risk_band, p, mrr, reasons, groups, offer_type, platform, country"
+
+
+def _add_churn_scores(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists ml")
+    latest = f"""
+        select customer_id, timestamp '2024-03-31 00:00:00' as scored_at, 30 as horizon_days,
+               p::double as churn_probability,
+               least(p * 1.5, 1.0)::double as churn_probability_60d,
+               least(p * 2, 1.0)::double as churn_probability_90d, risk_band,
+               10.0::double as expected_remaining_months,
+               6.0::double as expected_remaining_months_lower,
+               14.0::double as expected_remaining_months_upper, mrr::double as mrr,
+               mrr * 10.0 as predicted_ltv, mrr * 6.0 as predicted_ltv_lower,
+               mrr * 14.0 as predicted_ltv_upper, reasons::varchar[] as top_reasons,
+               groups::varchar[] as top_reason_groups, reasons[1]::varchar as top_reason,
+               offer_type, platform, country, 'm-2' as model_version
+        from (values {SCORE_ROWS}) as t({SCORE_COLUMNS})
+    """
+    # The earlier scoring: other probabilities, bands and one customer more (c9).
+    earlier = """
+        select customer_id, timestamp '2024-02-29 00:00:00' as scored_at, horizon_days,
+               1 - churn_probability as churn_probability, churn_probability_60d,
+               churn_probability_90d, 'high' as risk_band, expected_remaining_months,
+               expected_remaining_months_lower, expected_remaining_months_upper, mrr + 5 as mrr,
+               predicted_ltv, predicted_ltv_lower, predicted_ltv_upper, top_reasons,
+               top_reason_groups, top_reason, offer_type, platform, country,
+               'm-1' as model_version
+        from latest
+        union all
+        select 'c9', timestamp '2024-02-29 00:00:00', 30, 0.99, 0.99, 0.99, 'high', 1, 0, 2,
+               100, 100, 50, 150, ['old reason'], ['price_change'], 'old reason',
+               'pass', 'web', 'FR', 'm-1'
+    """
+    con.execute(
+        f"create table ml.churn_scores as with latest as ({latest}) "
+        f"select * from latest union all select * from ({earlier})"
+    )
 
 
 MAIN = Path(__file__).resolve().parents[2] / "app" / "main.py"
