@@ -13,7 +13,7 @@ from app.users import save_user
 from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
 from pipelines.settings import get_settings
-from tests.browser.shoot import CHROMIUM, browser_page, served, sign_in, wait_ready
+from tests.browser.shoot import CHROMIUM, SHOTS, browser_page, served, sign_in, wait_ready
 
 PASSWORD = "analyst-password"
 
@@ -56,6 +56,36 @@ def test_overview_renders_and_exports_its_data(home: Path, tmp_path: Path):
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert 0 < len(rows) <= months * 10
     assert {"month"} <= set(rows[0])
+
+
+def test_every_page_renders_and_the_at_risk_export_is_the_scored_selection(
+    home: Path, tmp_path: Path
+):
+    save_user(home, "retainer", PASSWORD, "retention")
+    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    scored = {
+        r[0]: r[1]
+        for r in con.execute(
+            """select customer_id, churn_probability from ml.churn_scores
+               where scored_at = (select max(scored_at) from ml.churn_scores)"""
+        ).fetchall()
+    }
+    con.close()
+    with served(home) as url, browser_page() as page:
+        page.goto(url)
+        sign_in(page, "retainer", PASSWORD)
+        for title, ready, _ in SHOTS:
+            page.get_by_role("link", name=title).click()
+            wait_ready(page, ready)
+            assert page.locator('[data-testid="stException"]').count() == 0, title
+        with page.expect_download() as download:
+            page.get_by_text("Export selection (CSV)").click()
+        target = tmp_path / "at_risk.csv"
+        download.value.save_as(target)
+    rows = list(csv.DictReader(io.StringIO(target.read_text())))
+    assert len(rows) == len(scored)  # no filter: every scored subscriber, once
+    assert {r["customer_id"] for r in rows} == set(scored)
+    assert all(abs(float(r["churn_probability"]) - scored[r["customer_id"]]) < 1e-9 for r in rows)
 
 
 def test_empty_home_shows_what_to_do(tmp_path: Path):
