@@ -222,7 +222,7 @@ def reasons_chart(frame: pd.DataFrame, currency: str | None) -> alt.LayerChart:
     unit = f" ({currency})" if currency else ""
     shown = frame.assign(count_label=frame["subscribers"].map(lambda n: f"{n:,} subscribers"))
     base = alt.Chart(shown).encode(
-        y=alt.Y("label:N", sort=list(frame["label"]), title=None),
+        y=alt.Y("label:N", sort=list(frame["label"]), title=None, axis=alt.Axis(labelLimit=260)),
         x=alt.X("mrr_at_risk:Q", title=f"MRR at risk{unit}"),
         tooltip=[
             alt.Tooltip("label:N", title="Top reason"),
