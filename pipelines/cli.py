@@ -410,6 +410,8 @@ def parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_demo)
 
+    from app.users import ROLES as USER_ROLES
+
     from .core_commands import add_parser as add_core_parser
 
     add_core_parser(sub, _positive)
@@ -419,7 +421,7 @@ def parser() -> argparse.ArgumentParser:
     verbs = s.add_subparsers(dest="users_command", required=True)
     v = verbs.add_parser("add", help="create a user or replace their password and role")
     v.add_argument("name")
-    v.add_argument("--role", required=True, choices=["viewer", "retention", "admin"])
+    v.add_argument("--role", required=True, choices=USER_ROLES)
     how = v.add_mutually_exclusive_group()
     how.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     how.add_argument("--generate", action="store_true", help="generate a password and print it")
