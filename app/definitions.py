@@ -77,7 +77,53 @@ DEFINITIONS: Final[dict[str, str]] = {
         "the existing customers' expansion and reactivation outweigh churn and contraction. "
         "Empty when MRR at start is 0."
     ),
+    "gross_mrr_churn_rate": (
+        "**Gross MRR churn rate** = −(churn + contraction MRR) ÷ MRR at start of month: the share "
+        "of the month's starting MRR lost to customers who left or paid less, before any expansion "
+        "or reactivation."
+    ),
+    "churned_in_first_month_customers": (
+        "**First-month churners**: new customers who churned in their first month. They were not "
+        "active at the start of the month, so they are not in the customer churn rate; they are "
+        "counted separately and shown, not hidden."
+    ),
+    "churned_customers": (
+        "**Churned customers**: customers whose last active subscription ended in the month (ending "
+        "one of several subscriptions is contraction), including first-month churners."
+    ),
+    "churn_type": (
+        "**Voluntary vs involuntary**: the churn is involuntary when the subscription ended for "
+        "`payment_failed` and no customer-initiated cancellation was requested before; a customer "
+        "who cancels during dunning churned voluntarily."
+    ),
 }
+
+
+CHURN_RATES_HELP: Final = (
+    "Monthly customer churn rate and gross MRR churn rate. "
+    + DEFINITIONS["customer_churn_rate"]
+    + " "
+    + DEFINITIONS["gross_mrr_churn_rate"]
+)
+
+CHURN_TYPES_HELP: Final = (
+    "Churned customers per month, voluntary and involuntary stacked (together: all churned "
+    "customers of the month). " + DEFINITIONS["churned_customers"] + " " + DEFINITIONS["churn_type"]
+)
+
+CHURN_REASONS_HELP: Final = (
+    "Churned customers of the period by cancellation reason: the reason of the request pending "
+    "when the last subscription ended (`unknown` without a request), who initiated it (customer, "
+    "merchant, or `system` for a failed payment) and whether the churn was voluntary or "
+    "involuntary. " + DEFINITIONS["churn_type"]
+)
+
+SCHEDULED_CHURN_HELP: Final = (
+    "Pending cancellations (requested, not yet effective) by the month they take effect: "
+    "subscriptions, customers, customers whose last live subscription leaves (they will churn; "
+    "the others contract), and the MRR at stake, the MRR those subscriptions carry now. " + _AS_OF
+)
+
 
 MRR_MOVEMENTS_HELP: Final = (
     "Monthly MRR movements: gains (new, expansion, reactivation, resume) above zero, losses "

@@ -31,6 +31,7 @@ PAGES = [
         _PAGES_DIR / "overview.py", title="Overview", icon=":material/dashboard:", default=True
     ),
     st.Page(_PAGES_DIR / "mrr.py", title="MRR & movements", icon=":material/waterfall_chart:"),
+    st.Page(_PAGES_DIR / "churn.py", title="Churn", icon=":material/trending_down:"),
     st.Page(_PAGES_DIR / "at_risk.py", title="At-risk subscribers", icon=":material/person_alert:"),
 ]
 

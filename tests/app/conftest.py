@@ -74,7 +74,12 @@ def _money_casts(columns: str) -> str:
 
 
 def build_snapshot(
-    home: Path, *, with_marts: bool = True, with_meta: bool = True, with_scores: bool = True
+    home: Path,
+    *,
+    with_marts: bool = True,
+    with_meta: bool = True,
+    with_scores: bool = True,
+    with_churn: bool = True,
 ) -> Path:
     """Write ``home/serving.duckdb`` and return its path."""
     home.mkdir(parents=True, exist_ok=True)
@@ -132,7 +137,55 @@ def build_snapshot(
         )
         if with_scores:
             _add_churn_scores(con)
+        if with_churn:
+            _add_churn_marts(con)
     return path
+
+
+# marts.churn_reasons_monthly: per month, the churned customers add up to metrics_monthly's
+# churned customers (Feb 11, Mar 10), voluntary/involuntary to the segments' sums (Feb 9/2,
+# Mar 8/2) and churned MRR to its churned MRR (Feb -110, Mar -100).
+# Over Jan–Mar by reason: not_using 8 (-80), price 7 (-70), payment_failed 4 (-40, involuntary,
+# system), unknown 2 (-20, merchant). A row of Apr 2024 lies outside the snapshot's months.
+CHURN_REASON_ROWS = """
+('2024-02-01', 'price',          'customer', 'voluntary',   5, 4, -40),
+('2024-02-01', 'not_using',      'customer', 'voluntary',   5, 5, -50),
+('2024-02-01', 'payment_failed', 'system',   'involuntary', 2, 2, -20),
+('2024-03-01', 'price',          'customer', 'voluntary',   3, 3, -30),
+('2024-03-01', 'not_using',      'customer', 'voluntary',   4, 3, -30),
+('2024-03-01', 'unknown',        'merchant', 'voluntary',   2, 2, -20),
+('2024-03-01', 'payment_failed', 'system',   'involuntary', 2, 2, -20),
+('2024-04-01', 'price',          'customer', 'voluntary',   9, 9, -90)
+"""
+CHURN_REASON_COLUMNS = (
+    "month, reason, initiated_by, churn_type, churned_subscriptions, churned_customers, churned_mrr"
+)
+
+# marts.scheduled_churn_monthly: 5 pending cancellations (4 customers churning), MRR at stake
+# 40.49; one has no effective date.
+SCHEDULED_ROWS = """
+('2024-04-01', 3, 3, 2, 25.50),
+('2024-05-01', 1, 1, 1,  9.99),
+(null,         1, 1, 1,  5.00)
+"""
+SCHEDULED_COLUMNS = "month, subscriptions, customers, churning_customers, mrr_at_stake"
+
+
+def _add_churn_marts(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "create table marts.churn_reasons_monthly as select month::date as month, reason,"
+        " initiated_by, churn_type, churned_subscriptions::integer as churned_subscriptions,"
+        " churned_customers::integer as churned_customers,"
+        " churned_mrr::decimal(38,22) as churned_mrr"
+        f" from (values {CHURN_REASON_ROWS}) as t({CHURN_REASON_COLUMNS})"
+    )
+    con.execute(
+        "create table marts.scheduled_churn_monthly as select month::date as month,"
+        " subscriptions::integer as subscriptions, customers::integer as customers,"
+        " churning_customers::integer as churning_customers,"
+        " mrr_at_stake::decimal(38,22) as mrr_at_stake"
+        f" from (values {SCHEDULED_ROWS}) as t({SCHEDULED_COLUMNS})"
+    )
 
 
 # ml.churn_scores: two scorings. Only the latest (2024-03-31) may show; the earlier one differs
