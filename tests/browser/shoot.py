@@ -86,6 +86,7 @@ def wait_ready(page: Page, text: str, timeout_ms: int = 60_000) -> None:
 SHOTS = [
     ("Overview", "MRR movements", "overview.png"),
     ("MRR & movements", "Movements by segment", "mrr.png"),
+    ("Churn", "Scheduled churn", "churn.png"),
     ("At-risk subscribers", "Why they are at risk", "at_risk.png"),
 ]
 
