@@ -17,11 +17,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app import data
-from app.components import EMPTY_STATE
 from app.definitions import SCORE_DEFINITIONS
 from app.users import save_user
+from tests.app.page_support import Runner, captions, open_page, source
 
-Runner = Callable[..., AppTest]
 Builder = Callable[..., Path]
 
 PAGE = "views/at_risk.py"
@@ -34,13 +33,6 @@ ALL = {
 BY_RISK = ["c1", "c3", "c8", "c2", "c5", "c4", "c6", "c7"]  # MRR at risk 16, 15, 9, 6, 4, 3, 2, 0
 
 
-def open_page(runner: Runner, user: str = "tester") -> AppTest:
-    at = runner(user=user)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def kpis(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -49,30 +41,9 @@ def listed(at: AppTest) -> list[str]:
     return list(at.dataframe[0].value["customer_id"])
 
 
-def captions(at: AppTest) -> str:
-    return " ".join(c.value for c in at.caption)
-
-
-def source() -> data.Source:
-    src = data.current_source()
-    assert src is not None
-    return src
-
-
-def test_page_is_registered(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
-    assert at.title[0].value == "At-risk subscribers"
-
-
-def test_empty_state_without_snapshot(home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
-    assert EMPTY_STATE in at.info[0].value
-    assert not at.metric and not at.get("download_button")
-
-
 def test_snapshot_without_scores(home: Path, app_runner: Runner, snapshot_builder: Builder) -> None:
     snapshot_builder(home, with_scores=False)
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert at.info[0].value.startswith(
         "No scores yet: run `churniq run` once the business has a few months of history"
     )
@@ -80,7 +51,7 @@ def test_snapshot_without_scores(home: Path, app_runner: Runner, snapshot_builde
 
 
 def test_kpis_list_and_breakdown_of_latest_scoring(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert kpis(at) == ALL
     assert [m.help for m in at.metric] == [
         SCORE_DEFINITIONS[c]
@@ -122,7 +93,7 @@ def test_kpis_list_and_breakdown_of_latest_scoring(snapshot_home: Path, app_runn
 
 
 def test_band_filter_narrows_kpis_and_list(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert at.multiselect(key="at_risk_bands").options == ["low", "medium", "high"]
     at.multiselect(key="at_risk_bands").set_value(["high"]).run()
     assert not at.exception
@@ -136,7 +107,7 @@ def test_band_filter_narrows_kpis_and_list(snapshot_home: Path, app_runner: Runn
 
 
 def test_probability_filter_narrows_kpis_and_list(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.slider(key="at_risk_min_probability").set_value(50).run()
     assert not at.exception
     assert kpis(at) == {
@@ -149,7 +120,7 @@ def test_probability_filter_narrows_kpis_and_list(snapshot_home: Path, app_runne
 
 
 def test_global_country_filter_applies(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.multiselect(key="filter_countries").set_value(["DE"]).run()
     assert not at.exception
     assert kpis(at) == {
@@ -163,7 +134,7 @@ def test_global_country_filter_applies(snapshot_home: Path, app_runner: Runner) 
 
 
 def test_reason_offer_and_value_filters(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     reasons = at.multiselect(key="at_risk_reasons")
     assert reasons.options == [
         "Engagement (watch time)",
@@ -179,16 +150,16 @@ def test_reason_offer_and_value_filters(snapshot_home: Path, app_runner: Runner)
     assert listed(at) == ["c1", "c3"]
     assert kpis(at)["MRR at risk"] == "€31.00"
 
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.multiselect(key="at_risk_offer_types").set_value(["bundle"]).run()
     assert listed(at) == ["c5"]
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.number_input(key="at_risk_min_ltv").set_value(200.0).run()
     assert listed(at) == ["c1", "c3", "c5", "c6"]
 
 
 def test_no_match_warns(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.slider(key="at_risk_min_probability").set_value(95).run()
     assert not at.exception
     assert kpis(at)["Subscribers"] == "0"
@@ -208,7 +179,7 @@ def test_pagination_in_duckdb(snapshot_home: Path) -> None:
 
 def test_viewer_sees_the_list_but_no_exports(snapshot_home: Path, app_runner: Runner) -> None:
     save_user(snapshot_home, "viewer1", "viewer-password", "viewer")
-    at = open_page(app_runner, user="viewer1")
+    at = open_page(app_runner, PAGE, user="viewer1")
     assert listed(at) == BY_RISK
     assert not at.get("download_button")
     assert "Exports need the retention role" in captions(at)
@@ -219,7 +190,7 @@ def test_retention_and_admin_get_both_exports(
     snapshot_home: Path, app_runner: Runner, role: str
 ) -> None:
     save_user(snapshot_home, "someone", "some-password", role)
-    at = open_page(app_runner, user="someone")
+    at = open_page(app_runner, PAGE, user="someone")
     assert [b.label for b in at.get("download_button")] == [
         "Export selection (CSV)",
         "Export selection (Parquet)",

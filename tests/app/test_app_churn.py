@@ -8,62 +8,18 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from app import data
-from app.components import EMPTY_STATE
 from app.definitions import DEFINITIONS
+from tests.app.page_support import Runner, captions, kpis, open_page, source
 
-Runner = Callable[[], AppTest]
 Builder = Callable[..., Path]
 
 PAGE = "views/churn.py"
 
 
-def open_page(runner: Runner) -> AppTest:
-    at = runner()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def kpis(at: AppTest) -> dict[str, tuple[str, str]]:
-    return {m.label: (m.value, m.delta) for m in at.metric}
-
-
-def captions(at: AppTest) -> str:
-    return " ".join(c.value for c in at.caption)
-
-
-def source() -> data.Source:
-    src = data.current_source()
-    assert src is not None
-    return src
-
-
-def test_page_is_registered(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
-    assert at.title[0].value == "Churn"
-
-
-def test_empty_state_without_snapshot(home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
-    assert EMPTY_STATE in at.info[0].value
-    assert not at.metric
-    assert not at.get("download_button")
-
-
-def test_empty_state_when_snapshot_has_no_marts(
-    home: Path, app_runner: Runner, snapshot_builder: Builder
-) -> None:
-    snapshot_builder(home, with_marts=False)
-    at = open_page(app_runner)
-    assert EMPTY_STATE in at.info[0].value
-    assert not at.metric
-
-
 def test_kpis_of_last_month(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert kpis(at) == {
         "Customer churn rate": ("9.43%", "-1.57 pp"),  # 10/106 vs 11/100
         "Gross MRR churn rate": ("9.17%", "-3.83 pp"),  # 100/1090 vs (110 + 20)/1000
@@ -107,7 +63,7 @@ def test_voluntary_plus_involuntary_is_churned(snapshot_home: Path) -> None:
 
 
 def test_charts_tables_and_downloads(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert len(at.get("vega_lite_chart")) == 4
     assert [b.label for b in at.get("download_button")] == [
         "Download churn rates (CSV)",
@@ -131,7 +87,7 @@ def test_charts_tables_and_downloads(snapshot_home: Path, app_runner: Runner) ->
 
 
 def test_country_filter_narrows_segment_figures(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.multiselect(key="filter_countries").set_value(["DE"]).run()
     assert not at.exception
     assert kpis(at) == {
@@ -147,7 +103,7 @@ def test_country_filter_narrows_segment_figures(snapshot_home: Path, app_runner:
 
 
 def test_period_filter_limits_reasons(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.select_slider(key="filter_period").set_range(date(2024, 1, 1), date(2024, 2, 1)).run()
     assert not at.exception
     assert kpis(at)["Customer churn rate"] == ("11.00%", "")  # January has no rate
@@ -157,7 +113,7 @@ def test_period_filter_limits_reasons(snapshot_home: Path, app_runner: Runner) -
 
 
 def test_selection_without_data_warns(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.multiselect(key="filter_platforms").set_value(["ios"])
     at.multiselect(key="filter_countries").set_value(["DE"]).run()
     assert not at.exception
@@ -169,7 +125,7 @@ def test_snapshot_without_churn_marts(
     home: Path, app_runner: Runner, snapshot_builder: Builder
 ) -> None:
     snapshot_builder(home, with_churn=False)
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert kpis(at)["Customer churn rate"] == ("9.43%", "-1.57 pp")
     infos = [i.value for i in at.info]
     assert "The snapshot has no `marts.churn_reasons_monthly` table yet." in infos

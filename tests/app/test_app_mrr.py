@@ -7,63 +7,19 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from app import data
 from app.charts import BRIDGE_STEPS, bridge_frame
-from app.components import EMPTY_STATE
 from app.definitions import DEFINITIONS
+from tests.app.page_support import Runner, captions, kpis, open_page, source
 
-Runner = Callable[[], AppTest]
 Builder = Callable[..., Path]
 
 PAGE = "views/mrr.py"
 
 
-def open_page(runner: Runner) -> AppTest:
-    at = runner()
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def kpis(at: AppTest) -> dict[str, tuple[str, str]]:
-    return {m.label: (m.value, m.delta) for m in at.metric}
-
-
-def captions(at: AppTest) -> str:
-    return " ".join(c.value for c in at.caption)
-
-
-def source() -> data.Source:
-    src = data.current_source()
-    assert src is not None
-    return src
-
-
-def test_page_is_registered(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
-    assert at.title[0].value == "MRR & movements"
-
-
-def test_empty_state_without_snapshot(home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
-    assert EMPTY_STATE in at.info[0].value
-    assert not at.metric
-    assert not at.get("download_button")
-
-
-def test_empty_state_when_snapshot_has_no_marts(
-    home: Path, app_runner: Runner, snapshot_builder: Builder
-) -> None:
-    snapshot_builder(home, with_marts=False)
-    at = open_page(app_runner)
-    assert EMPTY_STATE in at.info[0].value
-    assert not at.metric
-
-
 def test_kpis_of_last_month(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert at.selectbox(key="mrr_month").value == date(2024, 3, 1)
     assert kpis(at) == {
         "ARR": ("€13,260", "+€180.00"),
@@ -77,7 +33,7 @@ def test_kpis_of_last_month(snapshot_home: Path, app_runner: Runner) -> None:
 
 
 def test_waterfall_balances(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert (
         "MRR at start €1,090.00 + movements €10.00 + FX adjustment €5.00 = MRR at end €1,105.00"
         in captions(at)
@@ -111,7 +67,7 @@ def test_waterfall_balances(snapshot_home: Path, app_runner: Runner) -> None:
 
 
 def test_segments_table_chart_and_downloads(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     assert len(at.get("vega_lite_chart")) == 2
     table = at.dataframe[0].value
     assert list(zip(table["country"], table["platform"], strict=True)) == [
@@ -130,7 +86,7 @@ def test_segments_table_chart_and_downloads(snapshot_home: Path, app_runner: Run
 
 
 def test_country_filter_narrows_everything(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.multiselect(key="filter_countries").set_value(["DE"]).run()
     assert not at.exception
     assert kpis(at) == {
@@ -148,7 +104,7 @@ def test_country_filter_narrows_everything(snapshot_home: Path, app_runner: Runn
 
 
 def test_month_choice_and_null_quick_ratio(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.selectbox(key="mrr_month").set_value(date(2024, 2, 1)).run()
     assert kpis(at)["Quick ratio"] == ("1.69", "")  # January has no quick ratio to compare
     assert "MRR at start €1,000.00" in captions(at)
@@ -165,7 +121,7 @@ def test_month_choice_and_null_quick_ratio(snapshot_home: Path, app_runner: Runn
 
 
 def test_period_filter_limits_the_months(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.selectbox(key="mrr_month").set_value(date(2024, 3, 1)).run()
     at.select_slider(key="filter_period").set_range(date(2024, 1, 1), date(2024, 2, 1)).run()
     assert not at.exception
@@ -176,7 +132,7 @@ def test_period_filter_limits_the_months(snapshot_home: Path, app_runner: Runner
 
 
 def test_selection_without_data_warns(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner)
+    at = open_page(app_runner, PAGE)
     at.multiselect(key="filter_platforms").set_value(["ios"])
     at.multiselect(key="filter_countries").set_value(["DE"]).run()
     assert not at.exception
