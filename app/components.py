@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from app import data
+from app import data, filters
 
 EMPTY_STATE = "No data yet: run `churniq run` (or `churniq demo`)"
 
@@ -16,6 +17,47 @@ def empty_state(detail: str | None = None) -> None:
     """Tell the user what to do when there is nothing to show yet."""
     st.info(f"{EMPTY_STATE}.", icon=":material/database:")
     st.caption(detail or f"Looked for a published snapshot at `{data.serving_path()}`.")
+
+
+def previous_month(month: date) -> date:
+    """The first day of the month before `month`."""
+    return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def month_row(df: pd.DataFrame, month: date) -> pd.Series | None:
+    """The row of `month` in a frame with a `month` column, or None."""
+    rows = df[df["month"].dt.date == month]
+    return None if rows.empty else rows.iloc[0]
+
+
+@dataclass(frozen=True)
+class MetricsPage:
+    """What a page on the monthly metrics starts from: the snapshot, its metadata, the filters."""
+
+    source: data.Source
+    meta: data.SnapshotMeta
+    chosen: filters.Filters
+
+    @property
+    def currency(self) -> str | None:
+        return self.meta.reporting_currency
+
+
+def open_metrics_page(title: str) -> MetricsPage | None:
+    """The page's title, then its inputs; None (after the empty state that says what to do)
+    when there is no snapshot, no monthly metrics or no month in it yet."""
+    st.title(title)
+    source = data.current_source()
+    if source is None or not data.has_metrics(source):
+        empty_state(
+            None if source is None else "The snapshot has no `marts.metrics_monthly` table yet."
+        )
+        return None
+    chosen = filters.current()
+    if chosen.end is None or chosen.start is None:
+        empty_state("The snapshot has no months of metrics yet.")
+        return None
+    return MetricsPage(source, data.snapshot_meta(source), chosen)
 
 
 def snapshot_caption(meta: data.SnapshotMeta) -> None:

@@ -8,7 +8,7 @@ scheduled churn come from marts without segment columns and say so in a caption.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -23,7 +23,16 @@ from app.charts import (
     churn_types_frame,
     scheduled_churn_chart,
 )
-from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.components import (
+    Kpi,
+    csv_download,
+    empty_state,
+    metric,
+    month_row,
+    open_metrics_page,
+    previous_month,
+    snapshot_caption,
+)
 from app.definitions import (
     CHURN_RATES_HELP,
     CHURN_REASONS_HELP,
@@ -39,15 +48,6 @@ KPI_SPECS: tuple[tuple[str, str, str], ...] = (
     ("Net MRR churn rate", "net_mrr_churn_rate", "rate"),
     ("First-month churners", "churned_in_first_month_customers", "count"),
 )
-
-
-def previous_month(month: date) -> date:
-    return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
-
-
-def month_row(df: pd.DataFrame, month: date) -> pd.Series | None:
-    rows = df[df["month"].dt.date == month]
-    return None if rows.empty else rows.iloc[0]
 
 
 def churn_kpis(current: pd.Series, previous: pd.Series | None) -> list[Kpi]:
@@ -168,19 +168,10 @@ def render_scheduled(source: data.Source, chosen: filters.Filters, currency: str
 
 
 def render() -> None:
-    st.title("Churn")
-    source = data.current_source()
-    if source is None or not data.has_metrics(source):
-        empty_state(
-            None if source is None else "The snapshot has no `marts.metrics_monthly` table yet."
-        )
+    page = open_metrics_page("Churn")
+    if page is None:
         return
-    meta = data.snapshot_meta(source)
-    currency = meta.reporting_currency
-    chosen = filters.current()
-    if chosen.end is None or chosen.start is None:
-        empty_state("The snapshot has no months of metrics yet.")
-        return
+    source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
     segments = (chosen.platforms, chosen.countries)
 
     # One month before the period too, for the KPI deltas.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +15,16 @@ from app.charts import (
     segment_movements_chart,
     waterfall_chart,
 )
-from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.components import (
+    Kpi,
+    csv_download,
+    empty_state,
+    metric,
+    month_row,
+    open_metrics_page,
+    previous_month,
+    snapshot_caption,
+)
 from app.definitions import DEFINITIONS, MRR_BRIDGE_HELP, MRR_SEGMENTS_HELP
 
 MONTH_KEY = "mrr_month"
@@ -27,15 +36,6 @@ KPI_SPECS: tuple[tuple[str, str, str], ...] = (
     ("Quick ratio", "quick_ratio", "ratio"),
     ("Net revenue retention", "net_revenue_retention", "rate"),
 )
-
-
-def previous_month(month: date) -> date:
-    return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
-
-
-def month_row(df: pd.DataFrame, month: date) -> pd.Series | None:
-    rows = df[df["month"].dt.date == month]
-    return None if rows.empty else rows.iloc[0]
 
 
 def bridge_kpis(current: pd.Series, previous: pd.Series | None, currency: str | None) -> list[Kpi]:
@@ -80,19 +80,10 @@ def balance_caption(row: pd.Series, currency: str | None) -> str:
 
 
 def render() -> None:
-    st.title("MRR & movements")
-    source = data.current_source()
-    if source is None or not data.has_metrics(source):
-        empty_state(
-            None if source is None else "The snapshot has no `marts.metrics_monthly` table yet."
-        )
+    page = open_metrics_page("MRR & movements")
+    if page is None:
         return
-    meta = data.snapshot_meta(source)
-    currency = meta.reporting_currency
-    chosen = filters.current()
-    if chosen.end is None or chosen.start is None:
-        empty_state("The snapshot has no months of metrics yet.")
-        return
+    source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
     segments = (chosen.platforms, chosen.countries)
 
     # One month before the period too, for the first month's KPI deltas.

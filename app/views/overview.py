@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import pandas as pd
 import streamlit as st
 
 from app import data, filters
 from app import formatting as fmt
 from app.charts import movements_chart, movements_frame, trend_chart, trend_frame
-from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.components import (
+    Kpi,
+    csv_download,
+    empty_state,
+    metric,
+    month_row,
+    open_metrics_page,
+    previous_month,
+    snapshot_caption,
+)
 from app.definitions import DEFINITIONS, MRR_MOVEMENTS_HELP, MRR_TREND_HELP
-
-
-def previous_month(month: date) -> date:
-    return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
-
-
-def month_row(df: pd.DataFrame, month: date) -> pd.Series | None:
-    rows = df[df["month"].dt.date == month]
-    return None if rows.empty else rows.iloc[0]
-
 
 #: Headline KPIs: label, metric column, kind of number.
 KPI_SPECS: tuple[tuple[str, str, str], ...] = (
@@ -62,19 +59,10 @@ def headline_kpis(
 
 
 def render() -> None:
-    st.title("Overview")
-    source = data.current_source()
-    if source is None or not data.has_metrics(source):
-        empty_state(
-            None if source is None else "The snapshot has no `marts.metrics_monthly` table yet."
-        )
+    page = open_metrics_page("Overview")
+    if page is None:
         return
-    meta = data.snapshot_meta(source)
-    currency = meta.reporting_currency
-    chosen = filters.current()
-    if chosen.end is None:
-        empty_state("The snapshot has no months of metrics yet.")
-        return
+    source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
     segments = (chosen.platforms, chosen.countries)
 
     kpi_rows = data.monthly_metrics(source, previous_month(chosen.end), chosen.end, *segments)
