@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from app import data, filters
+from app import formatting as fmt
+from app.definitions import DEFINITIONS
 
 EMPTY_STATE = "No data yet: run `churniq run` (or `churniq demo`)"
 
@@ -41,6 +45,21 @@ class MetricsPage:
     @property
     def currency(self) -> str | None:
         return self.meta.reporting_currency
+
+    @property
+    def segments(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The selected (platforms, countries), as the data module's queries take them."""
+        return self.chosen.platforms, self.chosen.countries
+
+    def monthly_series(self, query: Callable[..., pd.DataFrame | None]) -> pd.DataFrame | None:
+        """`query(source, start, end, platforms, countries)` from the month before the period
+        (for the first month's deltas) to its end; None, after the empty state, when the
+        snapshot has no segment table."""
+        start = previous_month(self.chosen.start)
+        series = query(self.source, start, self.chosen.end, *self.segments)
+        if series is None:
+            empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
+        return series
 
 
 def open_metrics_page(title: str) -> MetricsPage | None:
@@ -83,6 +102,41 @@ class Kpi:
     help: str | None
     inverse: bool = False  # True when a decrease is good (churn rate)
     unchanged: bool = False  # the delta is exactly zero: grey, no arrow
+
+
+#: A KPI: label, metric column, kind of number (money, count, ratio or rate).
+KpiSpec = tuple[str, str, str]
+
+
+def _shown(kind: str, value: Any, before: Any, currency: str | None) -> tuple[str | None, ...]:
+    if kind == "money":
+        return fmt.money(value, currency), fmt.money_delta(value, before, currency)
+    if kind == "count":
+        return fmt.count(value), fmt.count_delta(value, before)
+    if kind == "ratio":
+        return fmt.ratio(value), fmt.ratio_delta(value, before)
+    return fmt.percent(value), fmt.rate_delta_pp(value, before)
+
+
+def month_kpis(
+    specs: tuple[KpiSpec, ...],
+    current: pd.Series,
+    previous: pd.Series | None,
+    currency: str | None = None,
+    lower_is_better: Collection[str] = (),
+) -> list[Kpi]:
+    """A month's KPIs with their change against the previous month and their definitions;
+    the columns in `lower_is_better` show a decrease as good news."""
+    kpis = []
+    for label, column, kind in specs:
+        value = current.get(column)
+        before = None if previous is None else previous.get(column)
+        shown, delta = _shown(kind, value, before, currency)
+        unchanged = not (fmt.is_missing(value) or fmt.is_missing(before)) and value == before
+        kpis.append(
+            Kpi(label, shown, delta, DEFINITIONS[column], column in lower_is_better, unchanged)
+        )
+    return kpis
 
 
 def metric(kpi: Kpi) -> None:

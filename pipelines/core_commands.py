@@ -27,27 +27,35 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _unreachable(url: str, exc: OperationalError) -> CoreNotReady:
+    reason = str(exc.orig).strip().splitlines()[0]
+    return CoreNotReady(f"core database {_redacted(url)} unreachable: {reason}")
+
+
+def _sqlite_missing(url: str) -> bool:
+    """A SQLite URL whose file does not exist (connecting would create it empty)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return False
+    return not Path(parsed.database).exists()
+
+
 def require_current(url: str) -> None:
-    """Raise `CoreNotReady` unless the database at `url` is at the newest migration."""
+    """Raise `CoreNotReady` unless the database at `url` exists and is at the newest
+    migration; never creates a database."""
     from core.migrate import current_revision, head_revision
 
+    if _sqlite_missing(url):
+        raise CoreNotReady(f"no core database at {_redacted(url)}: run `churniq core migrate`")
     try:
         current = current_revision(url)
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0]
-        raise CoreNotReady(f"core database {_redacted(url)} unreachable: {reason}") from None
+        raise _unreachable(url, exc) from None
     if current != head_revision():
         raise CoreNotReady(
             f"core database {_redacted(url)} is at migration {current or 'none'}, not "
             f"{head_revision()}: run `churniq core migrate`"
         )
-
-
-def _sqlite_exists(url: str) -> bool:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return True
-    return Path(parsed.database).exists()
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -56,8 +64,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         revision = upgrade(settings.core_url)
     except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0]
-        raise CoreNotReady(f"core database {_redacted(settings.core_url)}: {reason}") from None
+        raise _unreachable(settings.core_url, exc) from None
     print(f"core database {_redacted(settings.core_url)} at migration {revision}")
     return 0
 
@@ -65,10 +72,6 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def _core(settings: Settings):
     from core.unit import Core
 
-    if not _sqlite_exists(settings.core_url):
-        raise CoreNotReady(
-            f"no core database at {_redacted(settings.core_url)}: run `churniq core migrate`"
-        )
     require_current(settings.core_url)
     return Core(settings.core_url)
 

@@ -26,8 +26,8 @@ from app.charts import (
 from app.components import (
     Kpi,
     csv_download,
-    empty_state,
     metric,
+    month_kpis,
     month_row,
     open_metrics_page,
     previous_month,
@@ -37,7 +37,6 @@ from app.definitions import (
     CHURN_RATES_HELP,
     CHURN_REASONS_HELP,
     CHURN_TYPES_HELP,
-    DEFINITIONS,
     SCHEDULED_CHURN_HELP,
 )
 
@@ -53,19 +52,8 @@ KPI_SPECS: tuple[tuple[str, str, str], ...] = (
 def churn_kpis(current: pd.Series, previous: pd.Series | None) -> list[Kpi]:
     """The month's churn KPIs with their change against the previous month (all: lower is
     better)."""
-    kpis = []
-    for label, column, kind in KPI_SPECS:
-        value = current.get(column)
-        before = None if previous is None else previous.get(column)
-        if kind == "count":
-            shown, delta = fmt.count(value), fmt.count_delta(value, before)
-        else:
-            shown, delta = fmt.percent(value), fmt.rate_delta_pp(value, before)
-        unchanged = not (fmt.is_missing(value) or fmt.is_missing(before)) and value == before
-        kpis.append(
-            Kpi(label, shown, delta, DEFINITIONS[column], inverse=True, unchanged=unchanged)
-        )
-    return kpis
+    every = [column for _, column, _ in KPI_SPECS]
+    return month_kpis(KPI_SPECS, current, previous, lower_is_better=every)
 
 
 def all_segments_note(chosen: filters.Filters) -> str:
@@ -172,12 +160,8 @@ def render() -> None:
     if page is None:
         return
     source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
-    segments = (chosen.platforms, chosen.countries)
-
-    # One month before the period too, for the KPI deltas.
-    series = data.churn_monthly(source, previous_month(chosen.start), chosen.end, *segments)
+    series = page.monthly_series(data.churn_monthly)
     if series is None:
-        empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
         return
     in_period = series[series["month"].dt.date >= chosen.start].reset_index(drop=True)
     current = month_row(series, chosen.end)

@@ -18,14 +18,14 @@ from app.charts import (
 from app.components import (
     Kpi,
     csv_download,
-    empty_state,
     metric,
+    month_kpis,
     month_row,
     open_metrics_page,
     previous_month,
     snapshot_caption,
 )
-from app.definitions import DEFINITIONS, MRR_BRIDGE_HELP, MRR_SEGMENTS_HELP
+from app.definitions import MRR_BRIDGE_HELP, MRR_SEGMENTS_HELP
 
 MONTH_KEY = "mrr_month"
 
@@ -40,19 +40,7 @@ KPI_SPECS: tuple[tuple[str, str, str], ...] = (
 
 def bridge_kpis(current: pd.Series, previous: pd.Series | None, currency: str | None) -> list[Kpi]:
     """The month's revenue KPIs with their change against the previous month."""
-    kpis = []
-    for label, column, kind in KPI_SPECS:
-        value = current.get(column)
-        before = None if previous is None else previous.get(column)
-        if kind == "money":
-            shown, delta = fmt.money(value, currency), fmt.money_delta(value, before, currency)
-        elif kind == "ratio":
-            shown, delta = fmt.ratio(value), fmt.ratio_delta(value, before)
-        else:
-            shown, delta = fmt.percent(value), fmt.rate_delta_pp(value, before)
-        unchanged = not (fmt.is_missing(value) or fmt.is_missing(before)) and value == before
-        kpis.append(Kpi(label, shown, delta, DEFINITIONS[column], unchanged=unchanged))
-    return kpis
+    return month_kpis(KPI_SPECS, current, previous, currency)
 
 
 def choose_month(options: list[date]) -> date:
@@ -84,12 +72,8 @@ def render() -> None:
     if page is None:
         return
     source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
-    segments = (chosen.platforms, chosen.countries)
-
-    # One month before the period too, for the first month's KPI deltas.
-    series = data.mrr_bridge(source, previous_month(chosen.start), chosen.end, *segments)
+    series = page.monthly_series(data.mrr_bridge)
     if series is None:
-        empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
         return
     in_period = [m for m in series["month"].dt.date if chosen.start <= m <= chosen.end]
     if not in_period:
@@ -130,7 +114,7 @@ def render() -> None:
     )
 
     st.subheader("Movements by segment", help=MRR_SEGMENTS_HELP)
-    by_segment = data.mrr_bridge_by_segment(source, month, *segments)
+    by_segment = data.mrr_bridge_by_segment(source, month, *page.segments)
     if by_segment is None or by_segment.empty:
         st.info("No segment breakdown for this month.")
     else:

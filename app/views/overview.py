@@ -6,19 +6,19 @@ import pandas as pd
 import streamlit as st
 
 from app import data, filters
-from app import formatting as fmt
 from app.charts import movements_chart, movements_frame, trend_chart, trend_frame
 from app.components import (
     Kpi,
     csv_download,
     empty_state,
     metric,
+    month_kpis,
     month_row,
     open_metrics_page,
     previous_month,
     snapshot_caption,
 )
-from app.definitions import DEFINITIONS, MRR_MOVEMENTS_HELP, MRR_TREND_HELP
+from app.definitions import MRR_MOVEMENTS_HELP, MRR_TREND_HELP
 
 #: Headline KPIs: label, metric column, kind of number.
 KPI_SPECS: tuple[tuple[str, str, str], ...] = (
@@ -34,28 +34,8 @@ def headline_kpis(
     current: pd.Series, previous: pd.Series | None, currency: str | None
 ) -> list[Kpi]:
     """The headline numbers of a month with their change against the previous month."""
-    kpis = []
-    for label, column, kind in KPI_SPECS:
-        value = current.get(column)
-        before = None if previous is None else previous.get(column)
-        if kind == "money":
-            shown, delta = fmt.money(value, currency), fmt.money_delta(value, before, currency)
-        elif kind == "count":
-            shown, delta = fmt.count(value), fmt.count_delta(value, before)
-        else:
-            shown, delta = fmt.percent(value), fmt.rate_delta_pp(value, before)
-        unchanged = not (fmt.is_missing(value) or fmt.is_missing(before)) and value == before
-        kpis.append(
-            Kpi(
-                label,
-                shown,
-                delta,
-                DEFINITIONS[column],
-                inverse=kind == "rate",
-                unchanged=unchanged,
-            )
-        )
-    return kpis
+    rates = {column for _, column, kind in KPI_SPECS if kind == "rate"}
+    return month_kpis(KPI_SPECS, current, previous, currency, lower_is_better=rates)
 
 
 def render() -> None:
@@ -63,10 +43,8 @@ def render() -> None:
     if page is None:
         return
     source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
-    segments = (chosen.platforms, chosen.countries)
-
-    kpi_rows = data.monthly_metrics(source, previous_month(chosen.end), chosen.end, *segments)
-    series = data.monthly_metrics(source, chosen.start, chosen.end, *segments)
+    kpi_rows = data.monthly_metrics(source, previous_month(chosen.end), chosen.end, *page.segments)
+    series = data.monthly_metrics(source, chosen.start, chosen.end, *page.segments)
     if kpi_rows is None or series is None:
         empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
         return

@@ -112,15 +112,6 @@ def test_period_filter_limits_reasons(snapshot_home: Path, app_runner: Runner) -
     assert list(reasons["churned_customers"]) == [5, 4, 2]
 
 
-def test_selection_without_data_warns(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner, PAGE)
-    at.multiselect(key="filter_platforms").set_value(["ios"])
-    at.multiselect(key="filter_countries").set_value(["DE"]).run()
-    assert not at.exception
-    assert "No data for" in at.warning[0].value
-    assert not at.metric
-
-
 def test_snapshot_without_churn_marts(
     home: Path, app_runner: Runner, snapshot_builder: Builder
 ) -> None:

@@ -131,15 +131,6 @@ def test_period_filter_limits_the_months(snapshot_home: Path, app_runner: Runner
     assert kpis(at)["ARR"] == ("€13,080", "+€1,080.00")
 
 
-def test_selection_without_data_warns(snapshot_home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner, PAGE)
-    at.multiselect(key="filter_platforms").set_value(["ios"])
-    at.multiselect(key="filter_countries").set_value(["DE"]).run()
-    assert not at.exception
-    assert "No data for" in at.warning[0].value
-    assert not at.metric
-
-
 @pytest.mark.parametrize("month", [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)])
 def test_by_segment_query_sums_to_bridge(snapshot_home: Path, month: date) -> None:
     total = data.mrr_bridge(source(), month, month)

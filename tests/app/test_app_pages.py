@@ -37,3 +37,13 @@ def test_empty_state_without_data(
     expected = WITHOUT_ITS_TABLES.get(page, EMPTY_STATE) if with_snapshot else EMPTY_STATE
     assert expected in at.info[0].value
     assert not at.metric and not at.get("download_button")
+
+
+@pytest.mark.parametrize("page", ["views/mrr.py", "views/churn.py"])
+def test_a_selection_without_data_warns(snapshot_home: Path, app_runner: Runner, page) -> None:
+    at = open_page(app_runner, page)
+    at.multiselect(key="filter_platforms").set_value(["ios"])
+    at.multiselect(key="filter_countries").set_value(["DE"]).run()
+    assert not at.exception
+    assert "No data for" in at.warning[0].value
+    assert not at.metric
