@@ -76,6 +76,9 @@ def open_metrics_page(title: str) -> MetricsPage | None:
     if chosen.end is None or chosen.start is None:
         empty_state("The snapshot has no months of metrics yet.")
         return None
+    note = chosen.offer_type_note("MRR and customer figures")
+    if note:
+        st.caption(note)
     return MetricsPage(source, data.snapshot_meta(source), chosen)
 
 

@@ -193,18 +193,30 @@ def months(source: Source) -> list[date]:
     return [] if df is None else [_to_date(m) for m in df["month"]]
 
 
+#: Where the global filters' choices come from: the distinct values of the tables that exist.
+_OPTION_TABLES: dict[str, tuple[str, ...]] = {
+    "platform": ("marts.metrics_monthly_by_segment",),
+    "country": ("marts.metrics_monthly_by_segment",),
+    "offer_type": (
+        "marts.revenue_monthly_by_segment",
+        "marts.fct_subscriptions",
+        "ml.churn_scores",
+    ),
+}
+
+
 @st.cache_data(show_spinner=False)
 def segment_options(source: Source) -> dict[str, list[str]]:
-    """Distinct platforms and countries of ``marts.metrics_monthly_by_segment``."""
-    options: dict[str, list[str]] = {"platform": [], "country": []}
-    if "marts.metrics_monthly_by_segment" not in tables(source):
-        return options
-    for dim in options:
-        df = _query(
-            source,
-            f"select distinct {dim} as v from marts.metrics_monthly_by_segment"
-            f" where {dim} is not null order by 1",
-        )
+    """Distinct platforms, countries (of ``marts.metrics_monthly_by_segment``) and offer types
+    (of revenue, subscriptions and scores)."""
+    options: dict[str, list[str]] = {dim: [] for dim in _OPTION_TABLES}
+    present = tables(source)
+    for dim, candidates in _OPTION_TABLES.items():
+        found = [t for t in candidates if t in present]
+        if not found:
+            continue
+        union = " union ".join(f"select {dim} as v from {t} where {dim} is not null" for t in found)
+        df = _query(source, f"select distinct v from ({union}) order by 1")
         options[dim] = [] if df is None else [str(v) for v in df["v"]]
     return options
 
@@ -469,9 +481,9 @@ def _scores_selection(source: Source, chosen: ScoreFilters) -> tuple[str, list[A
 
 @st.cache_data(show_spinner=False)
 def score_options(source: Source) -> dict[str, list[str]]:
-    """Distinct risk bands (least to most risky), reason keys and offer types of the latest
-    scoring; empty lists without scores."""
-    options: dict[str, list[str]] = {"risk_band": [], "reason": [], "offer_type": []}
+    """Distinct risk bands (least to most risky) and reason keys of the latest scoring; empty
+    lists without scores."""
+    options: dict[str, list[str]] = {"risk_band": [], "reason": []}
     if not has_scores(source):
         return options
     latest = f"from {SCORES_TABLE} where scored_at = (select max(scored_at) from {SCORES_TABLE})"
@@ -479,8 +491,6 @@ def score_options(source: Source) -> dict[str, list[str]]:
         "risk_band": f"select risk_band as v {latest} and risk_band is not null"
         " group by 1 order by min(churn_probability), 1",
         "reason": f"select distinct {_reason_sql(source)} as v {latest} order by 1",
-        "offer_type": f"select distinct offer_type as v {latest} and offer_type is not null"
-        " order by 1",
     }
     for key, sql in queries.items():
         df = _query(source, sql)

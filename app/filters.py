@@ -1,4 +1,4 @@
-"""Global sidebar filters (period, platform, country), shared by every page.
+"""Global sidebar filters (period, platform, country, offer type), shared by every page.
 
 ``main.py`` renders the widgets on every rerun, before the page runs, so their values survive
 page switches (Streamlit drops the state of widgets that are not rendered in a run). The
@@ -19,6 +19,7 @@ STATE_KEY = "filters"
 PERIOD_KEY = "filter_period"
 PLATFORM_KEY = "filter_platforms"
 COUNTRY_KEY = "filter_countries"
+OFFER_TYPE_KEY = "filter_offer_types"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Filters:
     end: date | None = None
     platforms: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
+    offer_types: tuple[str, ...] = ()
 
     @property
     def segmented(self) -> bool:
@@ -42,7 +44,22 @@ class Filters:
             parts.append("platform: " + ", ".join(self.platforms))
         if self.countries:
             parts.append("country: " + ", ".join(self.countries))
+        if self.offer_types:
+            parts.append("offer type: " + ", ".join(self.offer_types))
         return " · ".join(parts) or "all platforms and countries"
+
+    def without_offer_types(self) -> Filters:
+        """The same selection for figures that have no offer-type breakdown."""
+        return Filters(self.start, self.end, self.platforms, self.countries)
+
+    def offer_type_note(self, figure: str = "These figures") -> str | None:
+        """Caption for figures without an offer-type breakdown when an offer type is chosen."""
+        if not self.offer_types:
+            return None
+        return (
+            f"{figure} have no offer-type breakdown: the offer-type filter "
+            f"({', '.join(self.offer_types)}) does not apply to them."
+        )
 
 
 def month_label(month: date) -> str:
@@ -85,8 +102,16 @@ def render_sidebar(source: data.Source | None) -> Filters:
         countries = st.multiselect(
             "Country", options["country"], key=COUNTRY_KEY, placeholder="All countries"
         )
+        offer_types = st.multiselect(
+            "Offer type",
+            options["offer_type"],
+            key=OFFER_TYPE_KEY,
+            placeholder="All offer types",
+            help="Applies to figures with an offer-type breakdown (revenue, offers, at-risk "
+            "subscribers); pages say where it does not apply.",
+        )
 
-    filters = Filters(start, end, tuple(platforms), tuple(countries))
+    filters = Filters(start, end, tuple(platforms), tuple(countries), tuple(offer_types))
     st.session_state[STATE_KEY] = filters
     return filters
 
@@ -99,7 +124,11 @@ def _reset_stale(months: list[date], options: dict[str, list[str]]) -> None:
         isinstance(period, tuple | list) and len(period) == 2 and set(period) <= set(months)
     ):
         del state[PERIOD_KEY]  # the widget falls back to its default, the whole range
-    for key, dim in ((PLATFORM_KEY, "platform"), (COUNTRY_KEY, "country")):
+    for key, dim in (
+        (PLATFORM_KEY, "platform"),
+        (COUNTRY_KEY, "country"),
+        (OFFER_TYPE_KEY, "offer_type"),
+    ):
         chosen = state.get(key)
         kept = [v for v in chosen or [] if v in options[dim]]
         if chosen is None or kept != list(chosen):

@@ -35,7 +35,6 @@ PROBABILITY_KEY = "at_risk_min_probability"
 MRR_KEY = "at_risk_min_mrr"
 LTV_KEY = "at_risk_min_ltv"
 REASON_KEY = "at_risk_reasons"
-OFFER_KEY = "at_risk_offer_types"
 PAGE_KEY = "at_risk_page"
 
 #: Reason groups of the model (``top_reason_groups``) in plain words.
@@ -72,11 +71,12 @@ def _keep_known(key: str, options: list[str]) -> None:
 
 
 def page_filters(options: dict[str, list[str]], chosen: filters.Filters) -> data.ScoreFilters:
-    """The page's filter widgets, combined with the global platform and country filters."""
-    for key, dim in ((BAND_KEY, "risk_band"), (REASON_KEY, "reason"), (OFFER_KEY, "offer_type")):
+    """The page's filter widgets, combined with the global platform, country and offer-type
+    filters."""
+    for key, dim in ((BAND_KEY, "risk_band"), (REASON_KEY, "reason")):
         _keep_known(key, options[dim])
     with st.container(border=True):
-        first = st.columns(3)
+        first = st.columns(2)
         bands = first[0].multiselect(
             "Risk band", options["risk_band"], key=BAND_KEY, placeholder="All risk bands"
         )
@@ -87,9 +87,6 @@ def page_filters(options: dict[str, list[str]], chosen: filters.Filters) -> data
             key=REASON_KEY,
             placeholder="All reasons",
             help="Group of the feature that raised the subscriber's churn score the most.",
-        )
-        offers = first[2].multiselect(
-            "Offer type", options["offer_type"], key=OFFER_KEY, placeholder="All offer types"
         )
         second = st.columns(3)
         probability = second[0].slider(
@@ -116,7 +113,7 @@ def page_filters(options: dict[str, list[str]], chosen: filters.Filters) -> data
         min_mrr=float(min_mrr),
         min_ltv=float(min_ltv),
         reasons=tuple(reasons),
-        offer_types=tuple(offers),
+        offer_types=chosen.offer_types,
     )
 
 

@@ -151,7 +151,7 @@ def test_reason_offer_and_value_filters(snapshot_home: Path, app_runner: Runner)
     assert kpis(at)["MRR at risk"] == "€31.00"
 
     at = open_page(app_runner, PAGE)
-    at.multiselect(key="at_risk_offer_types").set_value(["bundle"]).run()
+    at.multiselect(key="filter_offer_types").set_value(["bundle"]).run()
     assert listed(at) == ["c5"]
     at = open_page(app_runner, PAGE)
     at.number_input(key="at_risk_min_ltv").set_value(200.0).run()

@@ -30,7 +30,7 @@ def test_snapshot_without_marts(home: Path, snapshot_builder: Callable[..., Path
     assert data.months(src) == []
     assert data.monthly_metrics(src) is None
     assert data.monthly_metrics(src, platforms=("web",)) is None
-    assert data.segment_options(src) == {"platform": [], "country": []}
+    assert data.segment_options(src) == {"platform": [], "country": [], "offer_type": []}
 
 
 def test_meta_months_and_options(snapshot_home: Path) -> None:
@@ -40,7 +40,11 @@ def test_meta_months_and_options(snapshot_home: Path) -> None:
     assert meta.watermark == datetime(2024, 3, 31, 23, 59, 59)
     assert meta.reporting_currency == "EUR"
     assert data.months(src) == [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
-    assert data.segment_options(src) == {"platform": ["ios", "web"], "country": ["DE", "FR"]}
+    assert data.segment_options(src) == {
+        "platform": ["ios", "web"],
+        "country": ["DE", "FR"],
+        "offer_type": ["bundle", "pass", "subscription"],  # of the churn scores (every scoring)
+    }
 
 
 def test_unfiltered_reads_metrics_monthly(snapshot_home: Path) -> None:
