@@ -741,3 +741,56 @@ def scheduled_churn(source: Source) -> pd.DataFrame | None:
         order by month nulls last
         """,
     )
+
+
+def selection_customer_ids(source: Source, chosen: ScoreFilters, limit: int) -> list[str]:
+    """The customer ids of the selection, riskiest first, at most `limit` (a campaign's
+    members). Not cached: it runs when a user launches a campaign."""
+    selection, params = _scores_selection(source, chosen)
+    with duckdb.connect(source.path, read_only=True) as con:
+        rows = con.execute(
+            f"select customer_id from ({selection}) {_ORDER} limit ?", [*params, int(limit)]
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+# --- Retention campaigns (treatment against control) -----------------------------------------
+
+CAMPAIGN_RESULTS_TABLE = "marts.campaign_results"
+
+
+@st.cache_data(show_spinner=False)
+def campaign_results(source: Source) -> pd.DataFrame | None:
+    """Per campaign, its treatment and control groups side by side (one row per campaign, newest
+    first): members, paying at launch, churned since launch and within 30 / 90 days, MRR at
+    launch and now. ``None`` when the table is missing."""
+    if CAMPAIGN_RESULTS_TABLE not in tables(source):
+        return None
+    groups = ("treatment", "control")
+    measures = (
+        "members", "paying_at_launch", "churned", "churned_within_30d", "churned_within_90d",
+        "mrr_at_launch", "mrr_now",
+    )  # fmt: skip
+    pivot = ", ".join(
+        f"coalesce(sum({m}) filter (where experiment_group = '{g}'), 0)::"
+        f"{'double' if m.startswith('mrr') else 'bigint'} as {g}_{m}"
+        for g in groups
+        for m in measures
+    )
+    df = _query(
+        source,
+        f"""
+        select
+            campaign_id,
+            any_value(coupon_id) as coupon_id,
+            min(launched_at) as launched_at,
+            max(observed_days)::integer as observed_days,
+            bool_or(observable_30d) as observable_30d,
+            bool_or(observable_90d) as observable_90d,
+            {pivot}
+        from {CAMPAIGN_RESULTS_TABLE}
+        group by campaign_id
+        order by launched_at desc, campaign_id
+        """,
+    )
+    return df

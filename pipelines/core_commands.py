@@ -85,6 +85,15 @@ def cmd_create_key(settings: Settings, args: argparse.Namespace) -> int:
             row, secret = keys.create_key(u, args.role, args.name)
     finally:
         core.close()
+    if args.for_app:
+        from app.core_client import save_connection
+
+        path = save_connection(settings.home, args.url, secret)
+        print(
+            f"api key {row.id} ({row.role}) created and saved for the dashboards in {path} "
+            f"(core API at {args.url})"
+        )
+        return 0
     print(secret)
     print(
         f"api key {row.id} ({row.role}) created; it is shown only this once. "
@@ -121,6 +130,8 @@ def cmd_renew(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_API_URL = "http://127.0.0.1:8000"
+
 COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
     "migrate": ("create or upgrade the core database (Alembic)", cmd_migrate),
     "create-key": ("create an API key with a role; prints it once", cmd_create_key),
@@ -141,6 +152,15 @@ def add_parser(sub: argparse._SubParsersAction, positive: Callable[[str], int]) 
         if name == "create-key":
             p.add_argument("--role", required=True, choices=ROLES)
             p.add_argument("--name", help="who or what the key is for")
+            p.add_argument(
+                "--for-app",
+                action="store_true",
+                help="save the key for the dashboards (<home>/core_api.json, owner-only) "
+                "instead of printing it: campaigns are launched with it",
+            )
+            p.add_argument(
+                "--url", default=DEFAULT_API_URL, help="where the dashboards reach the core API"
+            )
         if name == "serve":
             p.add_argument("--port", type=positive, default=8000)
             p.add_argument("--host", default="127.0.0.1")

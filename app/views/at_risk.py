@@ -16,8 +16,9 @@ import streamlit as st
 
 from app import data, filters, signin
 from app import formatting as fmt
+from app.campaign_panel import launch_panel, results_panel
 from app.charts import reasons_chart
-from app.components import Kpi, empty_state, metric, snapshot_caption
+from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
 from app.definitions import AT_RISK_LIST_HELP, AT_RISK_REASONS_HELP, SCORE_DEFINITIONS
 
 NO_SCORES = (
@@ -252,6 +253,7 @@ def render() -> None:
     subscribers = summary["subscribers"]
     if subscribers == 0:
         st.warning("No subscribers match the filters.")
+        results_panel(source)
         snapshot_caption(meta)
         return
 
@@ -260,6 +262,12 @@ def render() -> None:
     if breakdown is not None and not breakdown.empty:
         frame = breakdown.assign(label=breakdown["reason"].map(reason_label))
         st.altair_chart(reasons_chart(frame, currency), width="stretch")
+        csv_download(
+            frame[["reason", "label", "subscribers", "mrr_at_risk"]],
+            "at_risk_reasons.csv",
+            "Download reasons (CSV)",
+            key="dl_at_risk_reasons",
+        )
 
     st.subheader("Subscribers", help=AT_RISK_LIST_HELP)
     pages = math.ceil(subscribers / PAGE_SIZE)
@@ -287,6 +295,8 @@ def render() -> None:
             },
         )
     exports(source, selection, subscribers)
+    launch_panel(source, selection, subscribers)
+    results_panel(source)
     snapshot_caption(meta)
 
 

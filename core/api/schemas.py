@@ -244,6 +244,10 @@ class CouponOut(Output):
     created_at: datetime
 
 
+class CouponsOut(Output):
+    coupons: list[CouponOut]
+
+
 # ---- subscriptions -----------------------------------------------------------------------
 
 
@@ -416,6 +420,20 @@ class CampaignOut(Output):
     created_by: str | None
     created_at: datetime
     campaign_result: list[GroupResultOut]
+
+
+class CampaignSummaryOut(Output):
+    id: str
+    name: str
+    action: str
+    coupon_id: str | None
+    control_share: float
+    created_by: str | None
+    created_at: datetime
+
+
+class CampaignsOut(Output):
+    campaigns: list[CampaignSummaryOut]
 
 
 class TicketCreate(Input):

@@ -134,6 +134,12 @@ def test_purchases_campaigns_tickets_activity_and_erasure(
     groups = {g["group"]: g for g in campaign["campaign_result"]}
     assert groups["treatment"]["members"] == groups["control"]["members"] == 1
     assert ok(admin.get(f"/campaigns/{campaign['id']}"))["seed"] == 7
+    listed = ok(admin.get("/campaigns"))["campaigns"]
+    assert [(c["id"], c["name"], c["coupon_id"]) for c in listed] == [
+        (campaign["id"], "win-back", "winback20")
+    ]
+    assert "seed" not in listed[0]  # the list is a summary
+    assert [c["id"] for c in ok(admin.get("/coupons"))["coupons"]] == ["winback20"]
     assert ok(admin.get("/coupons/winback20"))["redemptions"] in (0, 1)
 
     ticket = ok(admin.post("/tickets", json={"customer_id": customer_id, "channel": "chat",

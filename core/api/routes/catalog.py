@@ -6,10 +6,18 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from ... import catalog
-from ...schema import Offer
+from ...schema import Coupon, Offer
 from ...unit import Unit
 from ..context import Context, IdempotentContext
-from ..schemas import CouponCreate, CouponOut, OfferCreate, OfferOut, OffersOut, OfferVersionCreate
+from ..schemas import (
+    CouponCreate,
+    CouponOut,
+    CouponsOut,
+    OfferCreate,
+    OfferOut,
+    OffersOut,
+    OfferVersionCreate,
+)
 from . import ERRORS, CouponId, OfferId
 
 router = APIRouter(responses=ERRORS)
@@ -72,6 +80,15 @@ def create_coupon(body: CouponCreate, ctx: IdempotentContext):
         return CouponOut.model_validate(catalog.create_coupon(u, coupon_id=body.id, **fields))
 
     return ctx.write(work, 201)
+
+
+@router.get("/coupons", response_model=CouponsOut, tags=["coupons"], summary="Every coupon")
+def list_coupons(ctx: Context):
+    def work(u: Unit) -> CouponsOut:
+        coupons = u.session.scalars(select(Coupon).order_by(Coupon.id)).all()
+        return CouponsOut.model_validate({"coupons": coupons})
+
+    return ctx.read(work)
 
 
 @router.get("/coupons/{coupon_id}", response_model=CouponOut, tags=["coupons"], summary="A coupon")

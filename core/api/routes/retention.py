@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy import select
 
 from ... import campaigns, support
+from ...schema import Campaign
 from ...unit import Unit
 from ..context import Context, IdempotentContext
-from ..schemas import CampaignCreate, CampaignOut, TicketCreate, TicketOut, TicketResolve
+from ..schemas import (
+    CampaignCreate,
+    CampaignOut,
+    CampaignsOut,
+    TicketCreate,
+    TicketOut,
+    TicketResolve,
+)
 from . import ERRORS, CampaignId, TicketId
 
 router = APIRouter(responses=ERRORS)
@@ -44,6 +53,17 @@ def launch_campaign(body: CampaignCreate, ctx: IdempotentContext):
         return campaign_out(u, campaign.id)
 
     return ctx.write(work, 201)
+
+
+@router.get("/campaigns", response_model=CampaignsOut, tags=["campaigns"], summary="Every campaign")
+def list_campaigns(ctx: Context):
+    def work(u: Unit) -> CampaignsOut:
+        rows = u.session.scalars(
+            select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id)
+        ).all()
+        return CampaignsOut.model_validate({"campaigns": rows})
+
+    return ctx.read(work)
 
 
 @router.get(
