@@ -1,7 +1,13 @@
 """Sign-in: nobody sees any data before signing in with a user of `<home>/app_users.json`
 (`churniq users add`, or the `demo` user `make demo` creates). The signed-in user is checked
 against the file on every rerun, so a removed user is out at once and a changed role applies
-at once."""
+at once.
+
+When the app's secrets configure OpenID Connect (an ``[auth]`` section, see Streamlit's
+``st.login``), a "single sign-on" button signs in through the identity provider; the e-mail it
+vouches for must be in the users file (`churniq users add EMAIL --role viewer --oidc`), which
+gives the role. An identity without an entry sees no data.
+"""
 
 from __future__ import annotations
 
@@ -17,11 +23,31 @@ NO_USERS = (
 )
 
 
+def oidc_configured() -> bool:
+    """Whether the app's secrets configure OpenID Connect for ``st.login``."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: Streamlit raises its own not-found error
+        return False
+
+
+def oidc_identity() -> str | None:
+    """The e-mail the identity provider vouched for in this session, or None."""
+    if not oidc_configured():
+        return None
+    if not st.user.is_logged_in:
+        return None
+    email = st.user.get("email")
+    return str(email).strip().lower() if email else None
+
+
 def current_user() -> User | None:
     """The signed-in user as the users file has them now, or None."""
     signed_in = st.session_state.get(SESSION_KEY)
     if signed_in is None:
-        return None
+        signed_in = oidc_identity()
+        if signed_in is None:
+            return None
     user = load_users(data.home()).get(signed_in)
     if user is None:
         st.session_state.pop(SESSION_KEY, None)
@@ -31,6 +57,19 @@ def current_user() -> User | None:
 def sign_in_view() -> None:
     st.title("Sign in to ChurnIQ")
     users = load_users(data.home())
+    identity = oidc_identity()
+    if identity is not None:  # signed in at the provider, but not a user here
+        st.error(
+            f"{identity} has no ChurnIQ role. An admin adds it with "
+            f"`churniq users add {identity} --role viewer --oidc`."
+        )
+        if st.button("Sign out of single sign-on", key="oidc_sign_out"):
+            st.logout()
+        return
+    if oidc_configured() and st.button(
+        "Sign in with single sign-on", key="oidc_sign_in", icon=":material/key:"
+    ):
+        st.login()
     if not users:
         st.info(NO_USERS)
         return
@@ -51,4 +90,6 @@ def sign_out_control(user: User) -> None:
     st.sidebar.caption(f"Signed in as **{user.name}** ({user.role})")
     if st.sidebar.button("Sign out", key="sign_out"):
         st.session_state.pop(SESSION_KEY, None)
+        if oidc_identity() is not None:
+            st.logout()
         st.rerun()

@@ -7,6 +7,10 @@ only.
 
 Roles, each including the one before: `viewer` (reads every page), `retention` (plus exports
 and campaigns), `admin` (plus data-health actions).
+
+Users who sign in through OpenID Connect (`st.login`, when the app's secrets configure it) are
+listed by their e-mail address with the password hash :data:`OIDC_ONLY`, which no password
+matches: the identity provider proves who they are, this file says what they may do.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ ROLES = ("viewer", "retention", "admin")
 USERS_FILE = "app_users.json"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
 _N, _R, _P = 2**14, 8, 1
+#: The "password hash" of users who sign in only through OpenID Connect (no password matches).
+OIDC_ONLY = "oidc"
 
 
 def _b64(raw: bytes) -> str:
@@ -98,16 +104,30 @@ def _write(home: Path, users: dict[str, User]) -> None:
     os.replace(tmp, path)
 
 
-def save_user(home: Path, name: str, password: str, role: str) -> User:
-    """Create or replace `name` with this password and role."""
+def _checked(name: str, role: str) -> None:
     if not NAME.match(name):
         raise ValueError(f"user name {name!r}: lower-case letters, digits and _ . @ - only")
     if role not in ROLES:
         raise ValueError(f"role {role!r}: must be one of {', '.join(ROLES)}")
+
+
+def save_user(home: Path, name: str, password: str, role: str) -> User:
+    """Create or replace `name` with this password and role."""
+    _checked(name, role)
     if len(password) < 8:
         raise ValueError("password: at least 8 characters")
     users = load_users(home)
     users[name] = User(name, role, hash_password(password))
+    _write(home, users)
+    return users[name]
+
+
+def save_oidc_user(home: Path, email: str, role: str) -> User:
+    """Create or replace a user who signs in through OpenID Connect as `email`."""
+    name = email.strip().lower()
+    _checked(name, role)
+    users = load_users(home)
+    users[name] = User(name, role, OIDC_ONLY)
     _write(home, users)
     return users[name]
 

@@ -67,3 +67,30 @@ def test_without_users_the_app_says_how_to_make_one(home: Path, app_runner: Runn
     at = app_runner(user=None)
     assert at.info[0].value == NO_USERS
     assert not at.text_input
+
+
+def test_single_sign_on_maps_the_identity_to_a_role(
+    snapshot_home: Path, app_runner: Runner, monkeypatch
+) -> None:
+    """With OpenID Connect configured, the provider's e-mail signs in when the users file lists
+    it (with its role) and sees nothing otherwise; nobody can use it with a password."""
+    from app import signin
+    from app.users import authenticate, load_users, save_oidc_user
+
+    identity: dict[str, str | None] = {"email": None}
+    monkeypatch.setattr(signin, "oidc_configured", lambda: True)
+    monkeypatch.setattr(signin, "oidc_identity", lambda: identity["email"])
+    at = app_runner(user=None)
+    assert at.button(key="oidc_sign_in").label == "Sign in with single sign-on"
+
+    identity["email"] = "ana@example.com"  # vouched for by the provider, unknown here
+    at = app_runner(user=None)
+    assert "ana@example.com has no ChurnIQ role" in at.error[0].value
+    assert "churniq users add ana@example.com --role viewer --oidc" in at.error[0].value
+    assert not shows_data(at)
+
+    save_oidc_user(snapshot_home, "Ana@Example.com", "viewer")
+    at = app_runner(user=None)
+    assert not at.exception and shows_data(at)
+    assert any("ana@example.com** (viewer)" in c.value for c in at.sidebar.caption)
+    assert authenticate(load_users(snapshot_home), "ana@example.com", "oidc") is None
