@@ -200,6 +200,7 @@ _OPTION_TABLES: dict[str, tuple[str, ...]] = {
     "offer_type": (
         "marts.revenue_monthly_by_segment",
         "marts.fct_subscriptions",
+        "marts.offer_performance",
         "ml.churn_scores",
     ),
 }

@@ -32,7 +32,13 @@ PAGES = [
     ),
     st.Page(_PAGES_DIR / "mrr.py", title="MRR & movements", icon=":material/waterfall_chart:"),
     st.Page(_PAGES_DIR / "churn.py", title="Churn", icon=":material/trending_down:"),
+    st.Page(_PAGES_DIR / "cohorts.py", title="Cohorts & survival", icon=":material/grid_on:"),
     st.Page(_PAGES_DIR / "at_risk.py", title="At-risk subscribers", icon=":material/person_alert:"),
+    st.Page(_PAGES_DIR / "subscriber.py", title="Subscriber 360", icon=":material/person_search:"),
+    st.Page(_PAGES_DIR / "revenue.py", title="Revenue & payments", icon=":material/payments:"),
+    st.Page(_PAGES_DIR / "offers.py", title="Offers & coupons", icon=":material/sell:"),
+    st.Page(_PAGES_DIR / "support.py", title="Support", icon=":material/support_agent:"),
+    st.Page(_PAGES_DIR / "models.py", title="Models", icon=":material/model_training:"),
 ]
 
 # the weakest role that may open a page (by title); pages not listed are for every role

@@ -14,10 +14,20 @@ from tests.app.page_support import Runner, open_page
 PAGES = [
     ("views/mrr.py", "MRR & movements"),
     ("views/churn.py", "Churn"),
+    ("views/cohorts.py", "Cohorts & survival"),
     ("views/at_risk.py", "At-risk subscribers"),
+    ("views/subscriber.py", "Subscriber 360"),
+    ("views/revenue.py", "Revenue & payments"),
+    ("views/offers.py", "Offers & coupons"),
+    ("views/support.py", "Support"),
+    ("views/models.py", "Models"),
 ]
 # what a page says when the snapshot exists but lacks what it reads (default: EMPTY_STATE)
-WITHOUT_ITS_TABLES = {"views/at_risk.py": "No scores yet: run `churniq run`"}
+WITHOUT_ITS_TABLES = {
+    "views/at_risk.py": "No scores yet: run `churniq run`",
+    "views/cohorts.py": "The snapshot has no `marts.cohort_retention` table yet",
+    "views/models.py": "No model trained yet: run `churniq run`",
+}
 
 
 @pytest.mark.parametrize(("page", "title"), PAGES)
