@@ -259,31 +259,41 @@ def churn_rates_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def churn_rates_chart(frame: pd.DataFrame) -> alt.Chart:
+def rate_lines_chart(
+    frame: pd.DataFrame,
+    series: dict[str, str],
+    y_title: str = "Churn rate",
+    series_title: str = "Rate",
+) -> alt.Chart:
+    """Monthly rates as lines, one per column of `series` (column → legend label)."""
     long = frame.melt(
-        id_vars="month", value_vars=list(CHURN_RATES), var_name="column", value_name="rate"
+        id_vars="month", value_vars=list(series), var_name="column", value_name="rate"
     )
-    long["series"] = long["column"].map(CHURN_RATES)
+    long["series"] = long["column"].map(series)
     long["month"] = pd.to_datetime(long["month"])
     return (
-        alt.Chart(long)
+        alt.Chart(long.dropna(subset=["rate"]))
         .mark_line(point=True)
         .encode(
             x=alt.X("yearmonth(month):T", title=None),
-            y=alt.Y("rate:Q", title="Churn rate", axis=alt.Axis(format="%")),
+            y=alt.Y("rate:Q", title=y_title, axis=alt.Axis(format="%")),
             color=alt.Color(
                 "series:N",
                 title=None,
-                scale=alt.Scale(domain=list(CHURN_RATES.values()), range=["#c62828", "#1565c0"]),
+                scale=alt.Scale(domain=list(series.values()), range=["#c62828", "#1565c0"]),
                 legend=alt.Legend(orient="bottom"),
             ),
             tooltip=[
                 alt.Tooltip("yearmonth(month):T", title="Month"),
-                alt.Tooltip("series:N", title="Rate"),
-                alt.Tooltip("rate:Q", title="Value", format=".2%"),
+                alt.Tooltip("series:N", title=series_title),
+                alt.Tooltip("rate:Q", title=y_title, format=".2%"),
             ],
         )
     )
+
+
+def churn_rates_chart(frame: pd.DataFrame) -> alt.Chart:
+    return rate_lines_chart(frame, CHURN_RATES)
 
 
 def churn_types_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from typing import Final
 import altair as alt
 import pandas as pd
 
+from app.charts import rate_lines_chart
 from app.data_support import CONFIDENCE
 
 _LEVEL = f"{CONFIDENCE:.0%}"
@@ -207,30 +208,7 @@ def support_churn_frame(monthly: pd.DataFrame) -> pd.DataFrame:
 
 
 def support_churn_rates_chart(frame: pd.DataFrame) -> alt.Chart:
-    long = frame.melt(
-        id_vars="month", value_vars=list(_RATE_SERIES), var_name="column", value_name="rate"
-    )
-    long["series"] = long["column"].map(_RATE_SERIES)
-    long["month"] = pd.to_datetime(long["month"])
-    return (
-        alt.Chart(long.dropna(subset=["rate"]))
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("yearmonth(month):T", title=None),
-            y=alt.Y("rate:Q", title="Customer churn rate", axis=alt.Axis(format="%")),
-            color=alt.Color(
-                "series:N",
-                title=None,
-                scale=alt.Scale(domain=list(_RATE_SERIES.values()), range=["#c62828", "#1565c0"]),
-                legend=alt.Legend(orient="bottom"),
-            ),
-            tooltip=[
-                alt.Tooltip("yearmonth(month):T", title="Month"),
-                alt.Tooltip("series:N", title="Customers"),
-                alt.Tooltip("rate:Q", title="Churn rate", format=".2%"),
-            ],
-        )
-    )
+    return rate_lines_chart(frame, _RATE_SERIES, "Customer churn rate", "Customers")
 
 
 def relative_risk_chart(frame: pd.DataFrame) -> alt.LayerChart:

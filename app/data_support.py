@@ -6,32 +6,29 @@ Averages over several rows of ``support_monthly`` are recomputed weighted by the
 combined across rows, so it only appears per row (month × category × channel).
 
 The confidence intervals of the churn comparison are computed from the counts (a 2 × 2 table per
-month, or the months of the period pooled):
-
-* difference of the churn rates (with − without ticket): Newcombe's hybrid score interval
-  (method 10 of Newcombe 1998, from the two Wilson score intervals);
-* ratio of the churn rates (relative churn risk): the Katz log interval,
-  exp(ln RR ± z·√(1/a − 1/n₁ + 1/c − 1/n₂)), undefined when either group has no churner.
+month, or the months of the period pooled) by :mod:`models.experiments`, as for the retention
+campaigns: the difference of the churn rates (with − without ticket) with Newcombe's hybrid score
+interval, their ratio (relative churn risk) with the Katz log interval, undefined when either
+group has no churner.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import date
-from statistics import NormalDist
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from app.data import Source, _query, tables
+from models.experiments import churn_difference, churn_ratio
 
 SUPPORT_MONTHLY_TABLE = "marts.support_monthly"
 SUPPORT_CHURN_TABLE = "marts.support_churn"
 
 #: Two-sided confidence level of every interval on the page.
 CONFIDENCE = 0.95
-Z = NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
 
 # The weighted averages of a group of support_monthly rows. A row without resolved tickets has
 # no mean (null) and weighs nothing.
@@ -135,49 +132,6 @@ def support_rows(
 # --- Churn with vs without a recent ticket --------------------------------------------------
 
 
-def wilson_interval(k: float, n: float, z: float = Z) -> tuple[float, float]:
-    """Wilson score interval of the proportion k / n (NaN, NaN when n = 0)."""
-    if n <= 0:
-        return math.nan, math.nan
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    lower = 0.0 if k <= 0 else max(0.0, centre - half)
-    upper = 1.0 if k >= n else min(1.0, centre + half)
-    return lower, upper
-
-
-def rate_difference_interval(
-    a: float, n1: float, c: float, n2: float, z: float = Z
-) -> tuple[float, float, float]:
-    """a/n1 − c/n2 with Newcombe's hybrid score interval (method 10); NaNs when a group is
-    empty."""
-    if n1 <= 0 or n2 <= 0:
-        return math.nan, math.nan, math.nan
-    p1, p2 = a / n1, c / n2
-    l1, u1 = wilson_interval(a, n1, z)
-    l2, u2 = wilson_interval(c, n2, z)
-    d = p1 - p2
-    return (
-        d,
-        d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
-        d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2),
-    )
-
-
-def rate_ratio_interval(
-    a: float, n1: float, c: float, n2: float, z: float = Z
-) -> tuple[float, float, float]:
-    """(a/n1) ÷ (c/n2) with the Katz log interval; NaNs when a group is empty or has no
-    churner (the log interval is undefined then)."""
-    if n1 <= 0 or n2 <= 0 or a <= 0 or c <= 0:
-        ratio = (a / n1) / (c / n2) if n1 > 0 and n2 > 0 and c > 0 else math.nan
-        return ratio, math.nan, math.nan
-    ratio = (a / n1) / (c / n2)
-    se = math.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n2)
-    return ratio, ratio * math.exp(-z * se), ratio * math.exp(z * se)
-
-
 def with_intervals(df: pd.DataFrame) -> pd.DataFrame:
     """Add, per row of counts, the churn rates, their difference and ratio with their
     intervals (columns ``*_lower`` / ``*_upper``)."""
@@ -186,8 +140,14 @@ def with_intervals(df: pd.DataFrame) -> pd.DataFrame:
     for r in out.itertuples(index=False):
         a, n1 = float(r.churned_with_ticket), float(r.customers_with_ticket)
         c, n2 = float(r.churned_without_ticket), float(r.customers_without_ticket)
-        d, dl, du = rate_difference_interval(a, n1, c, n2)
-        rr, rl, ru = rate_ratio_interval(a, n1, c, n2)
+        diff = churn_difference(int(a), int(n1), int(c), int(n2), CONFIDENCE)
+        ratio = churn_ratio(int(a), int(n1), int(c), int(n2), CONFIDENCE)
+        d, dl, du = (math.nan,) * 3 if diff is None else (diff.difference, diff.lower, diff.upper)
+        rr, rl, ru = (
+            ((a / n1) / (c / n2) if n1 > 0 and n2 > 0 and c > 0 else math.nan, math.nan, math.nan)
+            if ratio is None
+            else (ratio.ratio, ratio.lower, ratio.upper)
+        )
         rows.append(
             {
                 "churn_rate_with_ticket": a / n1 if n1 > 0 else math.nan,

@@ -314,21 +314,30 @@ def test_data_functions(support_home: Path) -> None:
     assert empty is not None and empty.empty and ds.pooled_churn(empty) is None
 
 
-@pytest.mark.parametrize(
-    "a, n1, c, n2", [(2, 10, 9, 90), (52, 80, 19, 176), (5, 5, 1, 3), (1, 1000, 30, 40)]
-)
-def test_intervals_match_statsmodels(a: int, n1: int, c: int, n2: int) -> None:
-    (dl, du), (rl, ru) = expected_intervals(a, n1, c, n2)
-    d, lower, upper = ds.rate_difference_interval(a, n1, c, n2)
-    assert d == pytest.approx(a / n1 - c / n2)
-    assert (lower, upper) == pytest.approx((dl, du))
-    rr, lower, upper = ds.rate_ratio_interval(a, n1, c, n2)
-    assert rr == pytest.approx((a / n1) / (c / n2))
-    assert (lower, upper) == pytest.approx((rl, ru))
-
-
-def test_interval_edge_cases() -> None:
-    assert all(math.isnan(v) for v in ds.rate_difference_interval(1, 0, 1, 10))
-    rr, lower, upper = ds.rate_ratio_interval(3, 10, 0, 10)  # nobody churned without a ticket
-    assert math.isnan(rr) and math.isnan(lower) and math.isnan(upper)
-    assert ds.wilson_interval(0, 10)[0] == 0.0
+def test_the_intervals_per_row() -> None:
+    """The table's intervals are models.experiments' (tested against the formulas there);
+    the ratio is undefined without churners in a group."""
+    rows = pd.DataFrame(
+        {
+            "churned_with_ticket": [52, 3],
+            "customers_with_ticket": [80, 10],
+            "churned_without_ticket": [19, 0],
+            "customers_without_ticket": [176, 10],
+        }
+    )
+    out = ds.with_intervals(rows)
+    (dl, du), (rl, ru) = expected_intervals(52, 80, 19, 176)
+    first = out.iloc[0]
+    assert first["rate_difference"] == pytest.approx(52 / 80 - 19 / 176)
+    assert (first["rate_difference_lower"], first["rate_difference_upper"]) == pytest.approx(
+        (dl, du)
+    )
+    assert (
+        first["relative_churn_risk_lower"],
+        first["relative_churn_risk_upper"],
+    ) == pytest.approx((rl, ru))
+    second = out.iloc[1]
+    assert math.isnan(second["relative_churn_risk"]) and math.isnan(
+        second["relative_churn_risk_lower"]
+    )
+    assert second["rate_difference"] == pytest.approx(0.3)

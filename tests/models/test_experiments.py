@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from models.experiments import churn_difference
+from models.experiments import churn_difference, churn_ratio
 
 Z95 = 1.959963984540054
 
@@ -64,3 +64,22 @@ def test_empty_group_and_bad_counts() -> None:
         churn_difference(11, 10, 3, 10)
     with pytest.raises(ValueError, match="confidence"):
         churn_difference(1, 10, 3, 10, confidence=1.5)
+
+
+@pytest.mark.parametrize(
+    ("a", "n1", "c", "n2"), [(2, 10, 9, 90), (52, 80, 19, 176), (5, 5, 1, 3), (1, 1000, 30, 40)]
+)
+def test_ratio_matches_katz(a, n1, c, n2) -> None:
+    result = churn_ratio(a, n1, c, n2)
+    assert result is not None
+    ratio = (a / n1) / (c / n2)
+    se = math.sqrt(1 / a - 1 / n1 + 1 / c - 1 / n2)  # Katz et al. (1978)
+    assert result.ratio == pytest.approx(ratio)
+    assert result.lower == pytest.approx(ratio * math.exp(-Z95 * se))
+    assert result.upper == pytest.approx(ratio * math.exp(Z95 * se))
+
+
+def test_ratio_undefined_without_churners() -> None:
+    assert churn_ratio(3, 10, 0, 10) is None
+    assert churn_ratio(0, 10, 3, 10) is None
+    assert churn_ratio(1, 0, 3, 10) is None
