@@ -39,6 +39,9 @@ PAGES = [
     st.Page(_PAGES_DIR / "offers.py", title="Offers & coupons", icon=":material/sell:"),
     st.Page(_PAGES_DIR / "support.py", title="Support", icon=":material/support_agent:"),
     st.Page(_PAGES_DIR / "models.py", title="Models", icon=":material/model_training:"),
+    st.Page(
+        _PAGES_DIR / "data_health.py", title="Data health", icon=":material/health_and_safety:"
+    ),
 ]
 
 # the weakest role that may open a page (by title); pages not listed are for every role

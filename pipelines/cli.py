@@ -145,16 +145,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve_app(settings, port: int) -> int:
+def serve_app(settings, port: int, core_port: int | None = None) -> int:
+    """Serve the dashboards; with `core_port`, the core API beside them (the demo), stopped
+    with them."""
     from app.serve import streamlit_command
 
     env = os.environ | {"CHURNIQ_HOME": str(settings.home.resolve())}
+    core = None
+    if core_port is not None:
+        churniq = Path(sys.executable).with_name("churniq")
+        core = subprocess.Popen(
+            [str(churniq), "--home", str(settings.home), "core", "serve", "--port", str(core_port)],
+            env=env,
+        )
     cmd = streamlit_command(port)
     print(f"dashboards on http://localhost:{port} (Ctrl+C to stop)")
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
+    finally:
+        if core is not None:
+            core.terminate()
+            core.wait(timeout=30)
 
 
 def cmd_app(args: argparse.Namespace) -> int:
@@ -200,9 +213,29 @@ def _simulate_through_core(args: argparse.Namespace, settings) -> str:
     return f"{summary}\n(through the core at {settings.core_url})"
 
 
+def ensure_app_core_key(settings, core_port: int) -> str:
+    """The dashboards' retention key for the demo's core (created once, kept in the home)."""
+    from app.core_client import connection_path, save_connection
+    from core import keys
+    from core.unit import Core
+
+    path = connection_path(settings.home)
+    if path.exists():
+        return f"the dashboards reach the core API with the key in {path}"
+    core = Core(settings.core_url)
+    try:
+        with core.unit(actor="cli", role="admin") as u:
+            row, secret = keys.create_key(u, "retention", "dashboards (demo)")
+    finally:
+        core.close()
+    save_connection(settings.home, f"http://127.0.0.1:{core_port}", secret)
+    return f"core API key {row.id} (retention) saved for the dashboards in {path}"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     started = time.perf_counter()
+    args.via_core = not args.from_files
     if args.customers is None:
         args.customers = VIA_CORE_CUSTOMERS if args.via_core else DEMO_CUSTOMERS
     if args.months is None:
@@ -214,9 +247,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cmd_run(args)
     print(f"demo pipeline finished in {time.perf_counter() - started:.1f}s")
     print(ensure_demo_user(settings))
+    if args.via_core:
+        print(ensure_app_core_key(settings, args.core_port))
     if args.no_serve:
         return 0
-    return serve_app(settings, args.port)
+    return serve_app(settings, args.port, core_port=args.core_port if args.via_core else None)
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -235,6 +270,10 @@ def cmd_users(args: argparse.Namespace) -> int:
             if not users.remove_user(settings.home, args.name):
                 raise UserError(f"no user {args.name}")
             print(f"removed {args.name}")
+            return 0
+        if args.oidc:
+            user = users.save_oidc_user(settings.home, args.name, args.role)
+            print(f"user {user.name} ({user.role}, single sign-on) saved")
             return 0
         if args.password_stdin:
             password = sys.stdin.readline().rstrip("\n")
@@ -352,6 +391,15 @@ def cmd_core(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
 
 
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from .quarantine_commands import QuarantineError, run_command
+
+    try:
+        return run_command(_settings(args), args)
+    except QuarantineError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -389,24 +437,37 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=_positive, default=8501)
     s.set_defaults(func=cmd_app)
 
-    s = sub.add_parser("demo", help="simulate, run the pipeline and serve the dashboards")
+    s = sub.add_parser(
+        "demo", help="simulate a business in the core, run the pipeline, serve core and dashboards"
+    )
     s.add_argument(
         "--customers",
         type=_positive,
-        help=f"default {DEMO_CUSTOMERS:,}, or {VIA_CORE_CUSTOMERS:,} with --via-core",
+        help=f"default {VIA_CORE_CUSTOMERS:,}, or {DEMO_CUSTOMERS:,} with --from-files",
     )
     s.add_argument(
         "--months",
         type=_positive,
-        help=f"default {DEMO_MONTHS}, or {VIA_CORE_MONTHS} with --via-core",
+        help=f"default {VIA_CORE_MONTHS}, or {DEMO_MONTHS} with --from-files",
     )
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--port", type=_positive, default=8501)
     s.add_argument("--no-serve", action="store_true", help="stop after publishing")
     s.add_argument(
+        "--core-port", type=_positive, default=8000, help="where the demo serves the core API"
+    )
+    source = s.add_mutually_exclusive_group()
+    source.add_argument(
         "--via-core",
         action="store_true",
-        help="the simulator drives the core's service layer; every event comes from its outbox",
+        help="(the default) the simulator drives the core's service layer; every event comes "
+        "from its outbox, and the dashboards launch campaigns into that core",
+    )
+    source.add_argument(
+        "--from-files",
+        action="store_true",
+        help="a larger business simulated straight into event files (no core: campaigns "
+        "cannot be launched)",
     )
     s.set_defaults(func=cmd_demo)
 
@@ -417,6 +478,11 @@ def parser() -> argparse.ArgumentParser:
     add_core_parser(sub, _positive)
     sub.choices["core"].set_defaults(func=cmd_core)
 
+    from .quarantine_commands import add_parser as add_quarantine_parser
+
+    add_quarantine_parser(sub)
+    sub.choices["quarantine"].set_defaults(func=cmd_quarantine)
+
     s = sub.add_parser("users", help="the dashboards' users (names, roles, hashed passwords)")
     verbs = s.add_subparsers(dest="users_command", required=True)
     v = verbs.add_parser("add", help="create a user or replace their password and role")
@@ -425,6 +491,11 @@ def parser() -> argparse.ArgumentParser:
     how = v.add_mutually_exclusive_group()
     how.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     how.add_argument("--generate", action="store_true", help="generate a password and print it")
+    how.add_argument(
+        "--oidc",
+        action="store_true",
+        help="NAME is an e-mail that signs in through OpenID Connect (no password)",
+    )
     v = verbs.add_parser("remove", help="remove a user")
     v.add_argument("name")
     verbs.add_parser("list", help="the users and their roles")

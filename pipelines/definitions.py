@@ -17,10 +17,11 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect, ingest
 from ingestion.loader.load import expand_paths
+from ingestion.loader.replay import REPLAY_FORMAT, execute_requests
 from ingestion.sources.core_outbox import outbox_frontier, pull_outbox
 
 from .dbt_project import DBT_PROJECT_DIR, MANIFEST, dbt_vars
-from .publish import publish
+from .publish import CheckRecord, check_detail, publish, record_checks
 from .settings import Settings, get_settings
 
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
@@ -56,6 +57,33 @@ def _in_warehouse(settings: Settings, work):
         con.close()
 
 
+def _record_checks(settings: Settings, run_id: str | None, checks: list[CheckRecord]) -> None:
+    """Keep check results in the warehouse (`ops.check_results`) for the Data health page;
+    recording never fails the check itself."""
+    try:
+        _in_warehouse(settings, lambda con: record_checks(con, run_id, checks))
+    except Exception as exc:  # noqa: BLE001 - e.g. the warehouse locked by a parallel step
+        dg.get_dagster_logger().warning(f"check results not recorded: {exc}")
+
+
+def _recorded(
+    context: dg.AssetCheckExecutionContext, churniq: "ChurniqConfig", result: dg.AssetCheckResult
+) -> dg.AssetCheckResult:
+    """`result`, after recording it under the check's name and asset."""
+    spec = context.check_specs[0]
+    metadata = {k: getattr(v, "value", v) for k, v in (result.metadata or {}).items()}
+    record = CheckRecord(
+        "asset_check",
+        spec.name,
+        spec.asset_key.to_user_string(),
+        result.passed,
+        result.severity.value if result.severity else None,
+        check_detail(metadata),
+    )
+    _record_checks(churniq.settings(), context.op_execution_context.run_id, [record])
+    return result
+
+
 def landing_files(settings: Settings) -> list:
     settings.landing.mkdir(parents=True, exist_ok=True)
     return expand_paths([settings.landing])
@@ -72,6 +100,12 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
     skew = timedelta(minutes=settings.clock_skew_minutes)
     con = _warehouse(settings)
     try:
+        # replay requests filed from the Data health page run first, with the warehouse held
+        for request, status, replayed in execute_requests(con, settings.home, clock_skew=skew):
+            context.log.info(
+                f"replay request {request.request_id} by {request.requested_by or '?'}: "
+                f"{status}, {replayed.summary()}"
+            )
         report = ingest(con, files, clock_skew=skew)
         outbox = pull_outbox(con, settings.core_url, clock_skew=skew)
         total = con.execute("select count(*) from raw.events").fetchall()[0][0]
@@ -98,23 +132,28 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
 
 
 @dg.asset_check(asset=RAW_EVENTS, description="Share of quarantined lines in the last loads.")
-def quarantine_ratio(churniq: ChurniqConfig) -> dg.AssetCheckResult:
+def quarantine_ratio(
+    context: dg.AssetCheckExecutionContext, churniq: ChurniqConfig
+) -> dg.AssetCheckResult:
     settings = churniq.settings()
     con = _warehouse(settings)
     try:
         lines, bad = con.execute(
             """select coalesce(sum(lines), 0), coalesce(sum(quarantined), 0) from raw.load_ledger
                where finished_at >= (select max(finished_at) from raw.load_ledger)
-                                    - interval 1 hour"""
+                                    - interval 1 hour
+                 and file_format <> ?""",
+            [REPLAY_FORMAT],
         ).fetchall()[0]
     finally:
         con.close()
     ratio = bad / lines if lines else 0.0
-    return dg.AssetCheckResult(
+    result = dg.AssetCheckResult(
         passed=ratio <= QUARANTINE_RATIO_LIMIT,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"lines": int(lines), "quarantined": int(bad), "ratio": float(ratio)},
     )
+    return _recorded(context, churniq, result)
 
 
 @dg.multi_asset(
@@ -159,7 +198,42 @@ def churniq_dbt_assets(
     args = ["build", "--vars", dbt_vars(settings.reporting_currency, as_of)]
     if settings.full_refresh:
         args.append("--full-refresh")
-    yield from dbt.cli(args, context=context).stream()
+    tests: list[CheckRecord] = []
+    try:
+        for event in dbt.cli(args, context=context).stream():
+            if isinstance(event, dg.AssetCheckResult) and event.asset_key is not None:
+                metadata = {k: getattr(v, "value", v) for k, v in (event.metadata or {}).items()}
+                tests.append(
+                    CheckRecord(
+                        "dbt_test",
+                        event.check_name or "?",
+                        event.asset_key.to_user_string(),
+                        event.passed,
+                        event.severity.value if event.severity else None,
+                        check_detail(metadata),
+                    )
+                )
+            elif isinstance(event, dg.AssetObservation) and event.metadata.get("status"):
+                tests.append(_observed_test(event))  # a test outside the check selection
+            yield event
+    finally:  # failing tests too (dbt then fails the step)
+        _record_checks(settings, context.run_id, tests)
+
+
+def _observed_test(event: dg.AssetObservation) -> CheckRecord:
+    """A dbt test that dagster-dbt logs as an observation (e.g. a test on a source)."""
+    metadata = {k: getattr(v, "value", v) for k, v in event.metadata.items()}
+    status = str(metadata.pop("status"))
+    unique_id = str(metadata.get("unique_id", "test.?.?"))
+    parts = unique_id.split(".")
+    return CheckRecord(
+        "dbt_test",
+        parts[2] if len(parts) > 2 else unique_id,
+        event.asset_key.to_user_string(),
+        status in ("pass", "warn", "success"),
+        "WARN" if status == "warn" else None,
+        check_detail({"status": status, **metadata}),
+    )
 
 
 def _mart_keys() -> list[dg.AssetKey]:
@@ -228,7 +302,13 @@ def ml_churn_scores(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
 
 
 @dg.asset_check(asset=ML_SCORES, description="Score drift against the previous scoring (PSI).")
-def score_drift(churniq: ChurniqConfig) -> dg.AssetCheckResult:
+def score_drift(
+    context: dg.AssetCheckExecutionContext, churniq: ChurniqConfig
+) -> dg.AssetCheckResult:
+    return _recorded(context, churniq, _score_drift(churniq))
+
+
+def _score_drift(churniq: ChurniqConfig) -> dg.AssetCheckResult:
     import duckdb
 
     from models.training import population_stability
@@ -265,7 +345,9 @@ def score_drift(churniq: ChurniqConfig) -> dg.AssetCheckResult:
 )
 def serving_snapshot(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     settings = churniq.settings()
-    snap = publish(settings.warehouse, settings.serving, settings.reporting_currency)
+    snap = publish(
+        settings.warehouse, settings.serving, settings.reporting_currency, run_id=context.run_id
+    )
     context.log.info(f"published snapshot {snap.version} with {len(snap.tables)} tables")
     return dg.MaterializeResult(
         metadata={"version": snap.version, "tables": snap.tables, "watermark": str(snap.watermark)}
@@ -273,7 +355,14 @@ def serving_snapshot(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
 
 
 @dg.asset_check(asset=SERVING, description="MRR bridge balances every month in the snapshot.")
-def mrr_bridge_balances(churniq: ChurniqConfig) -> dg.AssetCheckResult:
+def mrr_bridge_balances(
+    context: dg.AssetCheckExecutionContext, churniq: ChurniqConfig
+) -> dg.AssetCheckResult:
+    # runs after the publish step: its result reaches the snapshot of the next run
+    return _recorded(context, churniq, _mrr_bridge_balances(churniq))
+
+
+def _mrr_bridge_balances(churniq: ChurniqConfig) -> dg.AssetCheckResult:
     import duckdb
 
     settings = churniq.settings()
@@ -379,6 +468,8 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
             serving_snapshot,
         ],
         asset_checks=[quarantine_ratio, mrr_bridge_balances, score_drift],
+        # one step at a time in one process: DuckDB has one writer (DESIGN.md)
+        executor=dg.in_process_executor,
         jobs=[churniq_job, training_job, core_billing],
         sensors=[landing_sensor, core_outbox_sensor],
         schedules=[daily_schedule, weekly_training, hourly_billing],

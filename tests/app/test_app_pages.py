@@ -21,12 +21,14 @@ PAGES = [
     ("views/offers.py", "Offers & coupons"),
     ("views/support.py", "Support"),
     ("views/models.py", "Models"),
+    ("views/data_health.py", "Data health"),
 ]
 # what a page says when the snapshot exists but lacks what it reads (default: EMPTY_STATE)
 WITHOUT_ITS_TABLES = {
     "views/at_risk.py": "No scores yet: run `churniq run`",
     "views/cohorts.py": "The snapshot has no `marts.cohort_retention` table yet",
     "views/models.py": "No model trained yet: run `churniq run`",
+    "views/data_health.py": "The snapshot has no `ops.sources` table yet",
 }
 
 

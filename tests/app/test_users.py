@@ -74,3 +74,6 @@ def test_the_users_commands(tmp_path: Path, capsys, monkeypatch):
     assert main([*home, "users", "remove", "bob"]) == 2
     assert "no user bob" in capsys.readouterr().err
     assert list(users.load_users(tmp_path)) == ["ana"]
+    assert main([*home, "users", "add", "Cy@Example.org", "--role", "retention", "--oidc"]) == 0
+    cy = users.load_users(tmp_path)["cy@example.org"]
+    assert (cy.role, cy.password_hash) == ("retention", users.OIDC_ONLY)

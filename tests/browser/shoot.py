@@ -13,8 +13,10 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 from playwright.sync_api import Page, sync_playwright
 
 from app.serve import streamlit_command
@@ -82,13 +84,53 @@ def wait_ready(page: Page, text: str, timeout_ms: int = 60_000) -> None:
     )
 
 
-# page title in the navigation, a text that says it is drawn, the file under docs/
+@dataclass(frozen=True)
+class Shot:
+    """A page: its title in the navigation, a text that says it is drawn, its picture's file
+    under docs/, and whether it shows one customer (the riskiest, typed into its search box)."""
+
+    title: str
+    ready: str
+    file: str
+    customer: bool = False
+
+
 SHOTS = [
-    ("Overview", "MRR movements", "overview.png"),
-    ("MRR & movements", "Movements by segment", "mrr.png"),
-    ("Churn", "Scheduled churn", "churn.png"),
-    ("At-risk subscribers", "Why they are at risk", "at_risk.png"),
+    Shot("Overview", "MRR movements", "overview.png"),
+    Shot("MRR & movements", "Movements by segment", "mrr.png"),
+    Shot("Churn", "Scheduled churn", "churn.png"),
+    Shot("Cohorts & survival", "Cohort projections", "cohorts.png"),
+    Shot("At-risk subscribers", "Why they are at risk", "at_risk.png"),
+    Shot("Subscriber 360", "Timeline", "subscriber.png", customer=True),
+    Shot("Revenue & payments", "Failed payments by failure code and provider", "revenue.png"),
+    Shot("Offers & coupons", "Coupons and campaigns", "offers.png"),
+    Shot("Support", "Churn with and without a recent ticket", "support.png"),
+    Shot("Models", "Score drift", "models.png"),
+    Shot("Data health", "Row counts of published tables", "data_health.png"),
 ]
+
+
+def riskiest_customer(home: Path) -> str:
+    """The customer with the most MRR at risk in the latest scoring (the list's first)."""
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        return con.execute(
+            """select customer_id from ml.churn_scores
+               where scored_at = (select max(scored_at) from ml.churn_scores)
+               order by coalesce(mrr, 0) * churn_probability desc, churn_probability desc,
+                        customer_id
+               limit 1"""
+        ).fetchone()[0]
+
+
+def visit(page: Page, shot: Shot, customer_id: str | None = None) -> None:
+    """Open the page from the navigation and wait until it is drawn."""
+    page.get_by_role("link", name=shot.title).click()
+    if shot.customer and customer_id:
+        box = page.get_by_role("textbox", name="Customer id")
+        box.wait_for(timeout=60_000)
+        box.fill(customer_id)
+        box.press("Enter")
+    wait_ready(page, shot.ready)
 
 
 def sign_in(page: Page, name: str, password: str) -> None:
@@ -113,16 +155,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    name, password = screenshot_user(args.home.resolve())
-    with served(args.home.resolve()) as url, browser_page() as page:
+    home = args.home.resolve()
+    name, password = screenshot_user(home)
+    customer_id = riskiest_customer(home)
+    with served(home) as url, browser_page() as page:
         page.goto(url)
         sign_in(page, name, password)
-        for title, ready, file in SHOTS:
-            page.get_by_role("link", name=title).click()
-            wait_ready(page, ready)
+        for shot in SHOTS:
+            visit(page, shot, customer_id)
             time.sleep(2)  # let the charts draw
-            page.screenshot(path=str(args.out / file), full_page=True)
-            print(f"wrote {args.out / file}")
+            page.screenshot(path=str(args.out / shot.file), full_page=True)
+            print(f"wrote {args.out / shot.file}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,16 @@ from app.users import save_user
 from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
 from pipelines.settings import get_settings
-from tests.browser.shoot import CHROMIUM, SHOTS, browser_page, served, sign_in, wait_ready
+from tests.browser.shoot import (
+    CHROMIUM,
+    SHOTS,
+    browser_page,
+    riskiest_customer,
+    served,
+    sign_in,
+    visit,
+    wait_ready,
+)
 
 PASSWORD = "analyst-password"
 
@@ -36,33 +45,13 @@ def home(tmp_path_factory) -> Path:
     return home
 
 
-def test_overview_renders_and_exports_its_data(home: Path, tmp_path: Path):
-    con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
-    months = con.execute("select count(*) from marts.metrics_monthly").fetchall()[0][0]
-    con.close()
-    with served(home) as url, browser_page() as page:
-        page.goto(url)
-        assert page.get_by_text("MRR movements").count() == 0  # nothing before signing in
-        sign_in(page, "analyst", PASSWORD)
-        wait_ready(page, "MRR movements")
-        assert page.locator('[data-testid="stException"]').count() == 0
-        assert page.get_by_text("No data yet").count() == 0
-        for label in ("MRR", "ARR", "Paying customers", "Customer churn rate", "Net new MRR"):
-            assert page.get_by_text(label, exact=True).count() >= 1, label
-        with page.expect_download() as download:
-            page.get_by_text("Download movements (CSV)").click()
-        target = tmp_path / "movements.csv"
-        download.value.save_as(target)
-    rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert 0 < len(rows) <= months * 10
-    assert {"month"} <= set(rows[0])
-
-
-def test_every_page_renders_and_the_at_risk_export_is_the_scored_selection(
-    home: Path, tmp_path: Path
-):
+def test_every_page_renders_and_the_exports_are_the_data(home: Path, tmp_path: Path):
+    """Signed in as a retention user: nothing before signing in; every page drawn without an
+    error (Subscriber 360 on the riskiest customer); the overview's movements download and the
+    at-risk export hold the snapshot's rows."""
     save_user(home, "retainer", PASSWORD, "retention")
     con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
+    months = con.execute("select count(*) from marts.metrics_monthly").fetchall()[0][0]
     scored = {
         r[0]: r[1]
         for r in con.execute(
@@ -71,21 +60,35 @@ def test_every_page_renders_and_the_at_risk_export_is_the_scored_selection(
         ).fetchall()
     }
     con.close()
+    customer_id = riskiest_customer(home)
     with served(home) as url, browser_page() as page:
         page.goto(url)
+        assert page.get_by_text("MRR movements").count() == 0  # nothing before signing in
         sign_in(page, "retainer", PASSWORD)
-        for title, ready, _ in SHOTS:
-            page.get_by_role("link", name=title).click()
-            wait_ready(page, ready)
-            assert page.locator('[data-testid="stException"]').count() == 0, title
-        with page.expect_download() as download:
-            page.get_by_text("Export selection (CSV)").click()
-        target = tmp_path / "at_risk.csv"
-        download.value.save_as(target)
-    rows = list(csv.DictReader(io.StringIO(target.read_text())))
-    assert len(rows) == len(scored)  # no filter: every scored subscriber, once
-    assert {r["customer_id"] for r in rows} == set(scored)
-    assert all(abs(float(r["churn_probability"]) - scored[r["customer_id"]]) < 1e-9 for r in rows)
+        wait_ready(page, "MRR movements")
+        for label in ("MRR", "ARR", "Paying customers", "Customer churn rate", "Net new MRR"):
+            assert page.get_by_text(label, exact=True).count() >= 1, label
+        movements = download(page, "Download movements (CSV)", tmp_path / "movements.csv")
+        for shot in SHOTS:
+            visit(page, shot, customer_id)
+            assert page.locator('[data-testid="stException"]').count() == 0, shot.title
+            assert page.get_by_text("No data yet").count() == 0, shot.title
+            if shot.customer:
+                assert page.get_by_text(customer_id).count() >= 1
+        exported = download(page, "Export selection (CSV)", tmp_path / "at_risk.csv")
+    assert 0 < len(movements) <= months * 10 and {"month"} <= set(movements[0])
+    assert len(exported) == len(scored)  # no filter: every scored subscriber, once
+    assert {r["customer_id"] for r in exported} == set(scored)
+    assert all(
+        abs(float(r["churn_probability"]) - scored[r["customer_id"]]) < 1e-9 for r in exported
+    )
+
+
+def download(page, label: str, target: Path) -> list[dict[str, str]]:
+    with page.expect_download() as started:
+        page.get_by_text(label).click()
+    started.value.save_as(target)
+    return list(csv.DictReader(io.StringIO(target.read_text())))
 
 
 def test_empty_home_shows_what_to_do(tmp_path: Path):

@@ -21,6 +21,14 @@ def test_demo_then_an_incremental_run_then_a_full_refresh(tmp_path: Path, capsys
     outbox = int(out.split(" events in the core outbox")[0].rsplit(" ", 1)[1].replace(",", ""))
     assert f"{outbox:,} events loaded, 0 duplicate, 0 quarantined" in out, out
     assert not list((tmp_path / "home" / "landing").glob("*.parquet"))  # nothing but the core
+    # the dashboards may launch campaigns into that core: a retention key, owner-only
+    connection = tmp_path / "home" / "core_api.json"
+    assert "saved for the dashboards" in out and connection.stat().st_mode & 0o777 == 0o600
+    with duckdb.connect(str(tmp_path / "home" / "serving.duckdb"), read_only=True) as snap:
+        groups = snap.execute(
+            "select experiment_group, members from marts.campaign_results order by 1"
+        ).fetchall()
+    assert [g for g, _ in groups] == ["control", "treatment"]  # the demo's own campaign
 
     assert main(["--home", home, "run"]) == 0  # exactly once: the outbox cursor moved past all
     assert "0 events loaded" in capsys.readouterr().out

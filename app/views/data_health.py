@@ -1,0 +1,318 @@
+"""Data health: last successful run and freshness per source, quarantined lines by reason with
+(redacted) samples, asset check and dbt test results, row counts and recent loads.
+
+Everything comes from the snapshot's ``ops`` schema. Every signed-in role sees the page; only
+admins see the action (a replay of quarantined lines), which files a request that the next
+pipeline run executes: the app never writes to (or opens) the warehouse.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app import data, data_ops, signin
+from app import formatting as fmt
+from app.charts_ops import (
+    HELP,
+    freshness_chart,
+    freshness_frame,
+    quarantine_chart,
+    quarantine_frame,
+)
+from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+
+ADMIN_ROLE = "admin"
+NO_OPS = (
+    "The snapshot has no `ops.sources` table yet: it was published by an older churniq. Run "
+    "`churniq run` to publish the data-health tables."
+)
+NO_FILTERS = (
+    "The global filters (period, platform, country, offer type) do not apply to this page: "
+    "data health covers the whole pipeline."
+)
+SAMPLE_KEY = "data_health_sample_reason"
+FAILING_KEY = "data_health_only_failing"
+LOADS_PAGE_KEY = "data_health_loads_page"
+REPLAY_REASONS_KEY = "data_health_replay_reasons"
+
+
+def _when(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return "never"
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+def hours_text(hours: Any) -> str | None:
+    """Hours as shown: below two days in hours, beyond in days."""
+    if fmt.is_missing(hours):
+        return None
+    hours = float(hours)
+    return f"{hours:,.1f} h" if abs(hours) < 48 else f"{hours / 24:,.1f} days"
+
+
+def checks_text(counts: dict[str, int] | None) -> str | None:
+    if not counts or not counts["total"]:
+        return None
+    passing = counts["total"] - counts["failed"] - counts["warned"]
+    return f"{passing:,} / {counts['total']:,}"
+
+
+def health_kpis(
+    published_at: datetime | None,
+    sources: pd.DataFrame | None,
+    reasons: pd.DataFrame | None,
+    counts: dict[str, int] | None,
+) -> list[Kpi]:
+    lag = None
+    if sources is not None and not sources.empty:
+        lag = sources["event_lag_hours"].dropna().min() if "event_lag_hours" in sources else None
+    open_lines = 0 if reasons is None or reasons.empty else int(reasons["open_lines"].sum())
+    return [
+        Kpi("Last successful run", _when(published_at), None, HELP["last_run"]),
+        Kpi("Newest event, before publication", hours_text(lag), None, HELP["freshness"]),
+        Kpi("Open quarantined lines", fmt.count(open_lines), None, HELP["open_quarantine"]),
+        Kpi("Checks passing", checks_text(counts), None, HELP["checks"]),
+    ]
+
+
+def sources_section(source: data.Source) -> None:
+    st.subheader("Sources: last load and freshness", help=HELP["sources"])
+    frame = data_ops.sources(source)
+    if frame is None or frame.empty:
+        st.info("Nothing loaded yet: put contract files in the landing folder or connect the core.")
+        return
+    st.altair_chart(freshness_chart(freshness_frame(frame)), width="stretch")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "source": "Source",
+            "batches": st.column_config.NumberColumn("Batches", format="localized"),
+            "lines": st.column_config.NumberColumn("Lines read", format="localized"),
+            "loaded": st.column_config.NumberColumn("Loaded", format="localized"),
+            "duplicates": st.column_config.NumberColumn("Duplicates", format="localized"),
+            "quarantined": st.column_config.NumberColumn("Quarantined", format="localized"),
+            "events_stored": st.column_config.NumberColumn("Events stored", format="localized"),
+            "first_load_at": st.column_config.DatetimeColumn("First load"),
+            "last_load_at": st.column_config.DatetimeColumn("Last successful load"),
+            "last_load_with_events_at": st.column_config.DatetimeColumn("Last load with events"),
+            "last_event_at": st.column_config.DatetimeColumn("Newest event"),
+            "event_lag_hours": st.column_config.NumberColumn("Hours since newest event", format="%.1f"),
+            "hours_since_last_load": st.column_config.NumberColumn("Hours since last load", format="%.1f"),
+        },
+    )  # fmt: skip
+    csv_download(frame, "data_health_sources.csv", "Download sources (CSV)", "dl_dh_sources")
+    producers = data_ops.event_sources(source)
+    if producers is not None and not producers.empty:
+        st.markdown("**Events by producing system**", help=HELP["event_sources"])
+        st.dataframe(producers, hide_index=True, width="stretch")
+        csv_download(
+            producers,
+            "data_health_event_sources.csv",
+            "Download events by producer (CSV)",
+            "dl_dh_event_sources",
+        )
+
+
+def quarantine_section(source: data.Source) -> None:
+    st.subheader("Quarantined lines by reason", help=HELP["quarantine"])
+    reasons = data_ops.quarantine_reasons(source)
+    if reasons is None:
+        st.info("The snapshot has no `ops.quarantine_reasons` table yet.")
+        return
+    if reasons.empty:
+        st.success("No line has ever been quarantined.", icon=":material/check_circle:")
+        return
+    chart = quarantine_frame(reasons)
+    st.altair_chart(quarantine_chart(chart), width="stretch")
+    st.dataframe(reasons, hide_index=True, width="stretch")
+    csv_download(
+        reasons, "data_health_quarantine.csv", "Download quarantine by reason (CSV)", "dl_dh_q"
+    )
+
+    st.markdown("**Sample lines**", help=HELP["samples"])
+    codes = list(reasons["reason_code"])
+    if st.session_state.get(SAMPLE_KEY) not in (None, *codes):
+        st.session_state.pop(SAMPLE_KEY)
+    reason = st.selectbox("Reason", codes, key=SAMPLE_KEY)
+    samples = data_ops.quarantine_samples(source, reason)
+    if samples is None:
+        st.info("The snapshot has no `ops.quarantine_samples` table yet.")
+        return
+    st.dataframe(samples, hide_index=True, width="stretch")
+    csv_download(
+        samples,
+        f"data_health_samples_{reason}.csv",
+        "Download samples (CSV)",
+        "dl_dh_samples",
+    )
+
+
+def checks_section(source: data.Source, counts: dict[str, int] | None) -> None:
+    st.subheader("Asset checks and dbt tests", help=HELP["checks"])
+    if counts is None:
+        st.info("The snapshot has no `ops.check_results` table yet.")
+        return
+    if not counts["total"]:
+        st.info("No check result recorded yet: they appear after the next `churniq run`.")
+        return
+    parts = [f"{counts['total']:,} checks", f"{counts['failed']:,} failing"]
+    if counts["warned"]:
+        parts.append(f"{counts['warned']:,} warning")
+    if counts["earlier"]:
+        parts.append(
+            f"{counts['earlier']:,} from an earlier run (checks that run after publication, "
+            "such as the MRR bridge, reach the next snapshot)"
+        )
+    st.caption(" · ".join(parts))
+    only_failing = st.toggle("Only failing checks", key=FAILING_KEY)
+    frame = data_ops.check_results(source, only_failing)
+    if frame is None or frame.empty:
+        st.success("Every check passed.", icon=":material/check_circle:")
+        return
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "kind": "Kind",
+            "check_name": "Check",
+            "asset": "Asset",
+            "passed": st.column_config.CheckboxColumn("Passed"),
+            "severity": "Severity",
+            "detail": "Detail",
+            "evaluated_at": st.column_config.DatetimeColumn("Evaluated"),
+            "this_run": st.column_config.CheckboxColumn("This run"),
+        },
+    )
+    csv_download(frame, "data_health_checks.csv", "Download check results (CSV)", "dl_dh_checks")
+
+
+def table_rows_section(source: data.Source) -> None:
+    st.subheader("Row counts of published tables", help=HELP["table_rows"])
+    frame = data_ops.table_rows(source)
+    if frame is None:
+        st.info("The snapshot has no `ops.table_rows` table yet.")
+        return
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "table_name": "Table",
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+        },
+    )
+    csv_download(frame, "data_health_table_rows.csv", "Download row counts (CSV)", "dl_dh_rows")
+
+
+def loads_section(source: data.Source) -> None:
+    st.subheader("Recent loads", help=HELP["loads"])
+    total = data_ops.loads_count(source)
+    if not total:
+        st.info("No load recorded yet.")
+        return
+    pages = max(1, math.ceil(total / data_ops.LOADS_PAGE_SIZE))
+    value = st.session_state.get(LOADS_PAGE_KEY)
+    if value is not None and not 1 <= value <= pages:
+        st.session_state.pop(LOADS_PAGE_KEY)
+    page = 1
+    if pages > 1:
+        page = int(
+            st.number_input("Page", min_value=1, max_value=pages, value=1, key=LOADS_PAGE_KEY)
+        )
+    frame = data_ops.recent_loads(source, page)
+    first = (page - 1) * data_ops.LOADS_PAGE_SIZE + 1
+    st.caption(f"Page {page} of {pages} · loads {first}–{first + len(frame) - 1} of {total:,}")
+    st.dataframe(frame, hide_index=True, width="stretch")
+    csv_download(frame, "data_health_loads.csv", "Download this page of loads (CSV)", "dl_dh_loads")
+
+
+def replay_section(source: data.Source, user_name: str) -> None:
+    """The admin's action: file a replay request; pending requests and the last outcomes."""
+    st.subheader("Replay quarantined lines", help=HELP["replay"])
+    choices = data_ops.open_reason_codes(source) or list(data_ops.REASON_CODES)
+    chosen = st.session_state.get(REPLAY_REASONS_KEY)
+    if chosen and any(c not in choices for c in chosen):
+        st.session_state[REPLAY_REASONS_KEY] = [c for c in chosen if c in choices]
+    with st.form("data_health_replay"):
+        reasons = st.multiselect(
+            "Reason codes",
+            choices,
+            key=REPLAY_REASONS_KEY,
+            placeholder="Every reason",
+            help="Only the open lines of these reasons are retried; none chosen: every reason.",
+        )
+        submitted = st.form_submit_button("Request replay", icon=":material/replay:")
+    if submitted:
+        try:
+            request = data_ops.file_replay_request(user_name, reasons)
+        except (ValueError, OSError) as exc:
+            st.error(f"The request could not be filed: {exc}")
+        else:
+            st.success(
+                f"Replay request `{request.request_id}` filed by {user_name} for "
+                f"{', '.join(request.reason_codes) or 'every reason'}: the next pipeline run "
+                "executes it (`churniq run`, or the Dagster job)."
+            )
+    outcomes = data_ops.replay_outcomes(source)
+    executed = set() if outcomes is None else set(outcomes["request_id"])
+    waiting = data_ops.pending(executed)
+    st.markdown("**Pending requests**")
+    if waiting.empty:
+        st.caption("No pending request.")
+    else:
+        st.dataframe(waiting, hide_index=True, width="stretch")
+    st.markdown("**Last replays**", help=HELP["replay_outcomes"])
+    if outcomes is None or outcomes.empty:
+        st.caption("No replay executed yet.")
+        return
+    st.dataframe(outcomes, hide_index=True, width="stretch")
+    csv_download(
+        outcomes, "data_health_replays.csv", "Download replay outcomes (CSV)", "dl_dh_replays"
+    )
+
+
+def render() -> None:
+    st.title("Data health")
+    source = data.current_source()
+    if source is None:
+        empty_state()
+        return
+    meta = data.snapshot_meta(source)
+    if not data_ops.has_ops(source):
+        st.info(NO_OPS, icon=":material/health_and_safety:")
+        snapshot_caption(meta)
+        return
+    st.caption(NO_FILTERS)
+    run = data_ops.run_info(source) or {}
+    published = run.get("published_at") or meta.published_at
+    sources = data_ops.sources(source)
+    reasons = data_ops.quarantine_reasons(source)
+    counts = data_ops.check_counts(source)
+    kpis = health_kpis(published, sources, reasons, counts)
+    for column, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
+        with column:
+            metric(kpi)
+    if run.get("run_id"):
+        st.caption(f"Published by run {run['run_id']}.")
+
+    sources_section(source)
+    quarantine_section(source)
+    checks_section(source, counts)
+    table_rows_section(source)
+    loads_section(source)
+
+    user = signin.current_user()
+    if user is not None and user.may(ADMIN_ROLE):
+        replay_section(source, user.name)
+    snapshot_caption(meta)
+
+
+render()
