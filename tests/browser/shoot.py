@@ -130,6 +130,8 @@ def visit(page: Page, shot: Shot, customer_id: str | None = None) -> None:
         box.wait_for(timeout=60_000)
         box.fill(customer_id)
         box.press("Enter")
+        # the customer's sections replace the prompt once the lookup ran
+        page.get_by_role("heading", name="Profile").first.wait_for(timeout=120_000)
     wait_ready(page, shot.ready)
 
 

@@ -73,8 +73,12 @@ def test_every_page_renders_and_the_exports_are_the_data(home: Path, tmp_path: P
             visit(page, shot, customer_id)
             assert page.locator('[data-testid="stException"]').count() == 0, shot.title
             assert page.get_by_text("No data yet").count() == 0, shot.title
-            if shot.customer:
-                assert page.get_by_text(customer_id).count() >= 1
+            if shot.customer:  # drawn for the customer typed in
+                box = page.get_by_role("textbox", name="Customer id")
+                assert box.input_value() == customer_id
+                assert page.get_by_text("No customer with id").count() == 0
+                assert page.get_by_role("heading", name="Timeline").count() >= 1
+        visit(page, next(s for s in SHOTS if s.title == "At-risk subscribers"))
         exported = download(page, "Export selection (CSV)", tmp_path / "at_risk.csv")
     assert 0 < len(movements) <= months * 10 and {"month"} <= set(movements[0])
     assert len(exported) == len(scored)  # no filter: every scored subscriber, once
