@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from app.data import Source, _query, columns, home, tables
+from models.checks import population_stability
 
 RUNS_TABLE = "ml.model_runs"
 BACKTESTS_TABLE = "ml.backtests"
@@ -157,12 +158,9 @@ def score_history(source: Source, max_scorings: int = MAX_SCORINGS) -> pd.DataFr
 
 
 def drift_table(history: pd.DataFrame) -> pd.DataFrame:
-    """PSI of each scoring against the previous one (``models.training.population_stability``
-    on the customer counts per fixed bin: its inputs are exactly these counts). Imported here,
-    not at the top: ``models.training`` pulls in scikit-learn and lifelines, seconds of import
-    that a page with one scoring never needs."""
-    from models.training import population_stability
-
+    """PSI of each scoring against the previous one (``models.checks.population_stability``,
+    as the pipeline's drift check, on the customer counts per fixed bin: its inputs are exactly
+    these counts)."""
     rows = []
     scorings = sorted(history["scored_at"].unique())
     for previous, current in zip(scorings, scorings[1:], strict=False):

@@ -11,7 +11,9 @@ Data location comes from ``CHURNIQ_HOME`` (default ``./.churniq``).
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -47,7 +49,21 @@ PAGES = [
 # the weakest role that may open a page (by title); pages not listed are for every role
 MINIMUM_ROLE: dict[str, str] = {}
 
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> threading.Thread:
+    """Import the model libraries (scikit-learn, lifelines: seconds) once per server process,
+    in the background while the user signs in, so the first Subscriber 360 lookup that draws
+    a survival curve from the model does not wait for them."""
+    thread = threading.Thread(
+        target=importlib.import_module, args=("models.training",), daemon=True
+    )
+    thread.start()
+    return thread
+
+
 st.set_page_config(page_title="ChurnIQ", page_icon=":material/monitoring:", layout="wide")
+_warm_up()
 user = signin.current_user()
 if user is None:  # nobody signed in sees any data: only the sign-in page exists
     st.navigation([st.Page(signin.sign_in_view, title="Sign in", icon=":material/login:")]).run()

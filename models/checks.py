@@ -118,3 +118,10 @@ def check_calibration(
     if ece > max_ece:
         raise ValueError(f"calibration error {ece:.4f} above {max_ece} over {n_bins} bins")
     return ece
+
+
+def population_stability(previous: np.ndarray, current: np.ndarray) -> float:
+    """PSI between two binned distributions (counts); above 0.2 is usually read as a shift."""
+    p = np.maximum(previous / max(previous.sum(), 1), 1e-4)
+    q = np.maximum(current / max(current.sum(), 1), 1e-4)
+    return float(np.sum((q - p) * np.log(q / p)))

@@ -331,13 +331,6 @@ def score_summary(scores: pd.DataFrame, bins: int = 20) -> pd.DataFrame:
     )
 
 
-def population_stability(previous: np.ndarray, current: np.ndarray) -> float:
-    """PSI between two binned distributions (counts); above 0.2 is usually read as a shift."""
-    p = np.maximum(previous / max(previous.sum(), 1), 1e-4)
-    q = np.maximum(current / max(current.sum(), 1), 1e-4)
-    return float(np.sum((q - p) * np.log(q / p)))
-
-
 def feature_signature() -> list[str]:
     """The feature set of this code: a bundle trained on another one must be retrained."""
     return [f.name for f in NUMERIC_FEATURES] + [f.column for f in CATEGORICAL_FEATURES]

@@ -311,7 +311,7 @@ def score_drift(
 def _score_drift(churniq: ChurniqConfig) -> dg.AssetCheckResult:
     import duckdb
 
-    from models.training import population_stability
+    from models.checks import population_stability
 
     con = duckdb.connect(str(churniq.settings().warehouse), read_only=True)
     try:
