@@ -62,16 +62,31 @@ class MetricsPage:
         return series
 
 
+def open_snapshot(
+    title: str, needs: Collection[str] = (), missing: str | None = None
+) -> tuple[data.Source, data.SnapshotMeta] | None:
+    """The page's title, then the snapshot and its metadata; None, after the empty state that
+    says what to do, when nothing was published yet or the snapshot has none of the tables in
+    `needs` (`missing` words that case)."""
+    st.title(title)
+    source = data.current_source()
+    if source is None:
+        empty_state()
+        return None
+    if needs and not set(needs) & data.tables(source):
+        named = " or ".join(f"`{t}`" for t in needs)
+        empty_state(missing or f"The snapshot has no {named} table yet.")
+        return None
+    return source, data.snapshot_meta(source)
+
+
 def open_metrics_page(title: str) -> MetricsPage | None:
     """The page's title, then its inputs; None (after the empty state that says what to do)
     when there is no snapshot, no monthly metrics or no month in it yet."""
-    st.title(title)
-    source = data.current_source()
-    if source is None or not data.has_metrics(source):
-        empty_state(
-            None if source is None else "The snapshot has no `marts.metrics_monthly` table yet."
-        )
+    opened = open_snapshot(title, needs=("marts.metrics_monthly",))
+    if opened is None:
         return None
+    source, meta = opened
     chosen = filters.current()
     if chosen.end is None or chosen.start is None:
         empty_state("The snapshot has no months of metrics yet.")
@@ -79,7 +94,7 @@ def open_metrics_page(title: str) -> MetricsPage | None:
     note = chosen.offer_type_note("MRR and customer figures")
     if note:
         st.caption(note)
-    return MetricsPage(source, data.snapshot_meta(source), chosen)
+    return MetricsPage(source, meta, chosen)
 
 
 def snapshot_caption(meta: data.SnapshotMeta) -> None:

@@ -18,7 +18,7 @@ from app import data, filters, signin
 from app import formatting as fmt
 from app.campaign_panel import launch_panel, results_panel
 from app.charts import reasons_chart
-from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption
 from app.definitions import AT_RISK_LIST_HELP, AT_RISK_REASONS_HELP, SCORE_DEFINITIONS
 
 NO_SCORES = (
@@ -228,15 +228,13 @@ def exports(source: data.Source, selection: data.ScoreFilters, subscribers: int)
 
 
 def render() -> None:
-    st.title("At-risk subscribers")
-    source = data.current_source()
-    if source is None:
-        empty_state()
+    opened = open_snapshot("At-risk subscribers")
+    if opened is None:
         return
+    source, meta = opened
     if not data.has_scores(source):
         st.info(NO_SCORES, icon=":material/model_training:")
         return
-    meta = data.snapshot_meta(source)
     currency = meta.reporting_currency
     chosen = filters.current()
     selection = page_filters(data.score_options(source), chosen)

@@ -28,7 +28,7 @@ from app.charts_cohorts import (
     segment_type_label,
     survival_chart,
 )
-from app.components import csv_download, empty_state, snapshot_caption
+from app.components import csv_download, open_snapshot, snapshot_caption
 
 CHANNEL_KEY = "cohorts_channels"
 SURVIVAL_TYPE_KEY = "cohorts_survival_type"
@@ -328,12 +328,10 @@ def render_projections(source: data.Source, chosen: filters.Filters) -> None:
 
 
 def render() -> None:
-    st.title("Cohorts & survival")
-    source = data.current_source()
-    if source is None:
-        empty_state()
+    opened = open_snapshot("Cohorts & survival")
+    if opened is None:
         return
-    meta = data.snapshot_meta(source)
+    source, meta = opened
     chosen = filters.current()
     render_retention(source, chosen)
     render_survival(source, chosen)

@@ -24,7 +24,7 @@ from app.charts_ops import (
     quarantine_chart,
     quarantine_frame,
 )
-from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption
 
 ADMIN_ROLE = "admin"
 NO_OPS = (
@@ -280,12 +280,10 @@ def replay_section(source: data.Source, user_name: str) -> None:
 
 
 def render() -> None:
-    st.title("Data health")
-    source = data.current_source()
-    if source is None:
-        empty_state()
+    opened = open_snapshot("Data health")
+    if opened is None:
         return
-    meta = data.snapshot_meta(source)
+    source, meta = opened
     if not data_ops.has_ops(source):
         st.info(NO_OPS, icon=":material/health_and_safety:")
         snapshot_caption(meta)

@@ -29,7 +29,7 @@ from app.charts_models import (
     lift_chart,
     truth_calibration_chart,
 )
-from app.components import csv_download, empty_state, snapshot_caption
+from app.components import csv_download, open_snapshot, snapshot_caption
 
 NO_RUNS = (
     "No model trained yet: run `churniq run` once the business has a few months of history "
@@ -424,12 +424,10 @@ def render_truth(source: data.Source, best: pd.Series | None) -> None:
 
 
 def render() -> None:
-    st.title("Models")
-    source = data.current_source()
-    if source is None:
-        empty_state()
+    opened = open_snapshot("Models")
+    if opened is None:
         return
-    meta = data.snapshot_meta(source)
+    source, meta = opened
     st.caption(filters_note(filters.current()))
     runs = dm.model_runs(source)
     best = None

@@ -35,7 +35,7 @@ from app.charts_commerce import (
     retention_chart,
     trial_trend_chart,
 )
-from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption
 
 PAGE_SIZE = 50
 #: Most rows of a table's CSV download (the tables are per offer or coupon: small in practice).
@@ -385,18 +385,17 @@ def render_coupons(source: data.Source, chosen: filters.Filters, currency: str |
 
 
 def render() -> None:
-    st.title("Offers & coupons")
-    source = data.current_source()
-    if source is None:
-        empty_state()
-        return
-    if not set(PAGE_TABLES) & data.tables(source):
-        empty_state(
+    opened = open_snapshot(
+        "Offers & coupons",
+        needs=PAGE_TABLES,
+        missing=(
             "The snapshot has no `marts.offer_performance`, `marts.coupon_performance` or "
             "`marts.trial_conversion_monthly` table yet."
-        )
+        ),
+    )
+    if opened is None:
         return
-    meta = data.snapshot_meta(source)
+    source, meta = opened
     chosen = filters.current()
     render_offers(source, chosen, meta.reporting_currency)
     render_trials(source, chosen)

@@ -39,6 +39,7 @@ from app.components import (
     empty_state,
     metric,
     month_row,
+    open_snapshot,
     previous_month,
     snapshot_caption,
 )
@@ -414,18 +415,17 @@ PAGE_TABLES = (dc.REVENUE_TABLE, dc.RECOVERY_TABLE, dc.RECOVERY_BY_CODE_TABLE)
 
 
 def render() -> None:
-    st.title("Revenue & payments")
-    source = data.current_source()
-    if source is None:
-        empty_state()
-        return
-    if not set(PAGE_TABLES) & data.tables(source):
-        empty_state(
+    opened = open_snapshot(
+        "Revenue & payments",
+        needs=PAGE_TABLES,
+        missing=(
             "The snapshot has no `marts.revenue_monthly_by_segment` or "
             "`marts.payment_recovery_monthly` table yet."
-        )
+        ),
+    )
+    if opened is None:
         return
-    meta = data.snapshot_meta(source)
+    source, meta = opened
     chosen = filters.current()
     period = period_of(source, chosen)
     if period is None:

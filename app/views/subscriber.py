@@ -31,7 +31,7 @@ from app.charts_subscriber import (
     engagement_chart,
     survival_chart,
 )
-from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.components import Kpi, csv_download, empty_state, metric, open_snapshot, snapshot_caption
 
 ID_KEY = "subscriber_id"
 FAMILY_KEY = "subscriber_families"
@@ -545,15 +545,10 @@ def render_tickets(source: data.Source, customer_id: str) -> None:
 
 
 def render() -> None:
-    st.title("Subscriber 360")
-    source = data.current_source()
-    if source is None:
-        empty_state()
+    opened = open_snapshot("Subscriber 360", needs=(ds.PROFILE_TABLE,))
+    if opened is None:
         return
-    meta = data.snapshot_meta(source)
-    if ds.PROFILE_TABLE not in data.tables(source):
-        empty_state("The snapshot has no `marts.dim_customers` table yet.")
-        return
+    source, meta = opened
     currency = meta.reporting_currency
     customer_id = choose_customer()
     st.caption(filters_note(filters.current()))

@@ -32,7 +32,7 @@ from app.charts_support import (
     tickets_trend_chart,
     trend_frame,
 )
-from app.components import Kpi, csv_download, empty_state, metric, snapshot_caption
+from app.components import Kpi, csv_download, empty_state, metric, open_snapshot, snapshot_caption
 
 
 def minutes(value: object) -> str | None:
@@ -307,12 +307,10 @@ def render_churn(source: data.Source, start: date | None, end: date | None, span
 
 
 def render() -> None:
-    st.title("Support")
-    source = data.current_source()
-    if source is None:
-        empty_state()
+    opened = open_snapshot("Support")
+    if opened is None:
         return
-    meta = data.snapshot_meta(source)
+    source, meta = opened
     if not (ds.has_support(source) or ds.has_support_churn(source)):
         empty_state("The snapshot has no `marts.support_monthly` or `marts.support_churn` yet.")
         snapshot_caption(meta)

@@ -17,9 +17,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import app.components
 from app.signin import SESSION_KEY
 from app.users import save_user
 
@@ -296,3 +298,18 @@ def run_app(user: str | None = TESTER) -> AppTest:
 def app_runner() -> Callable[..., AppTest]:
     """Call after CHURNIQ_HOME is prepared (``home`` / ``snapshot_home``)."""
     return run_app
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[pd.DataFrame, str]]:
+    """Key → (frame, file name) of every CSV download the page offers (pages import
+    ``csv_download`` from ``app.components`` on every run, so they get this recorder)."""
+    recorded: dict[str, tuple[pd.DataFrame, str]] = {}
+    original = app.components.csv_download
+
+    def record(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
+        recorded[key] = (frame.copy(), file_name)
+        original(frame, file_name, label, key)
+
+    monkeypatch.setattr(app.components, "csv_download", record)
+    return recorded

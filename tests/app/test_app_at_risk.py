@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from app import data
 from app.definitions import SCORE_DEFINITIONS
 from app.users import save_user
-from tests.app.page_support import Runner, captions, open_page, source
+from tests.app.page_support import Runner, captions, download_labels, open_page, source
 
 Builder = Callable[..., Path]
 
@@ -192,7 +192,7 @@ def test_retention_and_admin_get_both_exports(
 ) -> None:
     save_user(snapshot_home, "someone", "some-password", role)
     at = open_page(app_runner, PAGE, user="someone")
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download reasons (CSV)",
         "Export selection (CSV)",
         "Export selection (Parquet)",

@@ -11,7 +11,7 @@ import pytest
 
 from app import data
 from app.definitions import DEFINITIONS
-from tests.app.page_support import Runner, captions, kpis, open_page, source
+from tests.app.page_support import Runner, captions, download_labels, kpis, open_page, source
 
 Builder = Callable[..., Path]
 
@@ -65,7 +65,7 @@ def test_voluntary_plus_involuntary_is_churned(snapshot_home: Path) -> None:
 def test_charts_tables_and_downloads(snapshot_home: Path, app_runner: Runner) -> None:
     at = open_page(app_runner, PAGE)
     assert len(at.get("vega_lite_chart")) == 4
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download churn rates (CSV)",
         "Download churned customers (CSV)",
         "Download churn reasons (CSV)",
@@ -121,7 +121,7 @@ def test_snapshot_without_churn_marts(
     infos = [i.value for i in at.info]
     assert "The snapshot has no `marts.churn_reasons_monthly` table yet." in infos
     assert "The snapshot has no `marts.scheduled_churn_monthly` table yet." in infos
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download churn rates (CSV)",
         "Download churned customers (CSV)",
     ]

@@ -25,10 +25,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-import app.components
 from app import data_cohorts as dc
 from app.charts_cohorts import LOGO_HELP, PROJECTION_HELP, REVENUE_HELP, SURVIVAL_HELP
-from tests.app.page_support import Runner, captions, open_page, source
+from tests.app.page_support import Runner, captions, download_labels, open_page, source
 
 Builder = Callable[..., Path]
 PAGE = "views/cohorts.py"
@@ -138,20 +137,6 @@ def add_cohort_tables(path: Path, *, by_segment: bool = True, ml: bool = True) -
 def cohort_home(snapshot_home: Path) -> Path:
     add_cohort_tables(snapshot_home / "serving.duckdb")
     return snapshot_home
-
-
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[pd.DataFrame, str]]:
-    """Key → (frame, file name) of every CSV download the page offers."""
-    recorded: dict[str, tuple[pd.DataFrame, str]] = {}
-    original = app.components.csv_download
-
-    def record(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
-        recorded[key] = (frame.copy(), file_name)
-        original(frame, file_name, label, key)
-
-    monkeypatch.setattr(app.components, "csv_download", record)
-    return recorded
 
 
 def _ratios(frame: pd.DataFrame, column: str) -> dict[tuple[str, int], float]:
@@ -278,7 +263,7 @@ def test_page_shows_retention_curves_and_projections(
 ) -> None:
     at = open_page(app_runner, PAGE)
     assert len(at.get("vega_lite_chart")) == 4
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download logo retention (CSV)",
         "Download revenue retention (CSV)",
         "Download survival curves (CSV)",

@@ -10,12 +10,7 @@ import pytest
 
 from app import data
 from app.charts import movements_frame
-
-
-def source() -> data.Source:
-    src = data.current_source()
-    assert src is not None
-    return src
+from tests.app.page_support import source
 
 
 def test_no_snapshot_means_no_source(home: Path) -> None:

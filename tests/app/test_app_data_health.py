@@ -12,13 +12,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -26,7 +24,7 @@ from app import data_ops
 from app.charts_ops import HELP
 from app.users import save_user
 from app.views.data_health import NO_FILTERS, hours_text
-from tests.app.page_support import Runner, captions, open_page, source
+from tests.app.page_support import Runner, captions, csv_files, download_labels, open_page, source
 
 Builder = Callable[..., Path]
 PAGE = "views/data_health.py"
@@ -108,22 +106,6 @@ def kpis(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-@pytest.fixture
-def csvs(monkeypatch: pytest.MonkeyPatch) -> dict[str, pd.DataFrame]:
-    """file name → the CSV content (read back) of every download button the page offers."""
-    from app import components
-
-    seen: dict[str, pd.DataFrame] = {}
-    original = components.csv_download
-
-    def capture(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
-        seen[file_name] = pd.read_csv(io.BytesIO(frame.to_csv(index=False).encode("utf-8")))
-        original(frame, file_name, label, key)
-
-    monkeypatch.setattr(components, "csv_download", capture)
-    return seen
-
-
 def test_no_snapshot(home: Path, app_runner: Runner) -> None:
     at = open_page(app_runner, PAGE)
     assert at.info[0].value.startswith("No data yet: run `churniq run`")
@@ -137,7 +119,7 @@ def test_snapshot_without_ops_tables(snapshot_home: Path, app_runner: Runner) ->
     assert "snapshot test-v1" in captions(at)
 
 
-def test_kpis_tables_and_captions(ops_home: Path, app_runner: Runner, csvs) -> None:
+def test_kpis_tables_and_captions(ops_home: Path, app_runner: Runner, downloads: dict) -> None:
     at = open_page(app_runner, PAGE)
     assert kpis(at) == {
         "Last successful run": "2024-04-01 02:00",
@@ -176,7 +158,7 @@ def test_kpis_tables_and_captions(ops_home: Path, app_runner: Runner, csvs) -> N
     }
     assert len(loads) == 50 and loads.iloc[0]["batch_id"] == "b-060"
     assert len(at.get("vega_lite_chart")) == 2  # freshness, quarantine
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download sources (CSV)",
         "Download events by producer (CSV)",
         "Download quarantine by reason (CSV)",
@@ -186,6 +168,7 @@ def test_kpis_tables_and_captions(ops_home: Path, app_runner: Runner, csvs) -> N
         "Download this page of loads (CSV)",
         "Download replay outcomes (CSV)",  # tester is admin
     ]
+    csvs = csv_files(downloads)
     assert list(csvs["data_health_sources.csv"]["event_lag_hours"]) == [5.0, 2.5]
     quarantine = csvs["data_health_quarantine.csv"]
     assert list(quarantine["open_lines"]) == [4, 2, 0]

@@ -28,10 +28,8 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 
-import app.components
 from app import data_models as dm
 from app.charts_models import CALIBRATION_HELP, DRIFT_HELP, METRIC_HELP, RUNS_HELP, TRUTH_HELP
 from tests.app.page_support import Runner, captions, kpis, open_page, source
@@ -143,20 +141,6 @@ def models_home(snapshot_home: Path) -> Path:
     add_model_tables(snapshot_home / "serving.duckdb")
     write_truth(snapshot_home)
     return snapshot_home
-
-
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[pd.DataFrame, str]]:
-    """Key → (frame, file name) of every CSV download the page offers."""
-    recorded: dict[str, tuple[pd.DataFrame, str]] = {}
-    original = app.components.csv_download
-
-    def record(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
-        recorded[key] = (frame.copy(), file_name)
-        original(frame, file_name, label, key)
-
-    monkeypatch.setattr(app.components, "csv_download", record)
-    return recorded
 
 
 # --- Data module ------------------------------------------------------------------------------

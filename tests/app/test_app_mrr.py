@@ -11,7 +11,7 @@ import pytest
 from app import data
 from app.charts import BRIDGE_STEPS, bridge_frame
 from app.definitions import DEFINITIONS
-from tests.app.page_support import Runner, captions, kpis, open_page, source
+from tests.app.page_support import Runner, captions, download_labels, kpis, open_page, source
 
 Builder = Callable[..., Path]
 
@@ -79,7 +79,7 @@ def test_segments_table_chart_and_downloads(snapshot_home: Path, app_runner: Run
     assert list(table["mrr"]) == [205, 300, 600]
     assert list(table["fx_adjustment"]) == [5, 0, 0]
     assert table["mrr"].sum() == 1105  # the segments add up to the bridge
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download MRR bridge (CSV)",
         "Download movements by segment (CSV)",
     ]

@@ -35,14 +35,20 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
 
-import app.components
 from app import data_commerce as dc
 from app.charts_commerce import COMMERCE_DEFINITIONS
-from app.components import EMPTY_STATE
-from tests.app.page_support import Runner, captions, kpis, open_page, source
+from tests.app.page_support import (
+    Runner,
+    assert_empty_state,
+    captions,
+    download_labels,
+    kpis,
+    open_page,
+    source,
+    table,
+)
 
 Builder = Callable[..., Path]
 
@@ -136,27 +142,6 @@ def offers_home(snapshot_home: Path) -> Path:
     return snapshot_home
 
 
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[pd.DataFrame, str]]:
-    """Key → (frame, file name) of every CSV download the page offers."""
-    recorded: dict[str, tuple[pd.DataFrame, str]] = {}
-    original = app.components.csv_download
-
-    def record(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
-        recorded[key] = (frame.copy(), file_name)
-        original(frame, file_name, label, key)
-
-    monkeypatch.setattr(app.components, "csv_download", record)
-    return recorded
-
-
-def table(at, first_column: str) -> pd.DataFrame:
-    for frame in at.dataframe:
-        if frame.value.columns[0] == first_column:
-            return frame.value
-    raise AssertionError(f"no table starting with {first_column}")
-
-
 ALL_OFFERS = {
     "Subscriptions started": ("150", ""),
     "Active now": ("80", ""),
@@ -202,7 +187,7 @@ def test_offer_kpis_table_and_charts(offers_home: Path, app_runner: Runner, down
     assert list(one_time["offer_id"]) == ["o_pass", "o_tvod"]
     assert list(one_time["one_time_revenue"]) == [90, 25]
     assert len(at.get("vega_lite_chart")) == 5
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download offer performance (CSV)",
         "Download retention by offer (CSV)",
         "Download one-time offers (CSV)",
@@ -294,9 +279,7 @@ def test_period_and_segment_filters(offers_home: Path, app_runner: Runner) -> No
 
 
 def test_no_snapshot(home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner, PAGE)
-    assert EMPTY_STATE in at.info[0].value
-    assert not at.metric and not at.get("download_button")
+    assert_empty_state(open_page(app_runner, PAGE))
 
 
 @pytest.mark.parametrize("with_marts", [False, True])
@@ -304,10 +287,7 @@ def test_snapshot_without_its_tables(
     home: Path, app_runner: Runner, snapshot_builder: Builder, with_marts: bool
 ) -> None:
     snapshot_builder(home, with_marts=with_marts)
-    at = open_page(app_runner, PAGE)
-    assert EMPTY_STATE in at.info[0].value
-    assert "marts.offer_performance" in captions(at)
-    assert not at.metric and not at.get("download_button")
+    assert_empty_state(open_page(app_runner, PAGE), "marts.offer_performance")
 
 
 def test_snapshot_with_coupons_only(snapshot_home: Path, app_runner: Runner) -> None:

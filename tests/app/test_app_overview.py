@@ -14,13 +14,10 @@ from streamlit.testing.v1 import AppTest
 from app.components import EMPTY_STATE
 from app.definitions import DEFINITIONS
 from app.filters import Filters
+from tests.app.page_support import download_labels, kpis
 
 Runner = Callable[[], AppTest]
 Builder = Callable[..., Path]
-
-
-def kpis(at: AppTest) -> dict[str, tuple[str, str]]:
-    return {m.label: (m.value, m.delta) for m in at.metric}
 
 
 def metric(at: AppTest, label: str) -> MetricProto:
@@ -113,7 +110,7 @@ def test_period_filter_moves_the_kpi_month(snapshot_home: Path, app_runner: Runn
 def test_charts_and_downloads(snapshot_home: Path, app_runner: Runner) -> None:
     at = app_runner()
     assert len(at.get("vega_lite_chart")) == 2
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download movements (CSV)",
         "Download MRR trend (CSV)",
     ]

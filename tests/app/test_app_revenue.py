@@ -32,17 +32,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pandas as pd
 import pytest
 
-import app.components
 from app import data_commerce as dc
 from app.charts_commerce import COMMERCE_DEFINITIONS
-from app.components import EMPTY_STATE
-from tests.app.page_support import Runner, captions, kpis, open_page, source
+from tests.app.page_support import (
+    Runner,
+    assert_empty_state,
+    captions,
+    download_labels,
+    kpis,
+    open_page,
+    source,
+    table,
+)
 
 Builder = Callable[..., Path]
 
@@ -132,29 +138,6 @@ def add_commerce_marts(
 def revenue_home(snapshot_home: Path) -> Path:
     add_commerce_marts(snapshot_home / "serving.duckdb")
     return snapshot_home
-
-
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[pd.DataFrame, str]]:
-    """Key → (frame, file name) of every CSV download the page offers (pages import
-    ``csv_download`` from ``app.components`` on every run, so they get this recorder)."""
-    recorded: dict[str, tuple[pd.DataFrame, str]] = {}
-    original = app.components.csv_download
-
-    def record(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
-        recorded[key] = (frame.copy(), file_name)
-        original(frame, file_name, label, key)
-
-    monkeypatch.setattr(app.components, "csv_download", record)
-    return recorded
-
-
-def table(at: Any, first_column: str) -> pd.DataFrame:
-    """The first dataframe whose first column is `first_column`."""
-    for frame in at.dataframe:
-        if frame.value.columns[0] == first_column:
-            return frame.value
-    raise AssertionError(f"no table starting with {first_column}")
 
 
 # --- The page -------------------------------------------------------------------------------
@@ -259,7 +242,7 @@ def test_breakdown_trend_one_time_and_reversals(
         "successful payments (€2,015.00)." in text
     )
     assert len(at.get("vega_lite_chart")) == 6
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download monthly revenue (CSV)",
         "Download revenue by provider (CSV)",
         "Download revenue trend by provider (CSV)",
@@ -347,9 +330,7 @@ def test_a_selection_without_revenue_warns(revenue_home: Path, app_runner: Runne
 
 
 def test_no_snapshot(home: Path, app_runner: Runner) -> None:
-    at = open_page(app_runner, PAGE)
-    assert EMPTY_STATE in at.info[0].value
-    assert not at.metric and not at.get("download_button")
+    assert_empty_state(open_page(app_runner, PAGE))
 
 
 @pytest.mark.parametrize("with_marts", [False, True])
@@ -357,10 +338,7 @@ def test_snapshot_without_its_tables(
     home: Path, app_runner: Runner, snapshot_builder: Builder, with_marts: bool
 ) -> None:
     snapshot_builder(home, with_marts=with_marts)
-    at = open_page(app_runner, PAGE)
-    assert EMPTY_STATE in at.info[0].value
-    assert "marts.revenue_monthly_by_segment" in captions(at)
-    assert not at.metric and not at.get("download_button")
+    assert_empty_state(open_page(app_runner, PAGE), "marts.revenue_monthly_by_segment")
 
 
 def test_snapshot_with_revenue_only(snapshot_home: Path, app_runner: Runner) -> None:

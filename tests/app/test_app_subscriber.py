@@ -9,7 +9,6 @@ The customer tables are added by hand to the snapshot of ``conftest.py`` (which 
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,11 +18,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app import components
 from app import data_subscriber as ds
 from app.charts_subscriber import MODEL_SURVIVAL_HELP, SEGMENT_SURVIVAL_HELP, SUBSCRIBER_DEFINITIONS
 from app.components import EMPTY_STATE
-from tests.app.page_support import Runner, captions, kpis, open_page, source
+from tests.app.page_support import (
+    Runner,
+    assert_empty_state,
+    captions,
+    csv_files,
+    download_labels,
+    kpis,
+    open_page,
+    source,
+)
 
 Builder = Callable[..., Path]
 PAGE = "views/subscriber.py"
@@ -314,20 +321,6 @@ def customer_home(home: Path, snapshot_builder: Builder) -> Path:
     return home
 
 
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, pd.DataFrame]:
-    """file name → the CSV the page offers, read back."""
-    seen: dict[str, pd.DataFrame] = {}
-    original = components.csv_download
-
-    def recording(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
-        seen[file_name] = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
-        original(frame, file_name, label, key)
-
-    monkeypatch.setattr(components, "csv_download", recording)
-    return seen
-
-
 def look_up(runner: Runner, customer_id: str):
     at = open_page(runner, PAGE)
     at.text_input(key="subscriber_id").input(customer_id).run()
@@ -345,7 +338,7 @@ def test_asks_for_an_id(customer_home: Path, app_runner: Runner) -> None:
 
 
 def test_profile_score_and_reasons(
-    customer_home: Path, app_runner: Runner, downloads: dict[str, pd.DataFrame]
+    customer_home: Path, app_runner: Runner, downloads: dict
 ) -> None:
     at = look_up(app_runner, "  c1 ")  # blanks around the id are ignored
     assert kpis(at) == {
@@ -371,10 +364,11 @@ def test_profile_score_and_reasons(
     ]
     # no personal data anywhere: the email column of dim_customers is never read
     assert "secret@example.com" not in str(at)
-    profile = downloads["customer_c1.csv"]
+    files = csv_files(downloads)
+    profile = files["customer_c1.csv"]
     assert "email" not in profile.columns
     assert profile["lifetime_revenue"].iloc[0] == pytest.approx(55)
-    score = downloads["customer_c1_score.csv"]
+    score = files["customer_c1_score.csv"]
     assert score["churn_probability"].iloc[0] == pytest.approx(0.8)
     assert score["top_reasons"].iloc[0] == (
         "2 failed payments in the last 30 days; watch time down 50 % over 4 weeks"
@@ -382,7 +376,7 @@ def test_profile_score_and_reasons(
 
 
 def test_subscriptions_engagement_payments_and_tickets(
-    customer_home: Path, app_runner: Runner, downloads: dict[str, pd.DataFrame]
+    customer_home: Path, app_runner: Runner, downloads: dict
 ) -> None:
     at = look_up(app_runner, "c1")
     tables = [d.value for d in at.dataframe]
@@ -405,11 +399,12 @@ def test_subscriptions_engagement_payments_and_tickets(
     )
     assert "2 tickets, 1 not resolved" in text
     assert "3 live months · 50 minutes watched in the 4 weeks to Mar 2024's end" in text
-    engagement = downloads["customer_c1_engagement.csv"]
+    files = csv_files(downloads)
+    engagement = files["customer_c1_engagement.csv"]
     assert list(engagement["minutes_watched_4w"]) == [100, 200, 50]
     assert list(engagement["month"]) == ["2024-01-01", "2024-02-01", "2024-03-01"]
-    assert len(downloads["customer_c1_payments.csv"]) == 5
-    assert [b.label for b in at.get("download_button")] == [
+    assert len(files["customer_c1_payments.csv"]) == 5
+    assert download_labels(at) == [
         "Download profile (CSV)",
         "Download churn score (CSV)",
         "Download survival curve (CSV)",
@@ -422,7 +417,7 @@ def test_subscriptions_engagement_payments_and_tickets(
 
 
 def test_timeline_pages_and_family_filter(
-    customer_home: Path, app_runner: Runner, downloads: dict[str, pd.DataFrame]
+    customer_home: Path, app_runner: Runner, downloads: dict
 ) -> None:
     at = look_up(app_runner, "c1")
     assert "Page 1 of 2 · events 1–25 of 30, newest first" in captions(at)
@@ -434,7 +429,7 @@ def test_timeline_pages_and_family_filter(
     second = at.dataframe[1].value
     assert len(second) == 5
     assert second["event_type"].iloc[-1] == "customer.created"  # the oldest event last
-    assert len(downloads["customer_c1_timeline_page_2.csv"]) == 5
+    assert len(csv_files(downloads)["customer_c1_timeline_page_2.csv"]) == 5
     at.multiselect(key="subscriber_families").set_value(["payment", "support"]).run()
     assert not at.exception
     # the page number drops back when the narrower selection has a single page
@@ -445,7 +440,7 @@ def test_timeline_pages_and_family_filter(
 
 
 def test_kaplan_meier_of_the_segment_without_a_model(
-    customer_home: Path, app_runner: Runner, downloads: dict[str, pd.DataFrame]
+    customer_home: Path, app_runner: Runner, downloads: dict
 ) -> None:
     at = look_up(app_runner, "c1")
     assert (
@@ -455,13 +450,13 @@ def test_kaplan_meier_of_the_segment_without_a_model(
     )
     segment = at.selectbox(key="subscriber_segment")
     assert segment.options == ["Signup platform: web", "All customers"]
-    curve = downloads["survival_platform_web.csv"]
+    curve = csv_files(downloads)["survival_platform_web.csv"]
     assert list(curve["survival"]) == [1.0, 0.8, 0.6]
     assert list(curve["t_months"]) == pytest.approx([0, 61 / (365.25 / 12), 122 / (365.25 / 12)])
     assert [s.help for s in at.subheader if s.value == "Survival curve"] == [SEGMENT_SURVIVAL_HELP]
     segment.set_value(("all", "all")).run()
     assert not at.exception
-    assert list(downloads["survival_all_all.csv"]["survival"]) == [1.0, 0.7]
+    assert list(csv_files(downloads)["survival_all_all.csv"]["survival"]) == [1.0, 0.7]
 
 
 @pytest.fixture(scope="module")
@@ -506,7 +501,7 @@ def add_champion(home: Path, artifact: str) -> None:
 def test_own_curve_from_the_champion_survival_model(
     customer_home: Path,
     app_runner: Runner,
-    downloads: dict[str, pd.DataFrame],
+    downloads: dict,
     bundle_file: tuple[Path, dict],
 ) -> None:
     fitted, bundle = bundle_file
@@ -516,7 +511,7 @@ def test_own_curve_from_the_champion_survival_model(
     add_champion(customer_home, "/elsewhere/models/churn-v1.joblib")
     at = look_up(app_runner, "c1")
     assert [s.help for s in at.subheader if s.value == "Survival curve"] == [MODEL_SURVIVAL_HELP]
-    curve = downloads["customer_c1_survival.csv"]
+    curve = csv_files(downloads)["customer_c1_survival.csv"]
     assert list(curve["t_months"]) == list(range(2 + 36 + 1))
     # independently: S(t) = exp(-(t / λ)^ρ), log λ = b·x + b0 (web = 1, FR = 1), log ρ = c0
     params = bundle["survival"]["model"].params_
@@ -582,9 +577,8 @@ def test_snapshot_without_customer_tables(
 ) -> None:
     snapshot_builder(home, with_marts=False)
     at = open_page(app_runner, PAGE)
-    assert EMPTY_STATE in at.info[0].value
-    assert "no `marts.dim_customers` table yet" in captions(at)
-    assert not at.text_input and not at.metric and not at.get("download_button")
+    assert_empty_state(at, "no `marts.dim_customers` table yet")
+    assert not at.text_input
 
 
 def test_snapshot_without_timeline_scores_or_curves(

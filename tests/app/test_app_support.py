@@ -8,7 +8,6 @@ The support marts are added by hand to the snapshot of ``conftest.py`` (months J
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable
 from datetime import date
@@ -19,11 +18,19 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from app import components
 from app import data_support as ds
 from app.charts_support import SUPPORT_DEFINITIONS
 from app.components import EMPTY_STATE
-from tests.app.page_support import Runner, captions, kpis, open_page, source
+from tests.app.page_support import (
+    Runner,
+    assert_empty_state,
+    captions,
+    csv_files,
+    download_labels,
+    kpis,
+    open_page,
+    source,
+)
 
 Builder = Callable[..., Path]
 PAGE = "views/support.py"
@@ -107,21 +114,6 @@ def support_home(home: Path, snapshot_builder: Builder) -> Path:
     return home
 
 
-@pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> dict[str, pd.DataFrame]:
-    """file name → the CSV the page offers, read back (the page imports csv_download on each
-    run, so patching the module attribute catches it)."""
-    seen: dict[str, pd.DataFrame] = {}
-    original = components.csv_download
-
-    def recording(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
-        seen[file_name] = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
-        original(frame, file_name, label, key)
-
-    monkeypatch.setattr(components, "csv_download", recording)
-    return seen
-
-
 def test_ticket_kpis_of_last_month(support_home: Path, app_runner: Runner) -> None:
     at = open_page(app_runner, PAGE)
     shown = kpis(at)
@@ -144,7 +136,7 @@ def test_ticket_kpis_of_last_month(support_home: Path, app_runner: Runner) -> No
 
 
 def test_category_channel_weighted_and_rows_with_median(
-    support_home: Path, app_runner: Runner, downloads: dict[str, pd.DataFrame]
+    support_home: Path, app_runner: Runner, downloads: dict
 ) -> None:
     at = open_page(app_runner, PAGE)
     by = at.dataframe[0].value
@@ -167,23 +159,24 @@ def test_category_channel_weighted_and_rows_with_median(
     assert "7 rows, newest month first" in captions(at)
 
     assert len(at.get("vega_lite_chart")) == 5
-    assert [b.label for b in at.get("download_button")] == [
+    assert download_labels(at) == [
         "Download tickets by category and channel (CSV)",
         "Download tickets per month (CSV)",
         "Download CSAT trend (CSV)",
         "Download monthly support rows (CSV)",
         "Download churn with and without a ticket (CSV)",
     ]
-    trend = downloads["support_monthly_totals.csv"]
+    files = csv_files(downloads)
+    trend = files["support_monthly_totals.csv"]
     assert list(trend["month"]) == ["2024-01-01", "2024-02-01", "2024-03-01"]
     assert list(trend["tickets_opened"]) == [7, 5, 6]
     assert list(trend["mean_resolution_minutes"]) == pytest.approx([64, 124, 84])
     assert list(trend["csat_average"]) == pytest.approx([11 / 3, 10 / 3, 3.25])
-    csat = downloads["support_csat.csv"]
+    csat = files["support_csat.csv"]
     assert list(csat.columns) == ["month", "csat_average", "csat_responses"]
     assert list(csat["csat_responses"]) == [3, 3, 4]
-    assert list(downloads["support_by_category_channel.csv"]["tickets_opened"]) == [7, 6, 3, 2]
-    assert len(downloads["support_monthly.csv"]) == 7
+    assert list(files["support_by_category_channel.csv"]["tickets_opened"]) == [7, 6, 3, 2]
+    assert len(files["support_monthly.csv"]) == 7
 
 
 def expected_intervals(a: int, n1: int, c: int, n2: int) -> tuple[tuple[float, ...], ...]:
@@ -194,7 +187,7 @@ def expected_intervals(a: int, n1: int, c: int, n2: int) -> tuple[tuple[float, .
 
 
 def test_churn_with_and_without_ticket(
-    support_home: Path, app_runner: Runner, downloads: dict[str, pd.DataFrame]
+    support_home: Path, app_runner: Runner, downloads: dict
 ) -> None:
     at = open_page(app_runner, PAGE)
     shown = kpis(at)
@@ -228,7 +221,7 @@ def test_churn_with_and_without_ticket(
     assert math.isnan(mar["relative_churn_risk_lower"])  # no churner with a ticket
     dl, du = confint_proportions_2indep(0, 20, 10, 86, method="newcomb", compare="diff")
     assert (mar["rate_difference_lower"], mar["rate_difference_upper"]) == pytest.approx((dl, du))
-    download = downloads["support_churn.csv"]
+    download = csv_files(downloads)["support_churn.csv"]
     assert list(download["customers_with_ticket"]) == [10, 20]
     assert list(download["relative_churn_risk"]) == pytest.approx([2.0, 0.0])
 
@@ -275,10 +268,9 @@ def test_snapshot_without_support_marts(
     home: Path, app_runner: Runner, snapshot_builder: Builder
 ) -> None:
     snapshot_builder(home)
-    at = open_page(app_runner, PAGE)
-    assert EMPTY_STATE in at.info[0].value
-    assert "no `marts.support_monthly` or `marts.support_churn`" in captions(at)
-    assert not at.metric and not at.get("download_button")
+    assert_empty_state(
+        open_page(app_runner, PAGE), "no `marts.support_monthly` or `marts.support_churn`"
+    )
 
 
 def test_snapshot_with_only_one_mart(
