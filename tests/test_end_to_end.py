@@ -181,3 +181,20 @@ def test_survival_curves_and_cohort_projections_are_published(home: Path):
     for _, cohort in projections.groupby(["cohort_type", "cohort"]):
         check_interval(cohort.projected_retention, cohort.ci_lower, cohort.ci_upper)
         assert cohort.projected_retention.is_monotonic_decreasing
+
+
+def test_tables_read_one_customer_at_a_time_are_published_in_that_order(home: Path):
+    """The snapshot stores them sorted (zone maps then skip every other customer's rows), and
+    holds exactly the warehouse's rows."""
+    from pipelines.publish import PUBLISHED_ORDER
+
+    con = duckdb.connect()
+    con.execute(f"attach '{home / 'serving.duckdb'}' as snap (read_only)")
+    con.execute(f"attach '{home / 'warehouse.duckdb'}' as wh (read_only)")
+    try:
+        for table, order in PUBLISHED_ORDER.items():
+            stored = con.execute(f"select {order} from snap.{table}").fetchall()
+            assert stored and stored == sorted(stored), table
+            assert len(stored) == con.execute(f"select count(*) from wh.{table}").fetchone()[0]
+    finally:
+        con.close()
