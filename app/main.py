@@ -16,6 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
+import altair as alt
 import streamlit as st
 
 # `streamlit run` puts app/ (not the repository root) on sys.path; make `import app` work
@@ -64,6 +65,9 @@ def _warm_up() -> threading.Thread:
 
 st.set_page_config(page_title="ChurnIQ", page_icon=":material/monitoring:", layout="wide")
 _warm_up()
+# Altair validates every chart object against the Vega-Lite schema as it is built, and again
+# when Streamlit serialises it; once is enough (a third of a chart-heavy page's run).
+alt.utils.schemapi.disable_debug_mode()
 user = signin.current_user()
 if user is None:  # nobody signed in sees any data: only the sign-in page exists
     st.navigation([st.Page(signin.sign_in_view, title="Sign in", icon=":material/login:")]).run()
