@@ -89,8 +89,10 @@ def dagster_instance_home(settings) -> Path:
     return dagster_home
 
 
-def run_pipeline(settings) -> dict:
-    """Run the whole Dagster job in-process on `settings.home`; returns the step metadata."""
+def run_pipeline(settings, models: bool = True) -> dict:
+    """Run the whole Dagster job in-process on `settings.home`; returns the step metadata.
+    `models=False` leaves out the `ml/*` assets (training, scoring, curves): for runs that only
+    need the marts, such as tests comparing them."""
     import dagster as dg
 
     from .dbt_project import prepare_manifest
@@ -103,9 +105,14 @@ def run_pipeline(settings) -> dict:
     defs = build_definitions(home=str(settings.home.resolve()))
     # the job's resources read CHURNIQ_* settings; this run's full refresh goes through the env
     refresh = {"CHURNIQ_FULL_REFRESH": "true"} if settings.full_refresh else {}
+    selection = None
+    if not models:
+        keys = defs.resolve_asset_graph().get_all_asset_keys()
+        selection = [k for k in keys if k.path[0] != "ml"]
     with dg.DagsterInstance.get() as instance, temporary_environ(refresh):
         result = defs.resolve_job_def("churniq").execute_in_process(
             instance=instance,
+            asset_selection=selection,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
