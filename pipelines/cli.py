@@ -210,6 +210,11 @@ def _simulate_through_core(args: argparse.Namespace, settings) -> str:
     upgrade(settings.core_url)
     core = Core(settings.core_url, clock=FixedClock(start))
     try:
+        if _holds_a_business(core):  # a second `make demo`: keep it, run and serve again
+            return (
+                f"the core at {settings.core_url} already holds a business: the demo keeps it "
+                "(a new one needs a new --home)"
+            )
         summary = simulate_via_core(
             core, customers=args.customers, months=args.months, seed=args.seed, end=end
         )
@@ -218,6 +223,15 @@ def _simulate_through_core(args: argparse.Namespace, settings) -> str:
     finally:
         core.close()
     return f"{summary}\n(through the core at {settings.core_url})"
+
+
+def _holds_a_business(core) -> bool:
+    from sqlalchemy import func, select
+
+    from core.schema import Offer
+
+    with core.unit() as u:
+        return bool(u.session.scalar(select(func.count()).select_from(Offer)))
 
 
 def ensure_app_core_key(settings, core_port: int) -> str:
