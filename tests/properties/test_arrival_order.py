@@ -194,7 +194,7 @@ def canonical_marts(events, project, tmp_path_factory) -> dict[str, list]:
 
 @pytest.mark.slow
 @settings(
-    max_examples=8,
+    max_examples=5,  # each example is a whole dbt run of every model
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
