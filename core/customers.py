@@ -16,8 +16,15 @@ PLATFORMS = ("web", "ios", "android", "roku", "firetv", "tvos", "other")
 _ATTRIBUTES = ("country", "signup_platform", "acquisition_channel", "marketing_consent")
 
 
-def get_customer(u: Unit, customer_id: str, *, live: bool = True) -> Customer:
-    customer = u.session.get(Customer, customer_id)
+def get_customer(u: Unit, customer_id: str, *, live: bool = True, lock: bool = False) -> Customer:
+    """The customer; `live` refuses an erased one (Conflict). `lock` holds the row until the
+    transaction ends (FOR NO KEY UPDATE on PostgreSQL, which still lets other transactions
+    insert rows that reference it; SQLite's writers are serialised already), so that what is
+    checked here is still true at commit: an erasure and an edit, or two sign-ups, of one
+    customer run one after the other."""
+    customer = u.session.get(
+        Customer, customer_id, with_for_update={"key_share": True} if lock else None
+    )
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
     if live and customer.erased_at is not None:
@@ -72,7 +79,9 @@ def create_customer(
 
 
 def update_customer(u: Unit, customer_id: str, **changes) -> Customer:
-    customer = get_customer(u, customer_id)
+    """Change a live customer; an erased one stays erased (Conflict), also when the erasure
+    commits while this change waits for the row."""
+    customer = get_customer(u, customer_id, lock=True)
     _check_attributes(changes.get("country"), changes.get("signup_platform"))
     changed = {}
     for key, value in changes.items():
@@ -90,8 +99,8 @@ def update_customer(u: Unit, customer_id: str, **changes) -> Customer:
 def erase_customer(u: Unit, customer_id: str) -> Customer:
     """Right to erasure: personal data blanked here, `customer.erased` for the warehouse.
     Payments and subscriptions stay (aggregate revenue), keyed by the pseudonymous id."""
-    customer = get_customer(u, customer_id, live=False)
-    if customer.erased_at is not None:
+    customer = get_customer(u, customer_id, live=False, lock=True)
+    if customer.erased_at is not None:  # final: the database refuses personal data back
         return customer
     for key in ("email", "name", "external_ref", *_ATTRIBUTES):
         setattr(customer, key, None)
@@ -118,7 +127,7 @@ def add_payment_method(
     exp_month: int | None = None,
     exp_year: int | None = None,
 ) -> PaymentMethod:
-    get_customer(u, customer_id)
+    get_customer(u, customer_id, lock=True)  # no card digits added beside an erasure
     tokenized = u.providers.get(provider).tokenize(card_number, exp_month, exp_year)
     method = PaymentMethod(
         id=new_id("pm"),

@@ -50,7 +50,9 @@ def run_billing_cycle(core: Core, batch_size: int = 500) -> Counter:
         for sub_id in ids:
             for _ in range(MAX_STEPS):
                 with core.unit(actor="billing") as u:
-                    query = select(Subscription).where(Subscription.id == sub_id, due_filter(u.now))
+                    # the row first, then the time (Unit.now): a step's events are never
+                    # earlier than those of the change that held the row before
+                    query = select(Subscription).where(Subscription.id == sub_id)
                     sub = u.session.scalar(query.with_for_update(skip_locked=skip))
                     outcome = advance(u, sub) if sub is not None else None
                 if outcome is None:

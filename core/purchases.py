@@ -22,7 +22,7 @@ def buy(
     currency: str,
     payment_method_id: str | None = None,
 ) -> Purchase:
-    customer = get_customer(u, customer_id)
+    customer = get_customer(u, customer_id, lock=True)
     offer = get_offer(u, offer_id)
     if offer.offer_type == "subscription":
         raise InvalidInput(f"offer_id: {offer_id} is a subscription; subscribe to it instead")

@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -45,10 +47,28 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime}
 
 
+# blanked by erasure, and kept blank by the database: an erasure is final
+ERASED_BLANK = (
+    "email",
+    "name",
+    "external_ref",
+    "country",
+    "signup_platform",
+    "acquisition_channel",
+    "marketing_consent",
+)
+ERASED_IS_BLANK = (
+    "erased_at IS NULL OR (" + " AND ".join(f"{c} IS NULL" for c in ERASED_BLANK) + ")"
+)
+# a subscription is live until it ends; a customer has at most one live one per offer
+LIVE_SUBSCRIPTION = "status <> 'ended'"
+
+
 class Customer(Base):
     """The only place personal data (e-mail, name) lives; `customer.erased` blanks it."""
 
     __tablename__ = "customers"
+    __table_args__ = (CheckConstraint(ERASED_IS_BLANK, name="ck_customers_erased_blank"),)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     external_ref: Mapped[str | None] = mapped_column(String(128), unique=True)
     email: Mapped[str | None] = mapped_column(String(320))
@@ -170,6 +190,27 @@ class Subscription(Base):
     ended_reason: Mapped[str | None] = mapped_column(String(32))
     version_id: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version_id}
+    __table_args__ = (
+        Index(
+            "uq_subscriptions_live_offer",
+            "customer_id",
+            "offer_id",
+            unique=True,
+            sqlite_where=text(LIVE_SUBSCRIPTION),
+            postgresql_where=text(LIVE_SUBSCRIPTION),
+        ),
+    )
+
+
+class TrialGrant(Base):
+    """The one trial a customer gets per offer, kept when the subscription that had it changes
+    offer or ends (the primary key is the rule)."""
+
+    __tablename__ = "trial_grants"
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id"))
+    granted_at: Mapped[datetime]
 
 
 class Purchase(Base):

@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .billing import charge, charge_up_front, emit_payment
 from .catalog import (
@@ -38,7 +39,7 @@ from .customers import get_customer, get_payment_method
 from .errors import Conflict, InvalidInput, InvalidTransition, NotFound
 from .ids import new_id
 from .periods import add_duration
-from .schema import Coupon, Subscription
+from .schema import Coupon, Subscription, TrialGrant
 from .unit import Unit
 
 LIVE = ("trialing", "active", "past_due", "cancellation_pending", "paused")
@@ -82,6 +83,44 @@ def get_subscription(u: Unit, subscription_id: str, *, lock: bool = True) -> Sub
     if sub is None:
         raise NotFound(f"subscription {subscription_id} not found")
     return sub
+
+
+def _refuse_second_live(u: Unit, customer_id: str, offer_id: str, but: str | None = None) -> None:
+    """Conflict when the customer has a live subscription to the offer (other than `but`)."""
+    query = select(Subscription.id).where(
+        Subscription.customer_id == customer_id,
+        Subscription.offer_id == offer_id,
+        Subscription.status.in_(LIVE),
+        Subscription.id != (but or ""),
+    )
+    if u.session.scalar(query.limit(1)) is not None:
+        raise _already_live(customer_id, offer_id)
+
+
+def _already_live(customer_id: str, offer_id: str) -> Conflict:
+    return Conflict(f"customer {customer_id} already has a live subscription to {offer_id}")
+
+
+# how each engine names a violation of the rules the database keeps for subscriptions
+_LIVE_INDEX = ("uq_subscriptions_live_offer", "subscriptions.customer_id, subscriptions.offer_id")
+_TRIAL_KEY = ("trial_grants_pkey", "trial_grants.customer_id, trial_grants.offer_id")
+
+
+def _flush_claim(u: Unit, customer_id: str, offer_id: str) -> None:
+    """Write the pending rows now, before any money moves. A concurrent change that the checks
+    could not see (it had not committed) and that the database's constraints refuse gets the
+    same Conflict as the sequential case."""
+    try:
+        u.session.flush()
+    except IntegrityError as exc:
+        why = str(exc.orig)
+        if any(name in why for name in _LIVE_INDEX):
+            raise _already_live(customer_id, offer_id) from exc
+        if any(name in why for name in _TRIAL_KEY):
+            raise Conflict(
+                f"customer {customer_id} already had the trial of {offer_id}: retry"
+            ) from exc
+        raise
 
 
 def _changed(u: Unit, sub: Subscription, effective_at: datetime) -> None:
@@ -128,8 +167,12 @@ def start_subscription(
     subscription_id: str | None = None,
 ) -> Subscription:
     """Sign up: a trial when the offer has one (once per customer and offer), else the first
-    period is charged now; a declined first charge refuses the sign-up (PaymentDeclined)."""
-    customer = get_customer(u, customer_id)
+    period is charged now; a declined first charge refuses the sign-up (PaymentDeclined).
+
+    The customer's row is locked first, so parallel sign-ups of one customer run one after the
+    other and each sees the subscriptions and trials the ones before committed; the database's
+    constraints (one live subscription per customer and offer, one trial) hold regardless."""
+    customer = get_customer(u, customer_id, lock=True)
     offer = get_offer(u, offer_id)
     if offer.offer_type != "subscription":
         raise InvalidInput(f"offer_id: {offer_id} is a {offer.offer_type}; buy it as a purchase")
@@ -138,17 +181,13 @@ def start_subscription(
     if offer.platforms and platform not in offer.platforms:
         raise InvalidInput(f"platform: offer {offer_id} is not sold on {platform}")
     price = price_of(offer, currency)
-    owned = u.session.scalars(
-        select(Subscription).where(
-            Subscription.customer_id == customer_id, Subscription.offer_id == offer_id
-        )
-    ).all()
-    if any(s.status in LIVE for s in owned):
-        raise Conflict(f"customer {customer_id} already has a live subscription to {offer_id}")
+    _refuse_second_live(u, customer.id, offer.id)
     method = get_payment_method(u, customer.id, payment_method_id)
     coupon = get_coupon(u, coupon_id, lock=True) if coupon_id else None
     discount = coupon_discount(coupon, price, currency) if coupon else 0
-    trial = offer.trial_period if with_trial and offer.trial_period and not owned else None
+    trial = None
+    if with_trial and offer.trial_period and _trial_left(u, customer.id, offer.id):
+        trial = offer.trial_period
     sub = Subscription(
         id=subscription_id or new_id("sub"),
         customer_id=customer.id,
@@ -170,6 +209,18 @@ def start_subscription(
         current_period_end=add_duration(u.now, trial or offer.billing_period),
         dunning_attempt=0,
     )
+    if not trial and coupon is not None and sub.coupon_periods_left is not None:
+        sub.coupon_periods_left -= 1  # the first period used one
+    if coupon is not None:
+        redeem(u, coupon)
+    u.session.add(sub)
+    if trial:
+        u.session.add(
+            TrialGrant(
+                customer_id=customer.id, offer_id=offer.id, subscription_id=sub.id, granted_at=u.now
+            )
+        )
+    _flush_claim(u, customer.id, offer.id)
     payment = None
     if not trial and price - discount > 0:
         payment = charge_up_front(
@@ -181,12 +232,6 @@ def start_subscription(
             idempotency_key=f"{sub.id}:signup",
             what="the first payment",
         )
-    if not trial and coupon is not None and sub.coupon_periods_left is not None:
-        sub.coupon_periods_left -= 1  # the first period used one
-    if coupon is not None:
-        redeem(u, coupon)
-    u.session.add(sub)
-    u.session.flush()
     if coupon is not None:
         _redeemed(u, sub, coupon, None)
     data = {
@@ -208,6 +253,17 @@ def start_subscription(
         emit_payment(u, payment)
     u.audit("subscription.start", "subscription", sub.id, offer_id=offer.id, trial=bool(trial))
     return sub
+
+
+def _trial_left(u: Unit, customer_id: str, offer_id: str) -> bool:
+    """Whether the customer may still have the offer's trial: never subscribed to the offer and
+    never had its trial (also not on a subscription that moved to another offer since)."""
+    if u.session.get(TrialGrant, (customer_id, offer_id)) is not None:
+        return False
+    query = select(Subscription.id).where(
+        Subscription.customer_id == customer_id, Subscription.offer_id == offer_id
+    )
+    return u.session.scalar(query.limit(1)) is None
 
 
 def _end(u: Unit, sub: Subscription, reason: str, at: datetime) -> None:
@@ -321,6 +377,7 @@ def change_offer(u: Unit, subscription_id: str, *, offer_id: str) -> Subscriptio
         raise InvalidInput(f"offer_id: {offer_id} is not a subscription offer on sale")
     if offer.id == sub.offer_id and offer.version == sub.offer_version:
         raise Conflict(f"subscription {sub.id} is on {offer_id} already")
+    _refuse_second_live(u, sub.customer_id, offer.id, but=sub.id)
     sub.offer_id, sub.offer_version = offer.id, offer.version
     sub.price_minor = price_of(offer, sub.currency)
     sub.billing_period = offer.billing_period
@@ -328,6 +385,7 @@ def change_offer(u: Unit, subscription_id: str, *, offer_id: str) -> Subscriptio
         sub.discount_minor = coupon_discount(
             get_coupon(u, sub.coupon_id), sub.price_minor, sub.currency
         )
+    _flush_claim(u, sub.customer_id, offer.id)
     _changed(u, sub, u.now)
     u.audit("subscription.change", "subscription", sub.id, offer_id=offer_id)
     return sub

@@ -22,7 +22,7 @@ def open_ticket(
     priority: str = "normal",
     subject: str | None = None,
 ) -> SupportTicket:
-    get_customer(u, customer_id)
+    get_customer(u, customer_id, lock=True)  # no subject written beside an erasure
     for name, value, allowed in (
         ("channel", channel, CHANNELS),
         ("category", category, CATEGORIES),

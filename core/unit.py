@@ -1,5 +1,11 @@
 """A unit of work: one database transaction in which a state change, its contract events
-(the outbox) and its audit entry are written together, or not at all."""
+(the outbox) and its audit entry are written together, or not at all.
+
+The unit's time (`Unit.now`) is read from the clock when it is first used, inside the
+transaction: on SQLite after the write lock (BEGIN IMMEDIATE), and on PostgreSQL after the row
+locks that an operation takes before it looks at the time (`get_subscription`,
+`get_customer(lock=True)`). Two changes of one row are serialised by its lock, so the later
+commit always carries the later time: the outbox's `occurred_at` follows commit order."""
 
 from __future__ import annotations
 
@@ -35,12 +41,22 @@ class Policy:
 @dataclass
 class Unit:
     session: Session
-    now: datetime
+    clock: Clock
     actor: str
     role: str | None
     providers: ProviderRegistry
     policy: Policy
     events: list[dict] = field(default_factory=list)
+    _now: datetime | None = field(default=None, repr=False)
+
+    @property
+    def now(self) -> datetime:
+        """The time of this change: read once, at first use, after the transaction has begun
+        (read it only after taking the row locks the change depends on)."""
+        if self._now is None:
+            self.session.connection()  # begin now: on SQLite this takes the write lock
+            self._now = self.clock.now()
+        return self._now
 
     def emit(
         self,
@@ -121,7 +137,7 @@ class Core:
     def unit(self, actor: str = "system", role: str | None = None) -> Iterator[Unit]:
         """One transaction: committed when the block ends, rolled back when it raises."""
         with self.sessions() as session, session.begin():
-            yield Unit(session, self.clock.now(), actor, role, self.providers, self.policy)
+            yield Unit(session, self.clock, actor, role, self.providers, self.policy)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -62,7 +62,8 @@ class Ctx:
                     request_hash=idem.request_hash,
                     status_code=0,  # claimed: a concurrent duplicate waits on this row
                     response_body="",
-                    created_at=u.now,
+                    # not u.now: the work's time is read after the locks it takes
+                    created_at=self.core.clock.now(),
                 )
                 u.session.add(record)
                 u.session.flush()
