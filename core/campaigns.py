@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from .catalog import get_coupon
 from .customers import get_customer
@@ -20,16 +20,20 @@ from .unit import Unit
 MAX_MEMBERS = 100_000
 
 
-def _live_subscription(u: Unit, customer_id: str) -> Subscription | None:
-    return u.session.scalar(
+def _live(customer_id: str) -> Select:
+    """The customer's subscriptions a coupon can go to, the newest first."""
+    return (
         select(Subscription)
         .where(
             Subscription.customer_id == customer_id,
             Subscription.status.in_(ALLOWED["apply_coupon"]),
         )
         .order_by(Subscription.started_at.desc(), Subscription.id)
-        .limit(1)
     )
+
+
+def _live_subscription(u: Unit, customer_id: str) -> Subscription | None:
+    return u.session.scalar(_live(customer_id).limit(1))
 
 
 def assign_groups(customer_ids: list[str], control_share: float, seed: int) -> dict[str, str]:
@@ -56,14 +60,17 @@ def launch_campaign(
         raise InvalidInput(f"customer_ids: at most {MAX_MEMBERS:,} customers per campaign")
     if not 0 <= control_share < 1:
         raise InvalidInput("control_share: must be at least 0 and below 1")
-    coupon = get_coupon(u, coupon_id, lock=True)
     campaign_id = campaign_id or new_id("camp")
     if u.session.get(Campaign, campaign_id) is not None:
         raise Conflict(f"campaign {campaign_id} exists already")
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     groups = assign_groups(customer_ids, control_share, seed)
-    for customer_id in groups:
-        get_customer(u, customer_id)
+    for customer_id in sorted(groups):  # one lock order: concurrent launches never deadlock
+        treat = groups[customer_id] == "treatment"
+        get_customer(u, customer_id, lock=treat)
+        if treat:  # the coupon's subscriptions, locked before the time is read (Unit.now)
+            u.session.scalars(_live(customer_id).with_for_update()).all()
+    coupon = get_coupon(u, coupon_id, lock=True)
     treated = sum(g == "treatment" for g in groups.values())
     if coupon.max_redemptions is not None and coupon.redemptions + treated > coupon.max_redemptions:
         raise Conflict(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .errors import Conflict, InvalidInput, NotFound
 from .ids import new_id
 from .schema import Payment, Purchase, Refund
-from .subscriptions import end_subscription
+from .subscriptions import end_subscription, get_subscription
 from .unit import Unit
 
 
@@ -42,6 +42,8 @@ def refund_payment(
     """Refund all (default) or part of a payment; `end_access` also ends the subscription
     (`ended_reason` refunded) or the purchase's access."""
     payment = _payment(u, payment_id)
+    if end_access and payment.subscription_id:  # its row before the time (Unit.now)
+        get_subscription(u, payment.subscription_id)
     amount = _amount(payment, amount_minor)
     u.providers.get(payment.provider).refund(
         provider_ref=payment.provider_ref or "", amount_minor=amount, currency=payment.currency
