@@ -14,6 +14,7 @@ BENCHMARKS = [
     "benchmarks.bench_marts",
     "benchmarks.bench_models",
     "benchmarks.bench_core_load",
+    "benchmarks.bench_core_races",
     "benchmarks.bench_app",
 ]
 
@@ -24,7 +25,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
     tables = [
         RESULTS / f"{n}.md"
-        for n in ("simulator", "ingest", "pipeline", "marts", "models", "core_load", "app")
+        for n in ("simulator", "ingest", "pipeline", "marts", "models", "core_load", "core_races", "app")
         if (RESULTS / f"{n}.md").exists()
     ]
     print("\n".join(t.read_text() for t in tables))
