@@ -25,7 +25,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
     tables = [
         RESULTS / f"{n}.md"
-        for n in ("simulator", "ingest", "pipeline", "marts", "models", "core_load", "core_races", "app")
+        for n in (module.removeprefix("benchmarks.bench_") for module in BENCHMARKS)
         if (RESULTS / f"{n}.md").exists()
     ]
     print("\n".join(t.read_text() for t in tables))
