@@ -53,14 +53,16 @@ def unreachable(url: str) -> str | None:
 
 
 @contextmanager
-def scratch_database(server_url: str, prefix: str) -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database `<prefix>_<random>` on the server of
-    `server_url`, dropped afterwards (tests and benchmarks)."""
+def scratch_database(server_url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """The URL of a new PostgreSQL database `<prefix>_<random>` on the server of `server_url`,
+    empty or a copy of the database `template` (which nobody may be connected to), dropped
+    afterwards (tests and benchmarks)."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'create database "{name}"'))
+            copy = f' template "{template}"' if template else ""
+            conn.execute(text(f'create database "{name}"{copy}'))
         yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:

@@ -34,6 +34,7 @@ def require_pg() -> None:
     pytest.skip(why)
 
 
-def fresh_pg_database() -> AbstractContextManager[str]:
-    """The URL of a new, empty database `churniq_test_<random>`; dropped afterwards."""
-    return scratch_database(PG_SERVER, "churniq_test")
+def fresh_pg_database(template: str | None = None) -> AbstractContextManager[str]:
+    """The URL of a new database `churniq_test_<random>`, empty or a copy of the database
+    `template`; dropped afterwards."""
+    return scratch_database(PG_SERVER, "churniq_test", template)

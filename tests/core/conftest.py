@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from core.clock import FixedClock
 from core.migrate import upgrade
@@ -15,6 +16,16 @@ from core.unit import Core
 from tests.pg_support import fresh_pg_database, require_pg
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def migrated_pg_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated once per test session: each test's database
+    is a copy of it (CREATE DATABASE … TEMPLATE), faster than migrating every time."""
+    require_pg()
+    with fresh_pg_database() as url:
+        upgrade(url)
+        yield make_url(url).database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,8 +37,7 @@ def db_url(request, tmp_path: Path) -> Iterator[str]:
         yield url
         return
     require_pg()
-    with fresh_pg_database() as url:
-        upgrade(url)
+    with fresh_pg_database(template=request.getfixturevalue("migrated_pg_template")) as url:
         yield url
 
 
