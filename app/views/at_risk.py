@@ -281,6 +281,7 @@ def render() -> None:
         table(
             list_frame(rows),
             subscribers=True,
+            hide_index=True,
             column_config={
                 **LIST_COLUMNS,
                 "churn_probability": st.column_config.NumberColumn(
