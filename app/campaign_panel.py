@@ -13,7 +13,7 @@ import streamlit as st
 
 from app import data, signin
 from app import formatting as fmt
-from app.components import csv_download
+from app.components import csv_download, table
 from app.core_client import CoreClient, CoreConnection, CoreUnavailable, load_connection
 from models.experiments import METHOD, churn_difference
 
@@ -258,7 +258,7 @@ def results_panel(source: data.Source) -> None:
             st.caption("Campaign names come from the core API, which is not reachable now.")
     frame = results_frame(results, names)
     st.altair_chart(effect_chart(frame), width="stretch")
-    st.dataframe(
+    table(
         frame,
         hide_index=True,
         column_config={
@@ -288,6 +288,7 @@ def results_panel(source: data.Source) -> None:
             "ci_upper": st.column_config.NumberColumn("95% CI high", format="percent"),
             "verdict": "Result",
         },
+        subscribers=False,
     )
     csv_download(
         frame, "campaign_results.csv", "Download campaign results (CSV)", key="dl_campaigns"

@@ -1,18 +1,24 @@
-"""Small building blocks shared by pages: empty state, snapshot caption, KPI, CSV download."""
+"""Small building blocks shared by pages: empty state, snapshot caption, KPI, tables, CSV
+download."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import numbers
+import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
+from app import data, filters, signin
 from app import formatting as fmt
+from app.csv_cells import frame_csv
 from app.definitions import DEFINITIONS
+from app.users import EXPORT_ROLE
 
 EMPTY_STATE = "No data yet: run `churniq run` (or `churniq demo`)"
 
@@ -174,13 +180,85 @@ def metric(kpi: Kpi) -> None:
 
 
 def csv_download(frame: pd.DataFrame, file_name: str, label: str, key: str) -> None:
-    """A download button for the (small, aggregated) data behind a chart."""
+    """A download button for the (small, aggregated) data behind a chart; text cells that a
+    spreadsheet would evaluate are escaped (:mod:`app.csv_cells`)."""
     st.download_button(
         label,
-        frame.to_csv(index=False).encode("utf-8"),
+        frame_csv(frame),
         file_name=file_name,
         mime="text/csv",
         key=key,
         icon=":material/download:",
         on_click="ignore",
     )
+
+
+def table(
+    frame: pd.DataFrame,
+    *,
+    subscribers: bool,
+    column_config: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> None:
+    """Every page's tables (no page calls ``st.dataframe`` itself).
+
+    `subscribers`: the rows are subscribers of a selection (the at-risk list), which only roles
+    that may export (:data:`app.users.EXPORT_ROLE`) take out of the app. They get the
+    interactive grid, whose toolbar has "Download as CSV"; every other role gets a static table
+    of the same rows and formats, which has no toolbar, no download and no copy of a selection.
+    Other tables hold figures every role may download (their pages offer the CSV anyway), or one
+    customer's history on Subscriber 360, whose downloads are for every role too.
+    """
+    user = signin.current_user()
+    if subscribers and (user is None or not user.may(EXPORT_ROLE)):
+        st.table(static_frame(frame, column_config), hide_index=True)
+        return
+    st.dataframe(frame, column_config=column_config, **options)
+
+
+_MARKDOWN = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+_MOMENT = {"YYYY": "%Y", "MMM": "%b", "MM": "%m", "DD": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+
+
+def _markdown_text(text: str) -> str:
+    """`text` shown literally by ``st.table``, which renders Markdown in every cell: a value
+    never becomes a link, an image or a formula."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(text.splitlines()))
+
+
+def _cell_text(value: Any, number_format: str | None) -> str:
+    """One cell as the grid shows it with the column's format (``column_config``)."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return "; ".join(str(v) for v in value)
+    if fmt.is_missing(value):
+        return ""
+    if isinstance(value, date) and number_format:
+        pattern = re.sub("|".join(_MOMENT), lambda m: _MOMENT[m.group()], number_format)
+        return value.strftime(pattern)
+    if isinstance(value, numbers.Real) and number_format:
+        if number_format == "percent":
+            return fmt.percent(value) or ""
+        if number_format == "localized":
+            return fmt.count(value) if float(value).is_integer() else f"{value:,}"
+        if "%" in number_format:
+            return number_format % value
+    return str(value)
+
+
+def static_frame(frame: pd.DataFrame, column_config: Mapping[str, Any] | None) -> pd.DataFrame:
+    """`frame` as a static table shows it: the grid's labels and number formats applied,
+    columns configured as None left out, every cell Markdown-escaped text."""
+    shown: dict[str, list[str]] = {}
+    for column in frame.columns:
+        spec = (column_config or {}).get(column, column)
+        if spec is None:
+            continue
+        label, number_format = (
+            (spec, None)
+            if isinstance(spec, str)
+            else (spec.get("label") or column, (spec.get("type_config") or {}).get("format"))
+        )
+        shown[_markdown_text(str(label))] = [
+            _markdown_text(_cell_text(v, number_format)) for v in frame[column]
+        ]
+    return pd.DataFrame(shown)

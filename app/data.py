@@ -588,8 +588,9 @@ def export_selection(source: Source, chosen: ScoreFilters, file_format: str) -> 
     """The whole selection (at most :data:`EXPORT_ROW_CAP` rows, riskiest first) as CSV or
     Parquet bytes, built in DuckDB from the same filter as the list. Not cached: it runs when a
     user clicks a download button."""
-    import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
+
+    from app.csv_cells import table_csv
 
     if file_format not in ("csv", "parquet"):
         raise ValueError(f"export format {file_format!r}: csv or parquet")
@@ -599,11 +600,10 @@ def export_selection(source: Source, chosen: ScoreFilters, file_format: str) -> 
             f"select {_LIST_COLUMNS}, {_EXPORT_EXTRA} from ({selection}) {_ORDER} limit ?",
             params=[*params, EXPORT_ROW_CAP],
         ).to_arrow_table()
+    if file_format == "csv":  # text cells escaped against spreadsheet formulas
+        return table_csv(table)
     buffer = io.BytesIO()
-    if file_format == "csv":
-        pa_csv.write_csv(table, buffer)
-    else:
-        pq.write_table(table, buffer)
+    pq.write_table(table, buffer)
     return buffer.getvalue()
 
 

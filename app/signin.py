@@ -7,14 +7,22 @@ When the app's secrets configure OpenID Connect (an ``[auth]`` section, see Stre
 ``st.login``), a "single sign-on" button signs in through the identity provider; the e-mail it
 vouches for must be in the users file (`churniq users add EMAIL --role viewer --oidc`), which
 gives the role. An identity without an entry sees no data.
+
+Failed password sign-ins are throttled per user name and per client address
+(:mod:`app.signin_throttle`); the server log records each failure and each wait started.
 """
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from app import data
+from app.signin_throttle import Throttle, wait_text
 from app.users import User, authenticate, load_users
+
+log = logging.getLogger("churniq.signin")
 
 SESSION_KEY = "churniq_user"
 NO_USERS = (
@@ -39,6 +47,21 @@ def oidc_identity() -> str | None:
         return None
     email = st.user.get("email")
     return str(email).strip().lower() if email else None
+
+
+def client_address() -> str | None:
+    """The client's address as the server saw it (None on this machine)."""
+    try:
+        return st.context.ip_address
+    except Exception:  # no client context (bare script runs)
+        return None
+
+
+def too_many(wait: float) -> str:
+    return (
+        "Too many failed sign-ins for this user or from this address: "
+        f"try again in {wait_text(wait)}."
+    )
 
 
 def current_user() -> User | None:
@@ -78,12 +101,28 @@ def sign_in_view() -> None:
         password = st.text_input("Password", type="password", key="sign_in_password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
-        user = authenticate(users, name, password)
-        if user is None:
-            st.error("Unknown user or wrong password.")
-            return
-        st.session_state[SESSION_KEY] = user.name
-        st.rerun()
+        check_password(users, name, password)
+
+
+def check_password(users: dict[str, User], name: str, password: str) -> None:
+    """Sign in with `name` and `password` unless failures made them wait; count a failure."""
+    throttle, client = Throttle(data.home()), client_address()
+    wait = throttle.wait_seconds(name, client)
+    if wait > 0:  # the password is not even checked
+        st.error(too_many(wait))
+        return
+    user = authenticate(users, name, password)
+    if user is None:
+        wait = throttle.failed(name, client)
+        log.warning("failed sign-in as %r from %s", name[:64], client or "this machine")
+        st.error("Unknown user or wrong password.")
+        if wait > 0:
+            log.warning("sign-in as %r from %s throttled", name[:64], client or "this machine")
+            st.error(too_many(wait))
+        return
+    throttle.succeeded(name, client)
+    st.session_state[SESSION_KEY] = user.name
+    st.rerun()
 
 
 def sign_out_control(user: User) -> None:

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROLES = ("viewer", "retention", "admin")
+#: The weakest role that may take subscriber rows out of the app (exports, table downloads).
+EXPORT_ROLE = "retention"
 USERS_FILE = "app_users.json"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
 _N, _R, _P = 2**14, 8, 1

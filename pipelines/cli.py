@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,15 +25,53 @@ class UserError(Exception):
 
 
 def _settings(args: argparse.Namespace):
-    from .settings import get_settings
+    """The settings, with the command line's `--home` and `--host` over the environment's; the
+    home is created (or made) owner-only."""
+    from .settings import get_settings, make_private
 
+    given = {k: getattr(args, k, None) for k in ("home", "host")}
     try:
-        settings = get_settings(home=args.home) if getattr(args, "home", None) else get_settings()
+        settings = get_settings(**{k: v for k, v in given.items() if v})
     except ValidationError as exc:
         first = exc.errors()[0]
         raise UserError(f"bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    settings.home.mkdir(parents=True, exist_ok=True)
+    make_private(settings.home)
     return settings
+
+
+ANOTHER_RUN = "another run is writing the warehouse"
+DUCKDB_LOCK = "Could not set lock on file"
+
+
+@contextlib.contextmanager
+def warehouse_lock(settings) -> Iterator[None]:
+    """Be the only churniq process writing the warehouse, or fail at once with one line (DuckDB
+    admits one writer process; a second would die on its lock halfway through a run)."""
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(settings.run_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise UserError(
+                f"{ANOTHER_RUN} {settings.warehouse} (pid {holder}): wait until it finishes"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def warehouse_held(settings, reason: str) -> UserError:
+    """One line for DuckDB's own lock error: a process outside the CLI (the Dagster UI, a
+    notebook) has the warehouse open."""
+    holder = reason.split("(PID ")[-1].split(")")[0] if "(PID " in reason else "unknown"
+    return UserError(
+        f"another process holds the warehouse {settings.warehouse} (pid {holder}): "
+        "close it or wait until it finishes"
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -55,16 +95,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    import duckdb
+
     from ingestion.loader import connect, ingest
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.landing]
     started = time.perf_counter()
-    con = connect(settings.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
-    try:
-        report = ingest(con, paths, clock_skew=timedelta(minutes=settings.clock_skew_minutes))
-    finally:
-        con.close()
+    with warehouse_lock(settings):
+        try:
+            con = connect(settings.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
+        except duckdb.IOException as exc:
+            if DUCKDB_LOCK not in str(exc):
+                raise
+            raise warehouse_held(settings, str(exc)) from None
+        try:
+            report = ingest(con, paths, clock_skew=timedelta(minutes=settings.clock_skew_minutes))
+        finally:
+            con.close()
     elapsed = time.perf_counter() - started
     for f in report.files:
         state = (
@@ -93,6 +141,11 @@ def run_pipeline(settings, models: bool = True) -> dict:
     """Run the whole Dagster job in-process on `settings.home`; returns the step metadata.
     `models=False` leaves out the `ml/*` assets (training, scoring, curves): for runs that only
     need the marts, such as tests comparing them."""
+    with warehouse_lock(settings):
+        return _run_job(settings, models)
+
+
+def _run_job(settings, models: bool) -> dict:
     import dagster as dg
 
     from .dbt_project import prepare_manifest
@@ -119,6 +172,9 @@ def run_pipeline(settings, models: bool = True) -> dict:
     if not result.success:
         failed = [e for e in result.all_events if e.is_step_failure]
         why = failed[0].event_specific_data.error.message.strip() if failed else "unknown error"
+        locked = next((e for e in failed if DUCKDB_LOCK in _error_text(e)), None)
+        if locked is not None:
+            raise warehouse_held(settings, _error_text(locked))
         raise UserError(f"pipeline failed: {why.splitlines()[0]}")
     meta = {}
     for event in result.get_asset_materialization_events():
@@ -131,6 +187,15 @@ def run_pipeline(settings, models: bool = True) -> dict:
     }
     meta["checks"] = checks
     return meta
+
+
+def _error_text(step_failure) -> str:
+    """A failed step's error with its causes (DuckDB's lock error is a cause of Dagster's)."""
+    error, parts = step_failure.event_specific_data.error, []
+    while error is not None:
+        parts.append(error.message)
+        error = error.cause
+    return "\n".join(parts)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -153,8 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def serve_app(settings, port: int, core_port: int | None = None) -> int:
-    """Serve the dashboards; with `core_port`, the core API beside them (the demo), stopped
-    with them."""
+    """Serve the dashboards on `settings.host`; with `core_port`, the core API beside them on
+    the same address (the demo), stopped with them."""
     from app.serve import streamlit_command
 
     env = os.environ | {"CHURNIQ_HOME": str(settings.home.resolve())}
@@ -162,11 +227,14 @@ def serve_app(settings, port: int, core_port: int | None = None) -> int:
     if core_port is not None:
         churniq = Path(sys.executable).with_name("churniq")
         core = subprocess.Popen(
-            [str(churniq), "--home", str(settings.home), "core", "serve", "--port", str(core_port)],
+            [
+                str(churniq), "--home", str(settings.home), "core", "serve",
+                "--port", str(core_port), "--host", settings.host,
+            ],
             env=env,
-        )
-    cmd = streamlit_command(port)
-    print(f"dashboards on http://localhost:{port} (Ctrl+C to stop)")
+        )  # fmt: skip
+    cmd = streamlit_command(port, settings.host)
+    print(f"dashboards on {settings.local_url(port)} (Ctrl+C to stop)")
     try:
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
@@ -249,7 +317,7 @@ def ensure_app_core_key(settings, core_port: int) -> str:
             row, secret = keys.create_key(u, "retention", "dashboards (demo)")
     finally:
         core.close()
-    save_connection(settings.home, f"http://127.0.0.1:{core_port}", secret)
+    save_connection(settings.home, settings.local_url(core_port), secret)
     return f"core API key {row.id} (retention) saved for the dashboards in {path}"
 
 
@@ -364,15 +432,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
     }
     as_of = settings.as_of.isoformat() if settings.as_of else None
     dbt = Path(sys.executable).with_name("dbt")
-    result = subprocess.run(
-        [
-            str(dbt), "docs", "generate", "--static", "--quiet",
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(target),
-            "--vars", dbt_vars(settings.reporting_currency, as_of),
-        ],
-        cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+    with warehouse_lock(settings):  # dbt opens the warehouse: not while a run writes it
+        result = subprocess.run(
+            [
+                str(dbt), "docs", "generate", "--static", "--quiet",
+                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+                "--target-path", str(target),
+                "--vars", dbt_vars(settings.reporting_currency, as_of),
+            ],
+            cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True,
+        )  # fmt: skip
     if result.returncode != 0:
         why = (result.stdout + result.stderr).strip().splitlines()
         raise UserError(f"dbt docs generate failed: {why[-1] if why else 'unknown error'}")
@@ -428,6 +497,12 @@ def _positive(text: str) -> int:
     return value
 
 
+HOST_HELP = (
+    "the address to listen on, for the dashboards and the core API alike (default "
+    "$CHURNIQ_HOST or 127.0.0.1: this machine only; 0.0.0.0: every interface)"
+)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="churniq", description="Subscriber retention analytics.")
     p.add_argument("--home", help="data folder (default $CHURNIQ_HOME or ./.churniq)")
@@ -456,6 +531,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("app", help="serve the dashboards")
     s.add_argument("--port", type=_positive, default=8501)
+    s.add_argument("--host", help=HOST_HELP)
     s.set_defaults(func=cmd_app)
 
     s = sub.add_parser(
@@ -477,6 +553,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--core-port", type=_positive, default=8000, help="where the demo serves the core API"
     )
+    s.add_argument("--host", help=HOST_HELP)
     source = s.add_mutually_exclusive_group()
     source.add_argument(
         "--via-core",
@@ -496,7 +573,7 @@ def parser() -> argparse.ArgumentParser:
 
     from .core_commands import add_parser as add_core_parser
 
-    add_core_parser(sub, _positive)
+    add_core_parser(sub, _positive, HOST_HELP)
     sub.choices["core"].set_defaults(func=cmd_core)
 
     from .quarantine_commands import add_parser as add_quarantine_parser
@@ -544,7 +621,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from ingestion.loader import InputError
 
+    from .settings import PRIVATE_UMASK
+
     args = parser().parse_args(argv)
+    umask = os.umask(PRIVATE_UMASK)  # everything this process (and its servers) creates
     try:
         return args.func(args)
     except (UserError, InputError) as exc:
@@ -552,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(umask)  # for callers in the same process (tests)
 
 
 if __name__ == "__main__":

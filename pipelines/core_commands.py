@@ -108,11 +108,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     _core(settings).close()
     print(
-        f"core API on http://{args.host}:{args.port} (OpenAPI at /openapi.json, docs at /docs; "
+        f"core API on {settings.local_url(args.port)} (OpenAPI at /openapi.json, docs at /docs; "
         "Ctrl+C to stop)"
     )
     with contextlib.suppress(KeyboardInterrupt):
-        serve(settings.core_url, args.port, host=args.host, workers=args.workers)
+        serve(settings.core_url, args.port, host=settings.host, workers=args.workers)
     return 0
 
 
@@ -140,7 +140,9 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
 }
 
 
-def add_parser(sub: argparse._SubParsersAction, positive: Callable[[str], int]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction, positive: Callable[[str], int], host_help: str
+) -> None:
     """The `core` command and its subcommands, on the CLI's subparsers."""
     from core.keys import ROLES
 
@@ -163,5 +165,5 @@ def add_parser(sub: argparse._SubParsersAction, positive: Callable[[str], int]) 
             )
         if name == "serve":
             p.add_argument("--port", type=positive, default=8000)
-            p.add_argument("--host", default="127.0.0.1")
+            p.add_argument("--host", help=host_help)
             p.add_argument("--workers", type=positive, default=1)

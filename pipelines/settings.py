@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,11 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default=Path(".churniq"), description="data folder")
+    host: str = Field(
+        default="127.0.0.1",
+        description="the address the dashboards and the core API listen on (0.0.0.0: every "
+        "interface)",
+    )
     core_db_url: str | None = Field(
         default=None, description="the core's database; default SQLite at <home>/core.db"
     )
@@ -69,6 +75,36 @@ class Settings(BaseSettings):
     @property
     def archive(self) -> Path:
         return self.landing / "archive"
+
+    @property
+    def run_lock(self) -> Path:
+        """Held by the one process that writes the warehouse (`churniq run`, `ingest`, ...)."""
+        return self.home / "run.lock"
+
+    def local_url(self, port: int) -> str:
+        """The URL at which this machine reaches a server listening on `host` and `port`."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+#: The umask of churniq's processes (the CLI and both servers): what they create in the home
+#: is their owner's alone (folders 0700, files 0600).
+PRIVATE_UMASK = 0o077
+
+
+def make_private(home: Path) -> None:
+    """Create `home` owner-only (0700). A home an older churniq left readable by others (0755,
+    files 0644) is tightened once, with everything in it; symbolic links are not followed."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not stat.S_IMODE(home.stat().st_mode) & 0o077:
+        return
+    for folder, dirs, files in os.walk(home):
+        for name in [*dirs, *files]:
+            path = Path(folder, name)
+            current = path.lstat().st_mode
+            if not stat.S_ISLNK(current) and stat.S_IMODE(current) & 0o077:
+                path.chmod(stat.S_IMODE(current) & ~0o077)
+    home.chmod(0o700)
 
 
 def get_settings(**overrides) -> Settings:

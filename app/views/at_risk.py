@@ -18,14 +18,14 @@ from app import data, filters, signin
 from app import formatting as fmt
 from app.campaign_panel import launch_panel, results_panel
 from app.charts import reasons_chart
-from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption
+from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption, table
 from app.definitions import AT_RISK_LIST_HELP, AT_RISK_REASONS_HELP, SCORE_DEFINITIONS
+from app.users import EXPORT_ROLE
 
 NO_SCORES = (
     "No scores yet: run `churniq run` once the business has a few months of history "
     "(the snapshot has no `ml.churn_scores` table)."
 )
-EXPORT_ROLE = "retention"
 EXPORTS_NEED_ROLE = (
     "Exports need the retention role: ask an admin (`churniq users add NAME --role retention`)."
 )
@@ -278,8 +278,9 @@ def render() -> None:
             f"{fmt.count(first + len(rows) - 1)} of {fmt.count(subscribers)}, "
             "most MRR at risk first"
         )
-        st.dataframe(
+        table(
             list_frame(rows),
+            subscribers=True,
             hide_index=True,
             column_config={
                 **LIST_COLUMNS,

@@ -32,6 +32,7 @@ from app.components import (
     open_metrics_page,
     previous_month,
     snapshot_caption,
+    table,
 )
 from app.definitions import (
     CHURN_RATES_HELP,
@@ -82,7 +83,7 @@ def render_reasons(
         return
     shown = reasons[reasons["churned_customers"] > 0].reset_index(drop=True)
     st.altair_chart(churn_reasons_chart(shown), width="stretch")
-    st.dataframe(
+    table(
         reasons,
         hide_index=True,
         column_config={
@@ -97,6 +98,7 @@ def render_reasons(
                 f"Churned MRR{f' ({currency})' if currency else ''}", format="%.2f"
             ),
         },
+        subscribers=False,
     )
     csv_download(
         reasons.assign(start_month=start, end_month=end)[
@@ -134,7 +136,7 @@ def render_scheduled(source: data.Source, chosen: filters.Filters, currency: str
     )
     if scheduled["month"].notna().any():
         st.altair_chart(scheduled_churn_chart(scheduled, currency), width="stretch")
-    st.dataframe(
+    table(
         scheduled,
         hide_index=True,
         column_config={
@@ -146,6 +148,7 @@ def render_scheduled(source: data.Source, chosen: filters.Filters, currency: str
                 f"MRR at stake{f' ({currency})' if currency else ''}", format="%.2f"
             ),
         },
+        subscribers=False,
     )
     csv_download(
         scheduled,

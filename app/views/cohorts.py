@@ -28,7 +28,7 @@ from app.charts_cohorts import (
     segment_type_label,
     survival_chart,
 )
-from app.components import csv_download, open_snapshot, snapshot_caption
+from app.components import csv_download, open_snapshot, snapshot_caption, table
 
 CHANNEL_KEY = "cohorts_channels"
 SURVIVAL_TYPE_KEY = "cohorts_survival_type"
@@ -297,7 +297,7 @@ def render_projections(source: data.Source, chosen: filters.Filters) -> None:
         return
     st.altair_chart(projection_chart(frame), width="stretch")
     summary = projection_summary(frame)
-    st.dataframe(
+    table(
         summary,
         hide_index=True,
         column_config={
@@ -318,6 +318,7 @@ def render_projections(source: data.Source, chosen: filters.Filters) -> None:
                 )
             },
         },
+        subscribers=False,
     )
     csv_download(
         frame.assign(cohort_type=cohort_type)[["cohort_type", *frame.columns]],

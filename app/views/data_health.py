@@ -24,7 +24,7 @@ from app.charts_ops import (
     quarantine_chart,
     quarantine_frame,
 )
-from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption
+from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption, table
 
 ADMIN_ROLE = "admin"
 NO_OPS = (
@@ -87,7 +87,7 @@ def sources_section(source: data.Source) -> None:
         st.info("Nothing loaded yet: put contract files in the landing folder or connect the core.")
         return
     st.altair_chart(freshness_chart(freshness_frame(frame)), width="stretch")
-    st.dataframe(
+    table(
         frame,
         hide_index=True,
         width="stretch",
@@ -106,12 +106,13 @@ def sources_section(source: data.Source) -> None:
             "event_lag_hours": st.column_config.NumberColumn("Hours since newest event", format="%.1f"),
             "hours_since_last_load": st.column_config.NumberColumn("Hours since last load", format="%.1f"),
         },
+        subscribers=False,
     )  # fmt: skip
     csv_download(frame, "data_health_sources.csv", "Download sources (CSV)", "dl_dh_sources")
     producers = data_ops.event_sources(source)
     if producers is not None and not producers.empty:
         st.markdown("**Events by producing system**", help=HELP["event_sources"])
-        st.dataframe(producers, hide_index=True, width="stretch")
+        table(producers, hide_index=True, width="stretch", subscribers=False)
         csv_download(
             producers,
             "data_health_event_sources.csv",
@@ -131,7 +132,7 @@ def quarantine_section(source: data.Source) -> None:
         return
     chart = quarantine_frame(reasons)
     st.altair_chart(quarantine_chart(chart), width="stretch")
-    st.dataframe(reasons, hide_index=True, width="stretch")
+    table(reasons, hide_index=True, width="stretch", subscribers=False)
     csv_download(
         reasons, "data_health_quarantine.csv", "Download quarantine by reason (CSV)", "dl_dh_q"
     )
@@ -145,7 +146,7 @@ def quarantine_section(source: data.Source) -> None:
     if samples is None:
         st.info("The snapshot has no `ops.quarantine_samples` table yet.")
         return
-    st.dataframe(samples, hide_index=True, width="stretch")
+    table(samples, hide_index=True, width="stretch", subscribers=False)
     csv_download(
         samples,
         f"data_health_samples_{reason}.csv",
@@ -176,7 +177,7 @@ def checks_section(source: data.Source, counts: dict[str, int] | None) -> None:
     if frame is None or frame.empty:
         st.success("Every check passed.", icon=":material/check_circle:")
         return
-    st.dataframe(
+    table(
         frame,
         hide_index=True,
         width="stretch",
@@ -190,6 +191,7 @@ def checks_section(source: data.Source, counts: dict[str, int] | None) -> None:
             "evaluated_at": st.column_config.DatetimeColumn("Evaluated"),
             "this_run": st.column_config.CheckboxColumn("This run"),
         },
+        subscribers=False,
     )
     csv_download(frame, "data_health_checks.csv", "Download check results (CSV)", "dl_dh_checks")
 
@@ -200,7 +202,7 @@ def table_rows_section(source: data.Source) -> None:
     if frame is None:
         st.info("The snapshot has no `ops.table_rows` table yet.")
         return
-    st.dataframe(
+    table(
         frame,
         hide_index=True,
         width="stretch",
@@ -208,6 +210,7 @@ def table_rows_section(source: data.Source) -> None:
             "table_name": "Table",
             "rows": st.column_config.NumberColumn("Rows", format="localized"),
         },
+        subscribers=False,
     )
     csv_download(frame, "data_health_table_rows.csv", "Download row counts (CSV)", "dl_dh_rows")
 
@@ -230,7 +233,7 @@ def loads_section(source: data.Source) -> None:
     frame = data_ops.recent_loads(source, page)
     first = (page - 1) * data_ops.LOADS_PAGE_SIZE + 1
     st.caption(f"Page {page} of {pages} · loads {first}–{first + len(frame) - 1} of {total:,}")
-    st.dataframe(frame, hide_index=True, width="stretch")
+    table(frame, hide_index=True, width="stretch", subscribers=False)
     csv_download(frame, "data_health_loads.csv", "Download this page of loads (CSV)", "dl_dh_loads")
 
 
@@ -268,12 +271,12 @@ def replay_section(source: data.Source, user_name: str) -> None:
     if waiting.empty:
         st.caption("No pending request.")
     else:
-        st.dataframe(waiting, hide_index=True, width="stretch")
+        table(waiting, hide_index=True, width="stretch", subscribers=False)
     st.markdown("**Last replays**", help=HELP["replay_outcomes"])
     if outcomes is None or outcomes.empty:
         st.caption("No replay executed yet.")
         return
-    st.dataframe(outcomes, hide_index=True, width="stretch")
+    table(outcomes, hide_index=True, width="stretch", subscribers=False)
     csv_download(
         outcomes, "data_health_replays.csv", "Download replay outcomes (CSV)", "dl_dh_replays"
     )

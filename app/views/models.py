@@ -29,7 +29,7 @@ from app.charts_models import (
     lift_chart,
     truth_calibration_chart,
 )
-from app.components import csv_download, open_snapshot, snapshot_caption
+from app.components import csv_download, open_snapshot, snapshot_caption, table
 
 NO_RUNS = (
     "No model trained yet: run `churniq run` once the business has a few months of history "
@@ -127,7 +127,7 @@ def render_runs(runs: pd.DataFrame) -> pd.Series:
         )
 
     st.subheader("Backtest metrics by model version", help=RUNS_HELP)
-    table = runs.assign(role=runs.apply(role, axis=1))
+    runs_table = runs.assign(role=runs.apply(role, axis=1))
     ordered = [
         "model_version",
         "role",
@@ -140,9 +140,9 @@ def render_runs(runs: pd.DataFrame) -> pd.Series:
         "backtest_rows",
         "backtest_origins",
     ]
-    table = table[ordered]
-    st.dataframe(
-        table,
+    runs_table = runs_table[ordered]
+    table(
+        runs_table,
         hide_index=True,
         column_config={
             "model_version": "Model version",
@@ -163,8 +163,9 @@ def render_runs(runs: pd.DataFrame) -> pd.Series:
             "backtest_rows": st.column_config.NumberColumn("Backtest rows", format="%d"),
             "backtest_origins": "Backtest origins",
         },
+        subscribers=False,
     )
-    csv_download(table, "model_runs.csv", "Download model runs (CSV)", key="dl_models_runs")
+    csv_download(runs_table, "model_runs.csv", "Download model runs (CSV)", key="dl_models_runs")
     return best
 
 
@@ -273,7 +274,7 @@ def render_drift(source: data.Source) -> None:
         f"Latest scoring {latest['scoring']:%Y-%m-%d} against {latest['previous_scoring']:%Y-%m-%d}:"
         f" PSI {fmt.ratio(latest['psi'], 3)} ({verdict}) · the last {scorings} scorings"
     )
-    st.dataframe(
+    table(
         drift,
         hide_index=True,
         column_config={
@@ -287,6 +288,7 @@ def render_drift(source: data.Source) -> None:
             "mean_probability": st.column_config.NumberColumn("Mean probability", format="percent"),
             "psi": st.column_config.NumberColumn("PSI", format="%.4f"),
         },
+        subscribers=False,
     )
     csv_download(drift, "score_drift_psi.csv", "Download PSI (CSV)", key="dl_models_psi")
 
@@ -325,20 +327,20 @@ def render_truth(source: data.Source, best: pd.Series | None) -> None:
             truth_side = bench.rename(
                 columns={c: f"{c}_truth" for c in bench.columns if c != "as_of"}
             )
-            table = mine.merge(truth_side, on="as_of", how="inner")
-            missing = pd.Series(float("nan"), index=table.index)
+            joined = mine.merge(truth_side, on="as_of", how="inner")
+            missing = pd.Series(float("nan"), index=joined.index)
             comparison = pd.DataFrame(
                 {
-                    "origin": pd.to_datetime(table["origin"]).dt.date,
-                    "test_rows": table.get("n", missing),
-                    "truth_rows": table["n_truth"],
-                    "true_churners": table["positives_truth"],
-                    "true_base_rate": table["base_rate_truth"],
-                    "mean_true_probability": table["mean_score_truth"],
-                    "model_roc_auc": table.get("roc_auc", missing),
-                    "truth_roc_auc": table["roc_auc_truth"],
-                    "model_brier": table.get("brier", missing),
-                    "truth_brier": table["brier_truth"],
+                    "origin": pd.to_datetime(joined["origin"]).dt.date,
+                    "test_rows": joined.get("n", missing),
+                    "truth_rows": joined["n_truth"],
+                    "true_churners": joined["positives_truth"],
+                    "true_base_rate": joined["base_rate_truth"],
+                    "mean_true_probability": joined["mean_score_truth"],
+                    "model_roc_auc": joined.get("roc_auc", missing),
+                    "truth_roc_auc": joined["roc_auc_truth"],
+                    "model_brier": joined.get("brier", missing),
+                    "truth_brier": joined["brier_truth"],
                 }
             )
             st.markdown(
@@ -350,7 +352,7 @@ def render_truth(source: data.Source, best: pd.Series | None) -> None:
                 "those the simulator's true probability reaches on the customers of the truth "
                 "snapshot of the next day against their true outcomes."
             )
-            st.dataframe(
+            table(
                 comparison,
                 hide_index=True,
                 column_config={
@@ -369,6 +371,7 @@ def render_truth(source: data.Source, best: pd.Series | None) -> None:
                     "model_brier": st.column_config.NumberColumn("Model Brier", format="%.4f"),
                     "truth_brier": st.column_config.NumberColumn("Truth Brier", format="%.4f"),
                 },
+                subscribers=False,
             )
             csv_download(
                 comparison,

@@ -24,6 +24,7 @@ from app.components import (
     open_metrics_page,
     previous_month,
     snapshot_caption,
+    table,
 )
 from app.definitions import MRR_BRIDGE_HELP, MRR_SEGMENTS_HELP
 
@@ -118,10 +119,10 @@ def render() -> None:
     if by_segment is None or by_segment.empty:
         st.info("No segment breakdown for this month.")
     else:
-        table = segment_bridge_frame(by_segment)
-        st.altair_chart(segment_movements_chart(table, currency), width="stretch")
-        st.dataframe(
-            table,
+        segment_rows = segment_bridge_frame(by_segment)
+        st.altair_chart(segment_movements_chart(segment_rows, currency), width="stretch")
+        table(
+            segment_rows,
             hide_index=True,
             column_config={
                 "country": "Country",
@@ -143,9 +144,10 @@ def render() -> None:
                     )
                 },
             },
+            subscribers=False,
         )
         csv_download(
-            table.assign(month=month)[["month", *table.columns]],
+            segment_rows.assign(month=month)[["month", *segment_rows.columns]],
             f"mrr_movements_by_segment_{month:%Y-%m}.csv",
             "Download movements by segment (CSV)",
             key="dl_segments",

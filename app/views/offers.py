@@ -35,7 +35,7 @@ from app.charts_commerce import (
     retention_chart,
     trial_trend_chart,
 )
-from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption
+from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption, table
 
 PAGE_SIZE = 50
 #: Most rows of a table's CSV download (the tables are per offer or coupon: small in practice).
@@ -212,7 +212,7 @@ def render_offers(source: data.Source, chosen: filters.Filters, currency: str | 
                 "most current MRR first, then subscriptions started and one-time revenue",
             )
         )
-        st.dataframe(rows, hide_index=True, column_config=column_config(rows, currency))
+        table(rows, hide_index=True, column_config=column_config(rows, currency), subscribers=False)
     everything = dc.offer_page(source, chosen.offer_types, 1, DOWNLOAD_CAP)
     if everything is not None:
         csv_download(
@@ -310,7 +310,7 @@ def render_trials(source: data.Source, chosen: filters.Filters) -> None:
     by_offer = dc.trial_conversion_by_offer(source, chosen.start, chosen.end, chosen.offer_types)
     if by_offer is None or by_offer.empty:
         return
-    st.dataframe(by_offer, hide_index=True, column_config=column_config(by_offer, None))
+    table(by_offer, hide_index=True, column_config=column_config(by_offer, None), subscribers=False)
     csv_download(
         by_offer,
         "trial_conversion_by_offer.csv",
@@ -343,7 +343,7 @@ def render_coupons(source: data.Source, chosen: filters.Filters, currency: str |
         return
     st.altair_chart(coupon_outcomes_chart(rows), width="stretch")
     st.caption(page_caption(page, len(rows), coupons, "coupons", "most redemptions first"))
-    st.dataframe(rows, hide_index=True, column_config=column_config(rows, currency))
+    table(rows, hide_index=True, column_config=column_config(rows, currency), subscribers=False)
     everything = dc.coupon_page(source, 1, DOWNLOAD_CAP)
     if everything is not None:
         csv_download(

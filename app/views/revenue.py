@@ -42,6 +42,7 @@ from app.components import (
     open_snapshot,
     previous_month,
     snapshot_caption,
+    table,
 )
 
 DIMENSION_KEY = "revenue_dimension"
@@ -221,7 +222,12 @@ def render_segments(
         st.info("No revenue in the selected period.")
         return
     st.altair_chart(revenue_breakdown_chart(by_value, dimension, label, currency), width="stretch")
-    st.dataframe(by_value, hide_index=True, column_config=column_config(by_value, currency))
+    table(
+        by_value,
+        hide_index=True,
+        column_config=column_config(by_value, currency),
+        subscribers=False,
+    )
     csv_download(
         by_value.assign(start_month=start, end_month=end)[
             ["start_month", "end_month", *by_value.columns]
@@ -282,7 +288,7 @@ def render_one_time(
         "part of the successful payments above."
     )
     st.altair_chart(one_time_chart(one_time, currency), width="stretch")
-    st.dataframe(totals, hide_index=True, column_config=column_config(totals, currency))
+    table(totals, hide_index=True, column_config=column_config(totals, currency), subscribers=False)
     csv_download(
         month_frame(one_time, ["offer_type", "purchases", "one_time_revenue"]),
         "one_time_revenue.csv",
@@ -323,7 +329,7 @@ def render_reversals(in_period: pd.DataFrame, start: date, end: date, currency: 
     )
     frame = month_frame(in_period, REVERSAL_COLUMNS)
     st.altair_chart(reversals_chart(frame, currency), width="stretch")
-    st.dataframe(frame, hide_index=True, column_config=column_config(frame, currency))
+    table(frame, hide_index=True, column_config=column_config(frame, currency), subscribers=False)
     csv_download(
         frame,
         "refunds_and_chargebacks.csv",
@@ -382,7 +388,12 @@ def render_recovery(
         if not in_period.empty:
             frame = month_frame(in_period, RECOVERY_COLUMNS)
             st.altair_chart(recovery_trend_chart(frame), width="stretch")
-            st.dataframe(frame, hide_index=True, column_config=column_config(frame, currency))
+            table(
+                frame,
+                hide_index=True,
+                column_config=column_config(frame, currency),
+                subscribers=False,
+            )
             csv_download(
                 frame,
                 "payment_recovery.csv",
@@ -400,7 +411,9 @@ def render_recovery(
         st.info("No failed renewals in the selected period.")
         return
     st.altair_chart(recovery_codes_chart(by_code), width="stretch")
-    st.dataframe(by_code, hide_index=True, column_config=column_config(by_code, currency))
+    table(
+        by_code, hide_index=True, column_config=column_config(by_code, currency), subscribers=False
+    )
     csv_download(
         by_code.assign(start_month=start, end_month=end)[
             ["start_month", "end_month", *by_code.columns]

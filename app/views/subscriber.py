@@ -31,7 +31,15 @@ from app.charts_subscriber import (
     engagement_chart,
     survival_chart,
 )
-from app.components import Kpi, csv_download, empty_state, metric, open_snapshot, snapshot_caption
+from app.components import (
+    Kpi,
+    csv_download,
+    empty_state,
+    metric,
+    open_snapshot,
+    snapshot_caption,
+    table,
+)
 
 ID_KEY = "subscriber_id"
 FAMILY_KEY = "subscriber_families"
@@ -154,7 +162,7 @@ def render_subscriptions(source: data.Source, customer_id: str, currency: str | 
     if subs.empty:
         st.info("No subscriptions: the customer never started one.")
         return
-    st.dataframe(
+    table(
         subs,
         hide_index=True,
         column_config={
@@ -182,6 +190,7 @@ def render_subscriptions(source: data.Source, customer_id: str, currency: str | 
             "price_minor": st.column_config.NumberColumn("Price (minor units)", format="%d"),
             "discount_minor": st.column_config.NumberColumn("Discount (minor units)", format="%d"),
         },
+        subscribers=False,
     )
     csv_download(
         subs,
@@ -424,7 +433,7 @@ def render_timeline(source: data.Source, customer_id: str, currency: str | None)
         f"Page {page} of {pages} · events {fmt.count(first)}–{fmt.count(first + len(rows) - 1)} "
         f"of {fmt.count(total)}, newest first"
     )
-    st.dataframe(
+    table(
         rows.drop(columns=[c for c in ("amount_minor",) if c in rows.columns]),
         hide_index=True,
         column_config={
@@ -438,6 +447,7 @@ def render_timeline(source: data.Source, customer_id: str, currency: str | None)
             "amount": money_column("Amount", currency),
             "currency": "Event currency",
         },
+        subscribers=False,
     )
     csv_download(
         rows,
@@ -487,7 +497,7 @@ def render_payments(source: data.Source, customer_id: str, currency: str | None)
             else ""
         )
     )
-    st.dataframe(
+    table(
         rows,
         hide_index=True,
         column_config={
@@ -499,6 +509,7 @@ def render_payments(source: data.Source, customer_id: str, currency: str | None)
             "amount_minor": st.column_config.NumberColumn("Amount (minor units)", format="%d"),
             "currency": "Currency",
         },
+        subscribers=False,
     )
     csv_download(
         rows,
@@ -522,7 +533,7 @@ def render_tickets(source: data.Source, customer_id: str) -> None:
         f"{fmt.count(len(rows))} tickets"
         + (f", {open_tickets} not resolved" if open_tickets else "")
     )
-    st.dataframe(
+    table(
         rows,
         hide_index=True,
         column_config={
@@ -535,6 +546,7 @@ def render_tickets(source: data.Source, customer_id: str) -> None:
             ),
             "resolution": st.column_config.TextColumn("Resolution", width="medium"),
         },
+        subscribers=False,
     )
     csv_download(
         rows,

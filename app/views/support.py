@@ -32,7 +32,15 @@ from app.charts_support import (
     tickets_trend_chart,
     trend_frame,
 )
-from app.components import Kpi, csv_download, empty_state, metric, open_snapshot, snapshot_caption
+from app.components import (
+    Kpi,
+    csv_download,
+    empty_state,
+    metric,
+    open_snapshot,
+    snapshot_caption,
+    table,
+)
 
 
 def minutes(value: object) -> str | None:
@@ -141,7 +149,7 @@ def render_tickets(source: data.Source, start: date | None, end: date | None, sp
         "tickets resolved, CSAT weighted by responses (the median is per month only, below)"
     )
     st.altair_chart(category_channel_chart(by), width="stretch")
-    st.dataframe(by, hide_index=True, column_config=TICKET_COLUMNS)
+    table(by, hide_index=True, column_config=TICKET_COLUMNS, subscribers=False)
     csv_download(
         by,
         "support_by_category_channel.csv",
@@ -178,13 +186,14 @@ def render_tickets(source: data.Source, start: date | None, end: date | None, sp
         f"{fmt.count(len(rows))} rows, newest month first: medians of several rows cannot be "
         "combined, so the median resolution time is shown per row only."
     )
-    st.dataframe(
+    table(
         rows,
         hide_index=True,
         column_config={
             "month": st.column_config.DateColumn("Month", format="MMM YYYY"),
             **TICKET_COLUMNS,
         },
+        subscribers=False,
     )
     csv_download(
         rows, "support_monthly.csv", "Download monthly support rows (CSV)", key="dl_support_rows"
@@ -297,7 +306,7 @@ def render_churn(source: data.Source, start: date | None, end: date | None, span
             st.altair_chart(relative_risk_chart(frame), width="stretch")
         else:
             st.info("No month with churners in both groups: no relative risk to show.")
-    st.dataframe(frame, hide_index=True, column_config=CHURN_COLUMNS)
+    table(frame, hide_index=True, column_config=CHURN_COLUMNS, subscribers=False)
     csv_download(
         frame,
         "support_churn.csv",

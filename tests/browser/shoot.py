@@ -42,11 +42,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def served(home: Path, port: int | None = None) -> Iterator[str]:
+def served(home: Path, port: int | None = None, command: list[str] | None = None) -> Iterator[str]:
+    """The dashboards on `home`, served by `command` (default `streamlit_command(port)`) until
+    the block ends; yields their URL once the port accepts connections."""
     port = port or free_port()
     env = os.environ | {"CHURNIQ_HOME": str(home)}
     proc = subprocess.Popen(
-        streamlit_command(port), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command or streamlit_command(port),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -47,7 +47,8 @@ def home(tmp_path_factory) -> Path:
 
 def test_every_page_renders_and_the_exports_are_the_data(home: Path, tmp_path: Path):
     """Signed in as a retention user: nothing before signing in; every page drawn without an
-    error (Subscriber 360 on the riskiest customer); the overview's movements download and the
+    error (Subscriber 360 on the riskiest customer); the at-risk list's toolbar download for
+    retention and none for a viewer; the overview's movements download and the
     at-risk export hold the snapshot's rows."""
     save_user(home, "retainer", PASSWORD, "retention")
     con = duckdb.connect(str(home / "serving.duckdb"), read_only=True)
@@ -78,14 +79,31 @@ def test_every_page_renders_and_the_exports_are_the_data(home: Path, tmp_path: P
                 assert box.input_value() == customer_id
                 assert page.get_by_text("No customer with id").count() == 0
                 assert page.get_by_role("heading", name="Timeline").count() >= 1
-        visit(page, next(s for s in SHOTS if s.title == "At-risk subscribers"))
+        at_risk = next(s for s in SHOTS if s.title == "At-risk subscribers")
+        visit(page, at_risk)
         exported = download(page, "Export selection (CSV)", tmp_path / "at_risk.csv")
+        list_downloads = {"retention": downloads_on_hover(page)}
+        page.get_by_role("button", name="Sign out").click()
+        sign_in(page, "analyst", PASSWORD)  # a viewer: the same list, without its download
+        visit(page, at_risk)
+        list_downloads["viewer"] = downloads_on_hover(page)
+    assert list_downloads == {"retention": 1, "viewer": 0}
     assert 0 < len(movements) <= months * 10 and {"month"} <= set(movements[0])
     assert len(exported) == len(scored)  # no filter: every scored subscriber, once
     assert {r["customer_id"] for r in exported} == set(scored)
     assert all(
         abs(float(r["churn_probability"]) - scored[r["customer_id"]]) < 1e-9 for r in exported
     )
+
+
+def downloads_on_hover(page) -> int:
+    """The "Download as CSV" buttons shown while the pointer is on the at-risk list (the
+    page's first table, a grid or a static table)."""
+    listed = page.locator('[data-testid="stDataFrame"], [data-testid="stTable"]').first
+    listed.wait_for(timeout=60_000)
+    listed.hover()
+    page.wait_for_timeout(500)  # the toolbar fades in
+    return page.get_by_role("button", name="Download as CSV").count()
 
 
 def download(page, label: str, target: Path) -> list[dict[str, str]]:

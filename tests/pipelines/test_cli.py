@@ -25,6 +25,14 @@ def test_demo_through_the_core_then_a_later_run(tmp_path: Path, capsys):
     # the dashboards may launch campaigns into that core: a retention key, owner-only
     connection = tmp_path / "home" / "core_api.json"
     assert "saved for the dashboards" in out and connection.stat().st_mode & 0o777 == 0o600
+    # the home and everything the demo wrote in it (core.db, the DuckDB files, Dagster's
+    # storage, the users file) are the owner's alone, whatever the umask of the shell
+    home_path = tmp_path / "home"
+    assert {"core.db", "warehouse.duckdb", "serving.duckdb", "app_users.json"} <= {
+        p.name for p in home_path.iterdir()
+    }
+    readable = [str(p) for p in [home_path, *home_path.rglob("*")] if p.stat().st_mode & 0o077]
+    assert not readable and home_path.stat().st_mode & 0o777 == 0o700
     with duckdb.connect(str(tmp_path / "home" / "serving.duckdb"), read_only=True) as snap:
         groups = snap.execute(
             "select experiment_group, members from marts.campaign_results order by 1"
