@@ -272,7 +272,7 @@ def load_batch(
         digest, size = batch_digest(lines.column("text").to_pylist())
     batch_id = _batch_id(started)
     limit = (now or datetime.now(UTC)) + clock_skew
-    refused = "failure" in lines.column_names
+    refused = "failure" in lines.column_names and lines.column("failure").null_count < len(lines)
     con.register("incoming_lines", lines)
     try:
         con.execute("begin transaction")

@@ -78,9 +78,10 @@ def read_lines(path: Path, data: bytes, limits: Limits | None = None) -> pa.Tabl
         raise too_large(len(data), limits)
     if fmt == "parquet":
         table = _parquet_lines(path, data, limits)
+    elif fmt == "csv":
+        table = _csv_lines(_without_bom(data), limits)
     else:
-        data = _utf8_lines(data, limits)
-        table = _ndjson_lines(data) if fmt in ("ndjson", "jsonl", "json") else _csv_lines(data)
+        table = _ndjson_lines(_without_bom(data), limits)
     return _refuse_long_lines(table, limits.max_line_bytes)
 
 
@@ -99,22 +100,21 @@ def gunzip(data: bytes, limits: Limits) -> bytes:
     return b"".join(chunks)
 
 
-def _utf8_lines(data: bytes, limits: Limits) -> bytes:
-    """Text data without byte order marks; rejects UTF-16/32 and files with too many lines."""
+def _without_bom(data: bytes) -> bytes:
+    """Text data without its byte order mark; UTF-16 and UTF-32 are refused."""
     for mark, encoding in _WIDE_BOMS.items():
         if data.startswith(mark):
             raise FileRejected(
                 Reason.INVALID_ENCODING, f"the file is {encoding}; the contract requires UTF-8"
             )
-    if data.startswith(BOM):
-        data = data[len(BOM) :]
-    data = data.replace(b"\n" + BOM, b"\n")  # returns `data` itself when there is none
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    return data[len(BOM) :] if data.startswith(BOM) else data
+
+
+def _check_line_count(lines: int, limits: Limits) -> None:
     if lines > limits.max_lines:
         raise FileRejected(
             Reason.FILE_TOO_LARGE, f"{lines:,} lines; the limit is {limits.max_lines:,}"
         )
-    return data
 
 
 def _lines_table(line_no: pa.Array, text: pa.Array, failure: pa.Array | None = None) -> pa.Table:
@@ -123,10 +123,19 @@ def _lines_table(line_no: pa.Array, text: pa.Array, failure: pa.Array | None = N
     return pa.table({"line_no": line_no, "text": text, "failure": failure})
 
 
-def _ndjson_lines(data: bytes) -> pa.Table:
-    # Zero-copy split: an Arrow binary array whose offsets are the line starts.
+def _ndjson_lines(data: bytes, limits: Limits) -> pa.Table:
     buf = np.frombuffer(data, dtype=np.uint8)
-    starts = np.flatnonzero(buf == 10) + 1
+    ends = np.flatnonzero(buf == 10)
+    _check_line_count(len(ends) + int(bool(len(data)) and data[-1] != 10), limits)
+    # a BOM at the start of a line (files concatenated) is rare: remove them, split again
+    after = ends[ends + 3 < len(buf)] + 1
+    after = after[buf[after] == BOM[0]]
+    if ((buf[after + 1] == BOM[1]) & (buf[after + 2] == BOM[2])).any():
+        data = data.replace(b"\n" + BOM, b"\n")
+        buf = np.frombuffer(data, dtype=np.uint8)
+        ends = np.flatnonzero(buf == 10)
+    # Zero-copy split: an Arrow binary array whose offsets are the line starts.
+    starts = ends + 1
     if not len(starts) or starts[-1] != len(data):
         starts = np.append(starts, len(data))
     offsets = np.concatenate((np.zeros(1, np.int64), starts))
@@ -255,8 +264,9 @@ def _parquet_file_lines(path: Path, limits: Limits) -> pa.Table:
     return _lines_table(table.column("line_no"), table.column("text"))
 
 
-def _csv_lines(data: bytes) -> pa.Table:
-    rows = read_csv(data)
+def _csv_lines(data: bytes, limits: Limits) -> pa.Table:
+    _check_line_count(data.count(b"\n") + int(bool(data) and not data.endswith(b"\n")), limits)
+    rows = read_csv(data.replace(b"\n" + BOM, b"\n"))
     missing = [c for c in ENVELOPE_COLUMNS if c not in rows.header]
     if missing:
         raise FileRejected(Reason.UNREADABLE_FILE, f"missing column(s) {', '.join(missing)}")

@@ -12,7 +12,7 @@ import itertools
 import json
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,6 +128,8 @@ CASES = [
         lambda: b"\n" + ndjson(line(), b"", b"   \t", b"\r", line()) + b"\n\n",
         {2: LOADED, 6: LOADED},
     ),
+    Case("an empty file", "empty.ndjson", lambda: b"", {}),
+    Case("a CSV of its header alone", "header.csv", lambda: csv_bytes([]), {}),
     Case(
         "a line over the line limit",
         "huge.ndjson",
@@ -270,26 +272,39 @@ def assert_ledger_reconciles(con: duckdb.DuckDBPyConnection) -> None:
         assert (events, bad) == (loaded, quarantined), source
 
 
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
+    """Every hostile file and a good one, landed together and ingested in one call."""
+    folder = tmp_path_factory.mktemp("corpus")
+    for case in CASES:
+        (folder / case.filename).write_bytes(case.content())
+    (folder / GOOD).write_bytes(ndjson(line(), line(), line()))
+    con = connect(folder / "w.duckdb")
+    report = ingest(con, [folder], limits=LIMITS)
+    assert report.lines == report.loaded + report.duplicates + report.quarantined
+    assert len(report.files) == len(CASES) + 1 and not report.errors
+    yield con, folder
+    con.close()
+
+
+GOOD = "zz-good.ndjson"
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_hostile_file_beside_a_good_one(case: Case, tmp_path: Path):
-    bad = tmp_path / case.filename
-    bad.write_bytes(case.content())
-    good = tmp_path / "zz-good.ndjson"
-    good.write_bytes(ndjson(line(), line(), line()))
-    con = connect(tmp_path / "w.duckdb")
-    try:
-        report = ingest(con, [bad, good], limits=LIMITS)
-        assert outcomes(con, bad) == case.expected
-        assert outcomes(con, good) == {1: LOADED, 2: LOADED, 3: LOADED}
-        assert_ledger_reconciles(con)
-        assert report.lines == report.loaded + report.duplicates + report.quarantined
-        # re-running is safe: both files are seen, nothing is quarantined twice
-        before = con.execute("select count(*) from raw.quarantine").fetchall()
-        again = ingest(con, [bad, good], limits=LIMITS)
-        assert all(f.skipped for f in again.files)
-        assert con.execute("select count(*) from raw.quarantine").fetchall() == before
-    finally:
-        con.close()
+def test_hostile_file(case: Case, corpus):
+    con, folder = corpus
+    assert outcomes(con, folder / case.filename) == case.expected
+
+
+def test_hostile_files_never_stop_a_good_one_and_the_ledger_reconciles(corpus):
+    con, folder = corpus
+    assert outcomes(con, folder / GOOD) == {1: LOADED, 2: LOADED, 3: LOADED}
+    assert_ledger_reconciles(con)
+    # re-running is safe: every file is seen, nothing is quarantined twice
+    before = con.execute("select count(*) from raw.quarantine").fetchall()
+    again = ingest(con, [folder], limits=LIMITS)
+    assert all(f.skipped for f in again.files)
+    assert con.execute("select count(*) from raw.quarantine").fetchall() == before
 
 
 def test_a_newline_flood_is_dropped_not_quarantined(tmp_path: Path):
@@ -343,37 +358,44 @@ def test_whole_file_and_reader_quarantine_survive_replay(tmp_path: Path):
         con.close()
 
 
-def test_the_pipeline_loads_the_good_file_and_the_outbox_beside_bad_ones(tmp_path: Path):
+def test_the_pipeline_loads_the_good_file_and_the_outbox_beside_bad_ones(
+    tmp_path: Path, monkeypatch
+):
     """The issue's case: a CSV with a non-UTF-8 byte in landing made `churniq run` exit 2, with
     the good file beside it and the core's outbox not loaded. The raw step now loads the good
     file, the CSV's good rows and the outbox, quarantines a truncated gzip whole, reports it,
     and archives every file it judged."""
     import dagster as dg
 
+    from pipelines.dbt_project import prepare_manifest
+
+    prepare_manifest()
     from pipelines.definitions import ChurniqConfig, raw_events
     from tests.ingestion.core_support import make_core
 
     home = tmp_path / "home"
     landing = home / "landing"
     landing.mkdir(parents=True)
-    (landing / "a-latin1.csv").write_bytes(CASES[19].content())
-    (landing / "b-cut.ndjson.gz").write_bytes(CASES[13].content())
+    case = {c.filename: c for c in CASES}
+    (landing / "a-latin1.csv").write_bytes(case["latin1.csv"].content())
+    (landing / "b-cut.ndjson.gz").write_bytes(case["cut.ndjson.gz"].content())
     (landing / "c-good.ndjson").write_bytes(ndjson(line(), line()))
+    (landing / "d-long.ndjson").write_bytes(ndjson(*(line() for _ in range(11))))
+    monkeypatch.setenv("CHURNIQ_INGEST_MAX_LINES", "10")  # the settings reach the loader
     core = make_core(f"sqlite:///{home / 'core.db'}")
     core.commit([event()])
-    result = dg.materialize([raw_events], resources={"churniq": ChurniqConfig(home=str(home))})
-    assert result.success
-    meta = {
-        k: v.value
-        for k, v in result.asset_materializations_for_node("raw__events")[0].metadata.items()
-    }
+    result = raw_events(dg.build_asset_context(), churniq=ChurniqConfig(home=str(home)))
+    meta = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
     assert meta["outbox_loaded"] == 1
-    assert meta["loaded"] == 3 + 2 + 1 and meta["files_quarantined"] == ["b-cut.ndjson.gz"]
+    assert meta["loaded"] == 3 + 2 + 1 and meta["files_quarantined"] == [
+        "b-cut.ndjson.gz",
+        "d-long.ndjson",
+    ]
     assert not list(landing.glob("*.*"))  # every file judged and archived
     con = connect(home / "warehouse.duckdb")
     try:
         assert_ledger_reconciles(con)
         reasons = con.execute("select reason_code from raw.quarantine order by 1").fetchall()
-        assert reasons == [("invalid_encoding",), ("unreadable_file",)]
+        assert reasons == [("file_too_large",), ("invalid_encoding",), ("unreadable_file",)]
     finally:
         con.close()
