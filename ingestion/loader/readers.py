@@ -160,12 +160,15 @@ def _blank_lines(raw: pa.Array, buf: np.ndarray, offsets: np.ndarray) -> np.ndar
     first = np.full(len(lengths), 10, dtype=np.uint8)
     filled = lengths > 0
     first[filled] = buf[offsets[:-1][filled]]
-    # only a line starting with whitespace can be blank: look at those alone
-    candidates = np.flatnonzero(np.isin(first, (9, 10, 13, 32)))
-    blank = np.zeros(len(lengths), dtype=bool)
-    if len(candidates):
-        only_space = pc.match_substring_regex(raw.take(candidates), r"^[ \t\r\n]*$")
-        blank[candidates[only_space.to_numpy(zero_copy_only=False)]] = True
+    # only a line starting with whitespace can be blank; one or two bytes long ("\n", "\r\n",
+    # " \n") it is; the longer ones are looked at alone
+    candidates = np.isin(first, (9, 10, 13, 32))
+    blank = candidates & (lengths <= 2)
+    blank[lengths == 2] &= np.isin(buf[offsets[:-1][lengths == 2] + 1], (9, 10, 13, 32))
+    longer = np.flatnonzero(candidates & (lengths > 2))
+    if len(longer):
+        only_space = pc.match_substring_regex(raw.take(longer), r"^[ \t\r\n]*$")
+        blank[longer[only_space.to_numpy(zero_copy_only=False)]] = True
     return blank
 
 
