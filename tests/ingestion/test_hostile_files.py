@@ -399,3 +399,15 @@ def test_the_pipeline_loads_the_good_file_and_the_outbox_beside_bad_ones(
         assert reasons == [("file_too_large",), ("invalid_encoding",), ("unreadable_file",)]
     finally:
         con.close()
+
+
+def test_an_open_quote_costs_one_csv_row_not_the_rest_of_the_file():
+    """A quote left open swallows the lines after it; past MAX_ROW_LINES (or at the end of
+    the file) its row is refused as its first line alone and reading resumes on the next."""
+    from ingestion.loader.csv_reader import MAX_ROW_LINES, read_csv
+
+    data = b"h1,h2\n" + b'1,"open\n' + b"a,b\n" * (MAX_ROW_LINES + 50)
+    rows = read_csv(data)
+    assert [(line_no, text) for line_no, text, _ in rows.refused] == [(2, '1,"open')]
+    assert rows.refused[0][2].startswith("malformed_row|")
+    assert rows.line_no == list(range(3, MAX_ROW_LINES + 53)) and rows.rows[0] == ["a", "b"]
