@@ -110,20 +110,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                 raise
             raise warehouse_held(settings, str(exc)) from None
         try:
-            report = ingest(con, paths, clock_skew=timedelta(minutes=settings.clock_skew_minutes))
+            report = ingest(
+                con,
+                paths,
+                clock_skew=timedelta(minutes=settings.clock_skew_minutes),
+                limits=settings.ingest_limits(),
+            )
         finally:
             con.close()
     elapsed = time.perf_counter() - started
     for f in report.files:
-        state = (
-            "already loaded, skipped"
-            if f.skipped
-            else (f"{f.loaded:,} loaded, {f.duplicates:,} duplicate, {f.quarantined:,} quarantined")
-        )
-        print(f"  {f.path}: {state}")
+        print(f"  {f.path}: {f.state()}")
     rate = report.lines / elapsed if elapsed else 0
     print(f"{report.summary()} in {elapsed:.1f}s ({rate:,.0f} lines/s)")
-    return 0
+    for f in report.errors:  # the others were loaded all the same
+        print(f"churniq: error: {f.detail}", file=sys.stderr)
+    return 2 if report.errors else 0
 
 
 def dagster_instance_home(settings) -> Path:
@@ -210,7 +212,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(
         f"run finished in {time.perf_counter() - started:.1f}s: "
         f"{raw.get('loaded', 0):,} events loaded, {raw.get('duplicates', 0):,} duplicate, "
-        f"{raw.get('quarantined', 0):,} quarantined; snapshot {snap.get('version')} published; "
+        f"{raw.get('quarantined', 0):,} quarantined"
+        + "".join(f" ({name} quarantined whole)" for name in raw.get("files_quarantined", []))
+        + "".join(f" ({name} not read)" for name in raw.get("files_not_read", []))
+        + f"; snapshot {snap.get('version')} published; "
         f"{len(meta['checks']) - len(failed)}/{len(meta['checks'])} checks passed"
         + (f" (failed: {', '.join(failed)})" if failed else "")
     )

@@ -106,16 +106,22 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
                 f"replay request {request.request_id} by {request.requested_by or '?'}: "
                 f"{status}, {replayed.summary()}"
             )
-        report = ingest(con, files, clock_skew=skew)
+        # a bad file is quarantined (whole, or line by line) and never stops the others or the
+        # outbox; one that cannot be read from disk stays in landing for the next run
+        report = ingest(con, files, clock_skew=skew, limits=settings.ingest_limits())
         outbox = pull_outbox(con, settings.core_url, clock_skew=skew)
         total = con.execute("select count(*) from raw.events").fetchall()[0][0]
     finally:
         con.close()
     # Each file's batch is checkpointed; only now is it safe to move it out of landing.
     for result, path in zip(report.files, files, strict=True):
+        if result.error:
+            continue
         target = settings.archive / (result.batch_id or "unknown") / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
+    for result in report.rejected + report.errors:
+        context.log.warning(f"{Path(result.path).name}: {result.state()}")
     context.log.info(report.summary())
     context.log.info(outbox.summary())
     return dg.MaterializeResult(
@@ -124,6 +130,8 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
             "loaded": report.loaded + outbox.loaded,
             "duplicates": report.duplicates + outbox.duplicates,
             "quarantined": report.quarantined + outbox.quarantined,
+            "files_quarantined": [Path(f.path).name for f in report.rejected],
+            "files_not_read": [Path(f.path).name for f in report.errors],
             "outbox_loaded": outbox.loaded,
             "outbox_cursor": f"{outbox.txid}:{outbox.seq}",
             "total_events": total,
@@ -131,15 +139,21 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
     )
 
 
-@dg.asset_check(asset=RAW_EVENTS, description="Share of quarantined lines in the last loads.")
+@dg.asset_check(
+    asset=RAW_EVENTS,
+    description="Share of quarantined lines in the last loads; no file quarantined whole.",
+)
 def quarantine_ratio(
     context: dg.AssetCheckExecutionContext, churniq: ChurniqConfig
 ) -> dg.AssetCheckResult:
     settings = churniq.settings()
     con = _warehouse(settings)
     try:
-        lines, bad = con.execute(
-            """select coalesce(sum(lines), 0), coalesce(sum(quarantined), 0) from raw.load_ledger
+        lines, bad, whole = con.execute(
+            """select coalesce(sum(lines), 0), coalesce(sum(quarantined), 0),
+                      count(*) filter (where batch_id in (
+                          select batch_id from raw.quarantine where source_line = 0))
+               from raw.load_ledger
                where finished_at >= (select max(finished_at) from raw.load_ledger)
                                     - interval 1 hour
                  and file_format <> ?""",
@@ -149,9 +163,14 @@ def quarantine_ratio(
         con.close()
     ratio = bad / lines if lines else 0.0
     result = dg.AssetCheckResult(
-        passed=ratio <= QUARANTINE_RATIO_LIMIT,
+        passed=ratio <= QUARANTINE_RATIO_LIMIT and not whole,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"lines": int(lines), "quarantined": int(bad), "ratio": float(ratio)},
+        metadata={
+            "lines": int(lines),
+            "quarantined": int(bad),
+            "ratio": float(ratio),
+            "files_quarantined_whole": int(whole),
+        },
     )
     return _recorded(context, churniq, result)
 

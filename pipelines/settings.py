@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
+from ingestion.contract.limits import SHARE_MIN_LINES, Limits
 from ingestion.contract.types import CURRENCIES
 
 
@@ -39,6 +40,23 @@ class Settings(BaseSettings):
     full_refresh: bool = Field(
         default=False, description="rebuild the incremental dbt models from every raw event"
     )
+    # per landing file; a file over one of these is quarantined whole, with one reason
+    ingest_max_lines: int = Field(default=Limits.max_lines, gt=0, description="lines, blank too")
+    ingest_max_bytes: int = Field(
+        default=Limits.max_bytes, gt=0, description="bytes after decompression"
+    )
+    ingest_max_line_bytes: int = Field(
+        default=Limits.max_line_bytes, gt=0, description="bytes of one event (or line_too_long)"
+    )
+    ingest_max_quarantined: int = Field(
+        default=Limits.max_quarantined, ge=0, description="quarantined lines"
+    )
+    ingest_max_quarantine_share: float = Field(
+        default=Limits.max_quarantine_share,
+        ge=0,
+        le=1,
+        description=f"quarantined share of a file of {SHARE_MIN_LINES} lines or more",
+    )
 
     @field_validator("reporting_currency")
     @classmethod
@@ -50,6 +68,16 @@ class Settings(BaseSettings):
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, *args, **kw):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def ingest_limits(self) -> Limits:
+        """The loader's per-file limits."""
+        return Limits(
+            max_lines=self.ingest_max_lines,
+            max_bytes=self.ingest_max_bytes,
+            max_line_bytes=self.ingest_max_line_bytes,
+            max_quarantined=self.ingest_max_quarantined,
+            max_quarantine_share=self.ingest_max_quarantine_share,
+        )
 
     @property
     def landing(self) -> Path:

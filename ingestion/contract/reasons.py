@@ -22,3 +22,23 @@ class Reason(StrEnum):
     INVALID_DURATION = "invalid_duration"
     INVALID_PERIOD = "invalid_period"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    # found by the file readers, before any validation
+    MALFORMED_ROW = "malformed_row"  # a CSV row: wrong number of fields, unterminated quote
+    LINE_TOO_LONG = "line_too_long"
+    # a whole file (source_line 0): nothing of it is loaded
+    UNREADABLE_FILE = "unreadable_file"  # truncated gzip, corrupt Parquet, missing columns
+    FILE_TOO_LARGE = "file_too_large"  # over the limit of bytes or lines per file
+    TOO_MANY_BAD_LINES = "too_many_bad_lines"  # over the limit of quarantined lines per file
+
+
+#: Reasons a replay cannot change: the validator never sees these lines (or files); the file
+#: must be fixed and landed again.
+READER_REASONS = frozenset(
+    {
+        Reason.MALFORMED_ROW,
+        Reason.LINE_TOO_LONG,
+        Reason.UNREADABLE_FILE,
+        Reason.FILE_TOO_LARGE,
+        Reason.TOO_MANY_BAD_LINES,
+    }
+)

@@ -3,7 +3,11 @@
 One file is one batch and one transaction: its good events, its quarantined lines and its
 ledger row commit together, then the warehouse is checkpointed. A file whose bytes were
 already loaded is skipped; an event_id already present is a duplicate (same body) or a
-`conflicting_duplicate` (different body, quarantined; the first one stays). A batch that
+`conflicting_duplicate` (different body, quarantined; the first one stays). A file that cannot
+be read line by line, or that is over a per-file limit (`Limits`: bytes, lines, quarantined
+lines), is quarantined whole: one `raw.quarantine` row with `source_line` 0 and one reason, a
+ledger row counting it as one quarantined line, nothing of it loaded; its bytes count as
+seen, so it is never quarantined twice. A batch that
 brings an erasure, or lines of an erased customer, also strips that customer's personal
 attributes from raw (`erasure`), in the same transaction.
 """
@@ -23,7 +27,8 @@ import pyarrow as pa
 from ingestion.contract import DEFAULT_CLOCK_SKEW, Reason
 
 from .erasure import ERASED, comparable_data, find_erased, scrub_erased
-from .readers import InputError, file_format, read_lines
+from .errors import FileRejected, InputError
+from .readers import Limits, file_format, read_lines, too_large
 from .sql_checks import validation_sql
 
 
@@ -37,6 +42,22 @@ class FileResult:
     quarantined: int = 0
     skipped: bool = False
     scrubbed: int = 0  # earlier or new events of erased customers stripped of personal data
+    rejected: str | None = None  # the reason when the file was quarantined whole
+    detail: str | None = None  # why it was quarantined whole, or why it could not be read
+    error: bool = False  # could not be read from disk (left where it is; nothing written)
+
+    def state(self) -> str:
+        """One line about what happened to this file."""
+        if self.error:
+            return f"not read: {self.detail}"
+        if self.skipped:
+            return "already loaded, skipped"
+        if self.rejected:
+            return f"quarantined whole: {self.rejected} ({self.detail})"
+        return (
+            f"{self.loaded:,} loaded, {self.duplicates:,} duplicate, "
+            f"{self.quarantined:,} quarantined"
+        )
 
 
 @dataclass
@@ -59,13 +80,29 @@ class IngestReport:
     def lines(self) -> int:
         return sum(f.lines for f in self.files)
 
+    @property
+    def rejected(self) -> list[FileResult]:
+        """The files quarantined whole."""
+        return [f for f in self.files if f.rejected]
+
+    @property
+    def errors(self) -> list[FileResult]:
+        """The files that could not be read from disk."""
+        return [f for f in self.files if f.error]
+
     def summary(self) -> str:
         skipped = sum(f.skipped for f in self.files)
         text = (
             f"{len(self.files)} file(s): {self.loaded:,} loaded, {self.duplicates:,} duplicate, "
             f"{self.quarantined:,} quarantined"
         )
-        return text + (f" ({skipped} already-loaded file(s) skipped)" if skipped else "")
+        notes = [
+            f"{len(self.rejected)} file(s) quarantined whole" if self.rejected else "",
+            f"{len(self.errors)} file(s) not read" if self.errors else "",
+            f"{skipped} already-loaded file(s) skipped" if skipped else "",
+        ]
+        notes = [n for n in notes if n]
+        return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
@@ -96,32 +133,102 @@ def load_file(
     path: Path,
     now: datetime | None = None,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    limits: Limits | None = None,
 ) -> FileResult:
-    """Load one file as one batch; a file whose bytes were loaded before is skipped."""
+    """Load one file as one batch; a file whose bytes were loaded (or quarantined whole)
+    before is skipped. `InputError` only when the file cannot be read from disk."""
+    limits = limits or Limits()
     started = datetime.now(UTC).replace(tzinfo=None)
+    fmt = file_format(path)
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if size > limits.max_bytes:  # never read it into memory
+            with path.open("rb") as f:
+                digest, data = hashlib.file_digest(f, "sha256").hexdigest(), None
+        else:
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    digest = hashlib.sha256(data).hexdigest()
     seen = con.execute(
         "select batch_id from raw.load_ledger where file_sha256 = ? limit 1", [digest]
     ).fetchall()
     if seen:
         return FileResult(str(path), seen[0][0], skipped=True)
-    size = len(data)
-    lines = read_lines(path, data)
+    batch = {"digest": digest, "size": size, "fmt": fmt, "started": started}
+    try:
+        if data is None:
+            raise too_large(size, limits)
+        lines = read_lines(path, data, limits)
+    except FileRejected as why:
+        return quarantine_file(con, str(path), why, **batch)
     del data
-    return load_batch(
-        con,
-        lines,
-        str(path),
-        digest=digest,
-        size=size,
-        fmt=file_format(path),
-        now=now,
-        clock_skew=clock_skew,
-        started=started,
+    return load_batch(con, lines, str(path), now=now, clock_skew=clock_skew, limits=limits, **batch)
+
+
+def quarantine_file(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    why: FileRejected,
+    *,
+    digest: str,
+    size: int,
+    fmt: str,
+    started: datetime,
+) -> FileResult:
+    """Quarantine a whole file in one transaction: one `raw.quarantine` row (line 0, no text)
+    and its ledger row."""
+    con.execute("begin transaction")
+    try:
+        result = _quarantine_whole(con, _batch_id(started), source, why, started)
+        _ledger(con, result, digest, size, fmt, started)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("checkpoint")
+    return result
+
+
+def _batch_id(started: datetime) -> str:
+    return f"b-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def _quarantine_whole(
+    con: duckdb.DuckDBPyConnection, batch_id: str, source: str, why: FileRejected, at: datetime
+) -> FileResult:
+    con.execute(
+        "insert into raw.quarantine values (?, ?, 0, null, ?, ?, null, ?, null)",
+        [batch_id, source, why.reason.value, why.detail, at],
+    )
+    return FileResult(
+        source, batch_id, lines=1, quarantined=1, rejected=why.reason.value, detail=why.detail
+    )
+
+
+def _ledger(
+    con: duckdb.DuckDBPyConnection,
+    result: FileResult,
+    digest: str,
+    size: int,
+    fmt: str,
+    started: datetime,
+) -> None:
+    con.execute(
+        "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.batch_id,
+            result.path,
+            digest,
+            size,
+            fmt,
+            result.lines,
+            result.loaded,
+            result.duplicates,
+            result.quarantined,
+            started,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
     )
 
 
@@ -146,27 +253,42 @@ def load_batch(
     now: datetime | None = None,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     started: datetime | None = None,
+    limits: Limits | None = None,
     in_transaction: Callable[[duckdb.DuckDBPyConnection, FileResult], None] | None = None,
 ) -> FileResult:
     """Validate, dedupe, quarantine and ledger one batch `(line_no, text)` in one transaction.
 
-    `source` goes into `source_file` and `line_no` into `source_line`. `in_transaction(con,
-    result)` runs last inside the transaction, so whatever it writes (a source's cursor) commits
-    or rolls back with the batch. `digest`/`size` describe the batch in the ledger (default: the
-    lines as NDJSON). No "already loaded" check here: that rule belongs to files
-    (`load_file`); a source with a cursor must never have a batch skipped.
+    `source` goes into `source_file` and `line_no` into `source_line`. A `failure` column
+    ('reason|detail'), if any, marks lines a reader refused: quarantined as they are. With
+    `limits`, a batch with more quarantined lines than they allow is quarantined whole instead
+    (files only: a source with a cursor has no file to fix and land again).
+    `in_transaction(con, result)` runs last inside the transaction, so whatever it writes (a
+    source's cursor) commits or rolls back with the batch. `digest`/`size` describe the batch
+    in the ledger (default: the lines as NDJSON). No "already loaded" check here: that rule
+    belongs to files (`load_file`); a source with a cursor must never have a batch skipped.
     """
     started = started or datetime.now(UTC).replace(tzinfo=None)
     if digest is None or size is None:
         digest, size = batch_digest(lines.column("text").to_pylist())
-    batch_id = f"b-{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    batch_id = _batch_id(started)
     limit = (now or datetime.now(UTC)) + clock_skew
+    refused = "failure" in lines.column_names and lines.column("failure").null_count < len(lines)
     con.register("incoming_lines", lines)
     try:
         con.execute("begin transaction")
-        con.execute(
-            f"create or replace temp table judged as {validation_sql('incoming_lines')}", [limit]
-        )
+        relation = "incoming_lines"
+        if refused:
+            relation = "incoming_events"
+            con.execute(
+                "create or replace temp view incoming_events as "
+                "select line_no, text from incoming_lines where failure is null"
+            )
+        con.execute(f"create or replace temp table judged as {validation_sql(relation)}", [limit])
+        if refused:
+            con.execute(
+                "insert into judged (line_no, failure, text) "
+                "select line_no, failure, text from incoming_lines where failure is not null"
+            )
         find_erased(con)
         # Only event_ids repeated in the batch or already loaded need a decision (rare);
         # the body hash is computed for those rows alone, the existing ones included.
@@ -197,40 +319,6 @@ def load_batch(
             window w as (partition by s.event_id order by s.line_no)
             """
         )
-        con.execute(
-            """
-            insert into raw.events
-            select event_id, event_type, schema_version, occurred_at, source, customer_id, data,
-                   ?, ?, line_no, ?
-            from judged j
-            where failure is null
-              and (j.event_id not in (select event_id from contested)
-                   or j.line_no in (select line_no from decided
-                                    where nth = 1 and existing_hash is null))
-            """,
-            [batch_id, source, started],
-        )
-        conflict = (
-            f"'{Reason.CONFLICTING_DUPLICATE.value}|event_id already loaded with a different body'"
-        )
-        con.execute(
-            f"""
-            insert into raw.quarantine
-            select ?, ?, line_no, event_id,
-                   split_part(failure, '|', 1), substr(failure, strpos(failure, '|') + 1),
-                   text, ?, null
-            from (
-              select line_no, event_id, failure, text from judged
-              where failure is not null
-              union all
-              select d.line_no, d.event_id, {conflict}, l.text from decided d
-              join incoming_lines l using (line_no)
-              where coalesce(d.existing_hash, d.first_hash) <> d.body_hash
-            )
-            """,
-            [batch_id, source, started],
-        )
-        scrubbed = scrub_erased(con)
         n_lines, n_bad = con.execute("select count(*), count(failure) from judged").fetchall()[0]
         n_fresh, n_dup, n_conflict = con.execute(
             """
@@ -241,27 +329,18 @@ def load_batch(
             from decided
             """
         ).fetchall()[0]
-        n_decided = n_fresh + n_dup + n_conflict
-        n_loaded = (n_lines - n_bad - n_decided) + n_fresh
-        result = FileResult(
-            source, batch_id, n_lines, n_loaded, n_dup, n_bad + n_conflict, scrubbed=scrubbed
-        )
-        con.execute(
-            "insert into raw.load_ledger values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                batch_id,
-                source,
-                digest,
-                size,
-                fmt,
-                result.lines,
-                result.loaded,
-                result.duplicates,
-                result.quarantined,
-                started,
-                datetime.now(UTC).replace(tzinfo=None),
-            ],
-        )
+        too_many = limits.bad_lines_over(n_lines, n_bad + n_conflict) if limits else None
+        if too_many:
+            why = FileRejected(Reason.TOO_MANY_BAD_LINES, too_many + _commonest_failure(con))
+            result = _quarantine_whole(con, batch_id, source, why, started)
+        else:
+            scrubbed = _insert_judged(con, batch_id, source, started)
+            n_decided = n_fresh + n_dup + n_conflict
+            n_loaded = (n_lines - n_bad - n_decided) + n_fresh
+            result = FileResult(
+                source, batch_id, n_lines, n_loaded, n_dup, n_bad + n_conflict, scrubbed=scrubbed
+            )
+        _ledger(con, result, digest, size, fmt, started)
         if in_transaction is not None:
             in_transaction(con, result)
         con.execute("commit")
@@ -270,10 +349,63 @@ def load_batch(
         raise
     finally:
         con.unregister("incoming_lines")
+        con.execute("drop view if exists incoming_events")
         for t in ("judged", "contested", "decided", ERASED):
             con.execute(f"drop table if exists {t}")
     con.execute("checkpoint")
     return result
+
+
+def _insert_judged(
+    con: duckdb.DuckDBPyConnection, batch_id: str, source: str, started: datetime
+) -> int:
+    """Insert the judged batch: new events into raw.events, bad lines and conflicting
+    duplicates into raw.quarantine; then scrub erased customers (how many rows scrubbed)."""
+    con.execute(
+        """
+        insert into raw.events
+        select event_id, event_type, schema_version, occurred_at, source, customer_id, data,
+               ?, ?, line_no, ?
+        from judged j
+        where failure is null
+          and (j.event_id not in (select event_id from contested)
+               or j.line_no in (select line_no from decided
+                                where nth = 1 and existing_hash is null))
+        """,
+        [batch_id, source, started],
+    )
+    conflict = (
+        f"'{Reason.CONFLICTING_DUPLICATE.value}|event_id already loaded with a different body'"
+    )
+    con.execute(
+        f"""
+        insert into raw.quarantine
+        select ?, ?, line_no, event_id,
+               split_part(failure, '|', 1), substr(failure, strpos(failure, '|') + 1),
+               text, ?, null
+        from (
+          select line_no, event_id, failure, text from judged
+          where failure is not null
+          union all
+          select d.line_no, d.event_id, {conflict}, l.text from decided d
+          join incoming_lines l using (line_no)
+          where coalesce(d.existing_hash, d.first_hash) <> d.body_hash
+        )
+        """,
+        [batch_id, source, started],
+    )
+    return scrub_erased(con)
+
+
+def _commonest_failure(con: duckdb.DuckDBPyConnection) -> str:
+    rows = con.execute(
+        """select split_part(failure, '|', 1) as reason, count(*), min(line_no) from judged
+           where failure is not null group by reason order by 2 desc, 3 limit 1"""
+    ).fetchall()
+    if not rows:
+        return "; the quarantined lines are conflicting duplicates"
+    reason, n, first = rows[0]
+    return f"; commonest: {reason} ({n:,} lines, the first at line {first:,})"
 
 
 def ingest(
@@ -281,9 +413,17 @@ def ingest(
     paths: list[Path],
     now: datetime | None = None,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    limits: Limits | None = None,
 ) -> IngestReport:
+    """Load every file named (and the files of every folder named), each on its own: a file
+    quarantined whole, or one that cannot be read from disk (reported, `error`), never stops
+    the others. `InputError` only for a path that does not exist or is not a contract file."""
     files = expand_paths(paths)
     report = IngestReport()
     for path in files:
-        report.files.append(load_file(con, path, now=now, clock_skew=clock_skew))
+        try:
+            result = load_file(con, path, now=now, clock_skew=clock_skew, limits=limits)
+        except InputError as exc:
+            result = FileResult(str(path), None, error=True, detail=str(exc))
+        report.files.append(result)
     return report

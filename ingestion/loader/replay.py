@@ -19,7 +19,9 @@ Inside that transaction, per quarantined row:
 
 So a replay is idempotent: re-running it only looks at open rows, and a crash rolls the whole
 batch back (nothing half-loaded, nothing lost). Rows whose text was removed (erasure, or invalid
-UTF-8) cannot be replayed and are left as they are.
+UTF-8) cannot be replayed and are left as they are; so are the rows a file reader refused
+(`READER_REASONS`: a malformed CSV row, a line too long, a file quarantined whole), which the
+validator never judges: the file is fixed and landed again instead.
 
 Requests (`<home>/requests/*.json`) come from the app, which must never open the warehouse:
 `write_request` writes one atomically; the pipeline calls `execute_requests` at the start of its
@@ -42,6 +44,7 @@ import duckdb
 import pyarrow as pa
 
 from ingestion.contract import DEFAULT_CLOCK_SKEW, Reason
+from ingestion.contract.reasons import READER_REASONS
 
 from .load import FileResult, load_batch
 
@@ -77,7 +80,8 @@ def _now() -> datetime:
 @dataclass
 class ReplayResult:
     """What one replay did: lines attempted, newly loaded, duplicates of loaded events (both
-    resolved), still failing (kept open), and open rows without text (not replayable)."""
+    resolved), still failing (kept open), and open rows without text or refused by a file reader
+    (not replayable)."""
 
     batch_id: str | None = None
     attempted: int = 0
@@ -89,7 +93,7 @@ class ReplayResult:
     def summary(self) -> str:
         if not self.attempted:
             return "nothing to replay" + (
-                f" ({self.without_text:,} open line(s) without text)" if self.without_text else ""
+                f" ({self.without_text:,} open line(s) not replayable)" if self.without_text else ""
             )
         return (
             f"{self.attempted:,} quarantined line(s) replayed: {self.loaded:,} loaded, "
@@ -145,10 +149,11 @@ def replay(
     there is nothing to replay)."""
     where, params = _where(check_reasons(reasons), batches)
     rows = con.execute(
-        f"""select batch_id, source_file, source_line, raw_text from raw.quarantine
+        f"""select batch_id, source_file, source_line, raw_text, reason_code from raw.quarantine
             where {where} order by quarantined_at, batch_id, source_line""",
         params,
     ).fetchall()
+    rows = [r[:4] if r[4] not in READER_REASONS else (*r[:3], None) for r in rows]
     result = ReplayResult(without_text=sum(r[3] is None for r in rows))
     rows = [r for r in rows if r[3] is not None]
     if not rows:

@@ -158,7 +158,7 @@ def test_lines_without_text_are_not_replayable(warehouse):
     )
     result = replay(warehouse)
     assert (result.attempted, result.without_text) == (0, 1)
-    assert result.summary() == "nothing to replay (1 open line(s) without text)"
+    assert result.summary() == "nothing to replay (1 open line(s) not replayable)"
 
 
 def test_requests_are_executed_once_audited_and_archived(
