@@ -16,6 +16,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect, ingest
+from ingestion.loader.archives import rewrite_archives
 from ingestion.loader.load import expand_paths
 from ingestion.loader.replay import REPLAY_FORMAT, execute_requests
 from ingestion.sources.core_outbox import outbox_frontier, pull_outbox
@@ -116,6 +117,15 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
         target = settings.archive / (result.batch_id or "unknown") / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
+    # archived files holding lines of erased customers: rewritten without them
+    archives = _in_warehouse(
+        settings, lambda c: rewrite_archives(c, settings.archive, settings.landing)
+    )
+    if archives.rewritten or archives.dropped:
+        context.log.info(
+            f"after erasures: {archives.rewritten} archived file(s) rewritten, "
+            f"{archives.dropped} deleted"
+        )
     context.log.info(report.summary())
     context.log.info(outbox.summary())
     return dg.MaterializeResult(
@@ -382,6 +392,34 @@ def _mrr_bridge_balances(churniq: ChurniqConfig) -> dg.AssetCheckResult:
     )
 
 
+MAINTENANCE = dg.AssetKey(["maintenance", "erasures"])
+
+
+@dg.asset(
+    key=MAINTENANCE,
+    deps=[SERVING],
+    group_name="maintenance",
+    description="After a run loads an erasure: archived files rewritten, the core's outbox "
+    "scrubbed and its database compacted, the warehouse rewritten into a fresh file "
+    "(pipelines.maintenance).",
+)
+def erasure_maintenance(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
+    from .maintenance import maintain_after_erasures
+
+    report = maintain_after_erasures(churniq.settings())
+    context.log.info(report.summary())
+    return dg.MaterializeResult(
+        metadata={
+            "erasures": len(report.customers),
+            "archives_rewritten": report.archives.rewritten,
+            "archives_deleted": report.archives.dropped,
+            "outbox_scrubbed": report.outbox_scrubbed,
+            "core_compacted": report.core is not None,
+            "warehouse_rewritten": report.warehouse_bytes_saved is not None,
+        }
+    )
+
+
 # the daily job scores with the champion; training is weekly (its own job and schedule), and the
 # scoring step trains first when there is no champion yet or it is older than a week
 churniq_job = dg.define_asset_job(
@@ -466,6 +504,7 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
             ml_churn_model,
             ml_churn_scores,
             serving_snapshot,
+            erasure_maintenance,
         ],
         asset_checks=[quarantine_ratio, mrr_bridge_balances, score_drift],
         # one step at a time in one process: DuckDB has one writer (DESIGN.md)
