@@ -1,5 +1,6 @@
-"""Dagster definitions: landing and the core outbox → raw → marts → serving snapshot, with
-checks, sensors and schedules; and the core's billing cycle as a job on its own schedule.
+"""Dagster definitions: landing and the core outbox → raw → marts → serving snapshot → the
+erasure maintenance (after new erasures only), with checks, sensors and schedules; and the
+core's billing cycle as a job on its own schedule.
 
 Built by `build_definitions()`; the dbt manifest must exist already (prepared at build time by
 `make setup` / `churniq` through `pipelines.dbt_project.prepare_manifest`), never parsed here.
