@@ -48,6 +48,8 @@ class MaintenanceReport:
             text += f"; {self.outbox_scrubbed} outbox envelope(s) scrubbed"
         if self.core is not None:
             text += f"; core database compacted ({', '.join(self.core.statements)})"
+            if self.core.wal_truncated is False:
+                text += " but its WAL was busy (a reader): run `churniq core maintain` again"
         if self.warehouse_bytes_saved is not None:
             text += f"; warehouse rewritten ({self.warehouse_bytes_saved:+,} bytes saved)"
         return text
