@@ -119,8 +119,9 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
     # archived files holding lines of erased customers: rewritten without them
+    moved = [r.batch_id for r in report.files if r.batch_id]
     archives = _in_warehouse(
-        settings, lambda c: rewrite_archives(c, settings.archive, settings.landing)
+        settings, lambda c: rewrite_archives(c, settings.archive, settings.landing, moved)
     )
     if archives.rewritten or archives.dropped:
         context.log.info(

@@ -41,11 +41,23 @@ def erased_customers(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def rewrite_archives(con: duckdb.DuckDBPyConnection, archive: Path, landing: Path) -> ArchiveReport:
+def rewrite_archives(
+    con: duckdb.DuckDBPyConnection,
+    archive: Path,
+    landing: Path,
+    archived_again: list[str] | None = None,
+) -> ArchiveReport:
     """Rewrite the archived files recorded in `raw.erasure_archives` and not rewritten yet. A
     file still waiting in the landing folder (loaded, not yet archived) waits; a batch with no
-    archived file (the core's outbox, a replay, a file loaded from elsewhere) is done."""
+    archived file (the core's outbox, a replay, a file loaded from elsewhere) is done.
+    `archived_again`: batches whose file was just archived once more (the same bytes dropped in
+    landing again are skipped as loaded, then moved over the rewritten copy)."""
     report = ArchiveReport()
+    if archived_again:
+        con.execute(
+            "update raw.erasure_archives set rewritten_at = null where list_contains(?, batch_id)",
+            [archived_again],
+        )
     pending = con.execute(
         """select distinct batch_id, source_file from raw.erasure_archives
            where rewritten_at is null order by 1, 2"""

@@ -114,6 +114,13 @@ def test_the_pipeline_rewrites_each_archived_file_once_it_is_archived(tmp_path: 
         assert con.execute(
             "select count(*) from raw.erasure_archives where rewritten_at is null"
         ).fetchall() == [(0,)]
+        # the original dropped in landing again: skipped as loaded, archived over the rewrite
+        again = landing / "first.ndjson"
+        again.write_bytes(ndjson(KEPT, GONE, GONE_BAD))
+        assert load_file(con, again).skipped
+        again.replace(target)
+        rewrite_archives(con, archive, landing, archived_again=[loaded.batch_id])
+        assert target.read_bytes() == ndjson(KEPT)
     finally:
         con.close()
 
