@@ -130,6 +130,22 @@ def cmd_renew(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
+    import duckdb
+
+    from .maintenance import maintain_after_erasures
+
+    require_current(settings.core_url)
+    try:
+        report = maintain_after_erasures(settings, always_core=True)
+    except duckdb.IOException as exc:
+        raise CoreNotReady(
+            f"the warehouse is busy ({str(exc).splitlines()[0]}): run this again after the run"
+        ) from None
+    print(report.summary())
+    return 0
+
+
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 
 COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
@@ -137,6 +153,10 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] =
     "create-key": ("create an API key with a role; prints it once", cmd_create_key),
     "serve": ("serve the core's REST API", cmd_serve),
     "renew": ("run the billing cycle now: renewals, dunning retries, scheduled ends", cmd_renew),
+    "maintain": (
+        "carry erasures through (outbox, archives, warehouse) and compact the core database",
+        cmd_maintain,
+    ),
 }
 
 

@@ -1,5 +1,6 @@
-"""Dagster definitions: landing and the core outbox → raw → marts → serving snapshot, with
-checks, sensors and schedules; and the core's billing cycle as a job on its own schedule.
+"""Dagster definitions: landing and the core outbox → raw → marts → serving snapshot → the
+erasure maintenance (after new erasures only), with checks, sensors and schedules; and the
+core's billing cycle as a job on its own schedule.
 
 Built by `build_definitions()`; the dbt manifest must exist already (prepared at build time by
 `make setup` / `churniq` through `pipelines.dbt_project.prepare_manifest`), never parsed here.
@@ -16,6 +17,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect, ingest
+from ingestion.loader.archives import rewrite_archives
 from ingestion.loader.load import expand_paths
 from ingestion.loader.replay import REPLAY_FORMAT, execute_requests
 from ingestion.sources.core_outbox import outbox_frontier, pull_outbox
@@ -122,6 +124,16 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
         shutil.move(str(path), target)
     for result in report.rejected + report.errors:
         context.log.warning(f"{Path(result.path).name}: {result.state()}")
+    # archived files holding lines of erased customers: rewritten without them
+    moved = [r.batch_id for r in report.files if r.batch_id]
+    archives = _in_warehouse(
+        settings, lambda c: rewrite_archives(c, settings.archive, settings.landing, moved)
+    )
+    if archives.rewritten or archives.dropped:
+        context.log.info(
+            f"after erasures: {archives.rewritten} archived file(s) rewritten, "
+            f"{archives.dropped} deleted"
+        )
     context.log.info(report.summary())
     context.log.info(outbox.summary())
     return dg.MaterializeResult(
@@ -401,6 +413,34 @@ def _mrr_bridge_balances(churniq: ChurniqConfig) -> dg.AssetCheckResult:
     )
 
 
+MAINTENANCE = dg.AssetKey(["maintenance", "erasures"])
+
+
+@dg.asset(
+    key=MAINTENANCE,
+    deps=[SERVING],
+    group_name="maintenance",
+    description="After a run loads an erasure: archived files rewritten, the core's outbox "
+    "scrubbed and its database compacted, the warehouse rewritten into a fresh file "
+    "(pipelines.maintenance).",
+)
+def erasure_maintenance(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
+    from .maintenance import maintain_after_erasures
+
+    report = maintain_after_erasures(churniq.settings())
+    context.log.info(report.summary())
+    return dg.MaterializeResult(
+        metadata={
+            "erasures": len(report.customers),
+            "archives_rewritten": report.archives.rewritten,
+            "archives_deleted": report.archives.dropped,
+            "outbox_scrubbed": report.outbox_scrubbed,
+            "core_compacted": report.core is not None,
+            "warehouse_rewritten": report.warehouse_bytes_saved is not None,
+        }
+    )
+
+
 # the daily job scores with the champion; training is weekly (its own job and schedule), and the
 # scoring step trains first when there is no champion yet or it is older than a week
 churniq_job = dg.define_asset_job(
@@ -485,6 +525,7 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
             ml_churn_model,
             ml_churn_scores,
             serving_snapshot,
+            erasure_maintenance,
         ],
         asset_checks=[quarantine_ratio, mrr_bridge_balances, score_drift],
         # one step at a time in one process: DuckDB has one writer (DESIGN.md)

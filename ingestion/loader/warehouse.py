@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -54,6 +57,21 @@ create table if not exists raw.source_cursors (
     seq        bigint    not null,
     updated_at timestamp not null
 );
+-- loaded files holding lines of an erased customer, until their archived copy is rewritten
+-- without them (ingestion.loader.erasure records them, ingestion.loader.archives rewrites)
+create table if not exists raw.erasure_archives (
+    batch_id     varchar   not null,
+    source_file  varchar   not null,
+    customer_id  varchar   not null,
+    recorded_at  timestamp not null,
+    rewritten_at timestamp
+);
+-- erased customers whose erasure went through the core's outbox and the compaction of the
+-- core database and the warehouse (pipelines.maintenance)
+create table if not exists raw.erasures_maintained (
+    customer_id   varchar   primary key,
+    maintained_at timestamp not null
+);
 """
 
 
@@ -68,3 +86,46 @@ def connect(path: Path, memory_limit: str | None = None, threads: int | None = N
         con.execute(f"set threads = {int(threads)}")
     con.execute(RAW_DDL)
     return con
+
+
+def compact(
+    path: Path,
+    in_copy: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> int:
+    """Rewrite the warehouse into a fresh file and swap it in (an atomic rename); returns the
+    bytes saved. DuckDB's CHECKPOINT marks the blocks of deleted or updated rows free but leaves
+    their bytes in the file until they are reused: after an erasure, only a rewrite removes
+    them. `in_copy(con)` runs on the new copy (its catalog in use) before the swap, so what it
+    records is there exactly when the rewrite is. The caller must hold no connection to it."""
+    con = duckdb.connect(str(path))  # replays and removes any WAL of the old file
+    con.execute("checkpoint")
+    con.close()
+    tmp = path.with_name(f".{path.stem}-compact-{uuid.uuid4().hex[:8]}.duckdb")
+    con = duckdb.connect()
+    try:
+        con.execute("set enable_progress_bar = false")
+        if memory_limit:
+            con.execute(f"set memory_limit = '{memory_limit}'")
+        if threads:
+            con.execute(f"set threads = {int(threads)}")
+        con.execute(f"attach '{path}' as old (read_only)")
+        con.execute(f"attach '{tmp}' as compacted")
+        con.execute("copy from database old to compacted")
+        con.execute("detach old")
+        if in_copy is not None:
+            con.execute("use compacted")
+            in_copy(con)
+        con.execute("use memory")
+        con.execute("detach compacted")
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        raise
+    con.close()
+    before = path.stat().st_size
+    os.chmod(tmp, path.stat().st_mode & 0o7777)
+    os.replace(tmp, path)
+    return before - path.stat().st_size

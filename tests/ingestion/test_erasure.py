@@ -123,3 +123,36 @@ def test_events_loaded_before_erasure_was_enforced_can_be_scrubbed_at_once(wareh
     assert scrub_all_erased(warehouse) == 1
     assert_erased(warehouse)
     assert set(quarantine(warehouse).values()) == {None}
+
+
+def test_extra_keys_of_an_erased_customer_go_on_every_event(warehouse):
+    """Payloads accept extensions: an e-mail or a phone there goes with the erasure, on the
+    customer's events of any type; the contract's facts stay (issue 14, finding 3)."""
+    extra = {"email": "x@example.org", "phone": "+1 555 0100", "full_name": "X Y"}
+    created = CREATED | {"event_id": "ex-1", "data": CREATED["data"] | extra}
+    started = STARTED | {"event_id": "ex-2", "data": STARTED["data"] | {"billing_name": "X Y"}}
+    other = OTHER | {"event_id": "ex-3", "data": OTHER["data"] | {"email": "o@example.org"}}
+    load(warehouse, created, started, other)
+    load(warehouse, ERASED)
+    data = data_of(warehouse)
+    assert data["ex-1"] == {}
+    assert data["ex-2"] == STARTED["data"]
+    assert data["ex-3"] == other["data"]  # nobody else is touched
+    again = load(warehouse, created, started)  # the originals again: duplicates
+    assert (again.loaded, again.duplicates, again.quarantined) == (0, 2, 0)
+    assert data_of(warehouse) == data
+
+
+def test_the_batches_holding_an_erased_customer_are_recorded_for_their_archives(warehouse):
+    first = load(warehouse, CREATED, OTHER, BAD_COUNTRY)
+    second = load(warehouse, OTHER_TORN)
+    third = load(warehouse, ERASED)
+    recorded = warehouse.execute(
+        "select batch_id, customer_id from raw.erasure_archives order by all"
+    ).fetchall()
+    assert recorded == sorted([(first.batch_id, "c_1"), (third.batch_id, "c_1")])
+    assert second.batch_id not in {b for b, _ in recorded}
+    late = load(warehouse, STARTED)  # a line after the erasure: its file too
+    assert (late.batch_id, "c_1") in warehouse.execute(
+        "select batch_id, customer_id from raw.erasure_archives"
+    ).fetchall()
