@@ -10,9 +10,7 @@ wins over the archive. Other customers' lines stay as they were.
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 import logging
 import os
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .csv_reader import read_csv
 from .erasure import customer_of_text
 from .readers import file_format, read_lines
 
@@ -137,13 +136,19 @@ def _rewrite_ndjson(path: Path, target: Path, drop: set[int]) -> None:
 
 
 def _rewrite_csv(path: Path, target: Path, drop: set[int]) -> None:
-    # numbered as the reader numbers them: the header, then record n is line n
-    rows = csv.reader(io.StringIO(_decompressed(path).decode("utf-8"), newline=""))
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(next(rows))
-    writer.writerows(row for n, row in enumerate(rows, start=1) if n not in drop)
-    _write(path, target, out.getvalue().encode("utf-8"))
+    # numbered as the reader numbers them: a row by its first physical line; the physical
+    # lines of the dropped rows go, every other byte stays as it was
+    data = _decompressed(path)
+    parsed = read_csv(data)
+    gone: set[int] = set()  # 1-based physical lines
+    for first, last in zip(parsed.line_no, parsed.line_end, strict=True):
+        if first in drop:
+            gone.update(range(first, last + 1))
+    for first, text, _ in parsed.refused:
+        if first in drop:
+            gone.update(range(first, first + (text or "").count("\n") + 1))
+    lines = data.split(b"\n")
+    _write(path, target, b"\n".join(b for n, b in enumerate(lines, start=1) if n not in gone))
 
 
 def _rewrite_parquet(path: Path, target: Path, drop: set[int]) -> None:

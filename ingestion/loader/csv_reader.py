@@ -27,6 +27,7 @@ _NOT_UTF8 = f"{Reason.INVALID_ENCODING.value}|line is not valid UTF-8"
 class CsvRows:
     header: list[str] = field(default_factory=list)
     line_no: list[int] = field(default_factory=list)
+    line_end: list[int] = field(default_factory=list)  # last physical line of each good row
     rows: list[list[str]] = field(default_factory=list)
     refused: list[tuple[int, str | None, str]] = field(default_factory=list)  # line, text, why
 
@@ -98,4 +99,5 @@ def _take(out: CsvRows, lines: list[str], bad: set[int], start: int, end: int, f
         out.refused.append((start + 1, text, f"{Reason.MALFORMED_ROW.value}|{why}"))
     else:
         out.line_no.append(start + 1)
+        out.line_end.append(end)
         out.rows.append(fields)
