@@ -5,10 +5,19 @@ contract (a core event that fails the contract is a 500) and the database's text
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from ingestion.contract.types import COUNTRIES, CURRENCIES, DURATION_PATTERN
 
@@ -22,6 +31,10 @@ MAX_MINOR = 10**12  # 10 billion in major units: far above any price, far below 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _LONGEST = timedelta(days=3661)  # durations up to ten years
+# RFC 3339 date and time; the offset is checked by AwareDatetime (which names what is missing)
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
 
 
 def check_text(value: Any) -> Any:
@@ -56,6 +69,13 @@ def _currency(value: str) -> str:
     return value
 
 
+def _date_time_text(value: Any) -> Any:
+    """Only an RFC 3339 string is a timestamp: not a number (Unix time), nor a date alone."""
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError("must be an RFC 3339 timestamp such as 2026-01-31T09:00:00Z")
+    return value
+
+
 def _timestamp(value: datetime) -> datetime:
     try:
         value = value.astimezone(UTC)
@@ -72,6 +92,8 @@ def _duration(value: str) -> str:
         end = add_duration(start, value)
     except (InvalidInput, OverflowError, ValueError):
         raise ValueError("not an ISO 8601 duration such as P1M or P7D") from None
+    if not value.isascii():  # the pattern's \d also matches other scripts' digits
+        raise ValueError("not an ISO 8601 duration such as P1M or P7D (ASCII digits)")
     if end <= start:
         raise ValueError("must be longer than zero")
     if end - start > _LONGEST:
@@ -93,7 +115,10 @@ Currency = Annotated[
     AfterValidator(_currency),
     WithJsonSchema({"type": "string", "enum": list(CURRENCIES)}),
 ]
-Timestamp = Annotated[AwareDatetime, AfterValidator(_timestamp)]
+# parsed from its text (the one lax field of the strict request models), never from a number
+Timestamp = Annotated[
+    AwareDatetime, Strict(False), BeforeValidator(_date_time_text), AfterValidator(_timestamp)
+]
 Duration = Annotated[
     str, StringConstraints(max_length=16, pattern=DURATION_PATTERN), AfterValidator(_duration)
 ]

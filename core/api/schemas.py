@@ -1,5 +1,5 @@
-"""Request and response bodies of the API. Requests forbid unknown fields and bound every
-value (see `fields`); responses carry ids as strings, timestamps in RFC 3339 UTC and money
+"""Request and response bodies of the API. Requests are strict (JSON types, no coercion),
+forbid unknown fields and bound every value (see `fields`); responses carry ids as strings, timestamps in RFC 3339 UTC and money
 in integer minor units."""
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 
 
 class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields refused, and values taken as JSON types them (strict:
+    no "100" or true for an integer, no 0 or "yes" for a boolean, no "0.2" for a number; a
+    timestamp is an RFC 3339 string, see `fields.Timestamp`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*", mode="after")
     @classmethod
