@@ -76,6 +76,20 @@ def _date_time_text(value: Any) -> Any:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """2058.0 is the integer 2058 (JSON Schema counts a number without fraction as an integer);
+    anything else goes on to the strict integer check (no string, no boolean, no fraction)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def bounded_int(ge: int, le: int) -> Any:
+    """An integer field of a request between `ge` and `le` (the bounds before the validator:
+    after it, pydantic would write them into the JSON schema as unknown `ge`/`le` keys)."""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_whole_number)]
+
+
 def _timestamp(value: datetime) -> datetime:
     try:
         value = value.astimezone(UTC)
@@ -122,8 +136,8 @@ Timestamp = Annotated[
 Duration = Annotated[
     str, StringConstraints(max_length=16, pattern=DURATION_PATTERN), AfterValidator(_duration)
 ]
-MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR)]
-PositiveMinor = Annotated[int, Field(ge=1, le=MAX_MINOR)]
+MinorAmount = bounded_int(0, MAX_MINOR)
+PositiveMinor = bounded_int(1, MAX_MINOR)
 Platform = Literal["web", "ios", "android", "roku", "firetv", "tvos", "other"]
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 CardNumber = Annotated[str, StringConstraints(max_length=23, pattern=r"^[0-9][0-9 -]{10,21}[0-9]$")]

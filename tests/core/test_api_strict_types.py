@@ -1,7 +1,8 @@
 """Request bodies take JSON as it is typed: an integer must be a JSON integer, a boolean a JSON
 boolean, a number a JSON number, a timestamp a string; nothing is coerced ("100" is not a
-price, true is not 1, 1.0 is not an integer, 0 is not false). Each refusal is a 422 naming the
-field. Validation happens before the database, so SQLite alone is enough."""
+price, true is not 1, 0 is not false, 9.5 is not an integer). Each refusal is a 422 naming the
+field. A number without fraction (999.0) is an integer, as JSON Schema, and so the API's own
+document, counts it. Validation happens before the database, so SQLite alone is enough."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def cases(world: dict) -> list[tuple[str, dict, str]]:
     return [
         ("/offers", MONTHLY | {"prices": {"EUR": "100"}}, "prices.EUR"),
         ("/offers", MONTHLY | {"prices": {"EUR": True}}, "prices.EUR"),
-        ("/offers", MONTHLY | {"prices": {"EUR": 999.0}}, "prices.EUR"),
+        ("/offers", MONTHLY | {"prices": {"EUR": 999.5}}, "prices.EUR"),
         ("/offers", MONTHLY | {"title": 7}, "title"),
         ("/offers", MONTHLY | {"event_starts_at": 1767225600}, "event_starts_at"),
         ("/offers", MONTHLY | {"event_starts_at": "1767225600"}, "event_starts_at"),
@@ -58,7 +59,8 @@ def cases(world: dict) -> list[tuple[str, dict, str]]:
         ("/customers", CUSTOMER | {"marketing_consent": "true"}, "marketing_consent"),
         ("/customers", CUSTOMER | {"external_ref": 12}, "external_ref"),
         ("/coupons", COUPON | {"percent_off": "10"}, "percent_off"),
-        ("/coupons", COUPON | {"max_redemptions": 5.0}, "max_redemptions"),
+        ("/coupons", COUPON | {"max_redemptions": 5.5}, "max_redemptions"),
+        ("/coupons", COUPON | {"max_redemptions": [5]}, "max_redemptions"),
         (f"/customers/{customer}/payment-methods", {"exp_month": "12"}, "exp_month"),
         (f"/customers/{customer}/activity", ACTIVITY | {"sessions": True}, "sessions"),
         (f"/customers/{customer}/activity", ACTIVITY | {"minutes_watched": "3"}, "minutes_watched"),
@@ -86,13 +88,17 @@ def test_coerced_values_are_refused_naming_the_field(core: Core, admin: TestClie
 
 
 def test_json_typed_values_are_still_accepted(core: Core, admin: TestClient):
-    """The strict types refuse coercion, not JSON: a float where a number is meant, RFC 3339
-    timestamps with any offset, null for an optional field."""
+    """The strict types refuse coercion, not JSON: an integer where a number is meant, a number
+    without fraction where an integer is, RFC 3339 timestamps with any offset, null for an
+    optional field."""
     world = build_world(core).ids()
     offer = MONTHLY | {"id": "live", "offer_type": "live_ppv", "billing_period": None,
+                       "prices": {"EUR": 1500.0},
                        "trial_period": None, "event_starts_at": "2026-03-01T20:00:00+01:00",
                        "event_ends_at": "2026-03-01T23:00:00.5Z"}  # fmt: skip
-    assert ok(admin.post("/offers", json=offer), 201)["event_starts_at"] == "2026-03-01T19:00:00Z"
+    created = ok(admin.post("/offers", json=offer), 201)
+    assert created["event_starts_at"] == "2026-03-01T19:00:00Z"
+    assert created["prices"] == {"EUR": 1500}
     body = {"name": "x", "coupon_id": "w_10off", "customer_ids": [world["customer_id"]]}
     for share in (0, 0.5):
         ok(admin.post("/campaigns", json=body | {"control_share": share}), 201)
