@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from ..unit import Core
 from . import errors
 from .auth import PERMISSIONS, PUBLIC, authorize
+from .idempotency import document_replays
 from .routes import admin, catalog, customers, health, purchases, retention, subscriptions
 
 MAX_BODY = 4 * 1024 * 1024  # a campaign of 100,000 customers fits
@@ -86,4 +87,6 @@ def create_app(core: Core) -> FastAPI:
     for module in (health, customers, catalog, subscriptions, purchases, retention, admin):
         app.include_router(module.router)
     check_permissions(app)
+    generate = app.openapi
+    app.openapi = lambda: app.openapi_schema or document_replays(generate())  # type: ignore[method-assign]
     return app

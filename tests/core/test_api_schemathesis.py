@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -22,9 +23,12 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from core.api import create_app
+from core.api.auth import PUBLIC
 from core.api.fields import ID_MAX, ID_PATTERN
+from core.api.idempotency import HEADER, REPLAYED
+from core.clock import FixedClock
 from core.unit import Core
-from tests.core.api_support import build_world, make_key
+from tests.core.api_support import build_world, client, make_key, sqlite_core
 
 schema = schemathesis.pytest.from_fixture("api_schema")
 
@@ -135,3 +139,27 @@ def test_api_matches_its_openapi_document(case, world):
             case.body[name] = _real(name, value, world)
     _own_idempotency_key(case)
     case.call_and_validate(additional_checks=[validation_agrees_with_document])
+
+
+def test_document_declares_every_error_and_the_replay_header(tmp_path: Path, clock: FixedClock):
+    """Every route behind a key declares each error the API can answer, with its model, and
+    every route that takes an Idempotency-Key declares the header of a replayed answer."""
+    with sqlite_core(tmp_path, clock) as core:
+        api = client(core, make_key(core, "admin")[1])
+        document = api.get("/openapi.json").json()
+        replayed = []
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                if (method.upper(), path) in PUBLIC:
+                    continue
+                assert {"400", "401", "403", "404", "409", "413", "422", "503"} <= set(
+                    operation["responses"]
+                ), (method, path)
+                if "Idempotency-Key" in {p["name"] for p in operation.get("parameters", [])}:
+                    success = [r for s, r in operation["responses"].items() if s.startswith("2")]
+                    assert all(REPLAYED in r.get("headers", {}) for r in success), (method, path)
+                    replayed.append((method, path))
+        assert ("post", "/customers") in replayed and len(replayed) >= 20
+        body = {"country": "DE", "signup_platform": "web"}
+        first, again = (api.post("/customers", json=body, headers={HEADER: "once"}) for _ in "ab")
+        assert REPLAYED not in first.headers and again.headers[REPLAYED] == "true"
