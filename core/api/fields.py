@@ -134,12 +134,21 @@ Timestamp = Annotated[
     AwareDatetime, Strict(False), BeforeValidator(_date_time_text), AfterValidator(_timestamp)
 ]
 Duration = Annotated[
-    str, StringConstraints(max_length=16, pattern=DURATION_PATTERN), AfterValidator(_duration)
+    str,
+    StringConstraints(max_length=16, pattern=DURATION_PATTERN),
+    AfterValidator(_duration),
+    Field(json_schema_extra={"not": {"pattern": "^P(0+[YMWD])+$"}}),  # P0D is no duration
 ]
 MinorAmount = bounded_int(0, MAX_MINOR)
 PositiveMinor = bounded_int(1, MAX_MINOR)
 Platform = Literal["web", "ios", "android", "roku", "firetv", "tvos", "other"]
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# `\s` is not the same set in every regex engine: the validator's (Rust) and Python's hold U+0085,
+# Python's U+001C-U+001F, the document's readers' (ECMA-262) U+FEFF; refuse the union in all
+_EMAIL_PART = r"[^@\s\x1c-\x1f\x85\ufeff]+"
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"),
+]
 CardNumber = Annotated[str, StringConstraints(max_length=23, pattern=r"^[0-9][0-9 -]{10,21}[0-9]$")]
 Provider = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z_]+$")]
 
