@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
@@ -88,5 +89,9 @@ def create_app(core: Core) -> FastAPI:
         app.include_router(module.router)
     check_permissions(app)
     generate = app.openapi
-    app.openapi = lambda: app.openapi_schema or document_replays(generate())  # type: ignore[method-assign]
+
+    def openapi() -> dict[str, Any]:
+        return app.openapi_schema or document_replays(generate())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -33,7 +33,8 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _LONGEST = timedelta(days=3661)  # durations up to ten years
 # RFC 3339 date and time; the offset is checked by AwareDatetime (which names what is missing)
 _DATE_TIME = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
 
 

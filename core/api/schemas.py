@@ -1,6 +1,6 @@
 """Request and response bodies of the API. Requests are strict (JSON types, no coercion),
-forbid unknown fields and bound every value (see `fields`); responses carry ids as strings, timestamps in RFC 3339 UTC and money
-in integer minor units."""
+forbid unknown fields and bound every value (see `fields`); responses carry ids as strings,
+timestamps in RFC 3339 UTC and money in integer minor units."""
 
 from __future__ import annotations
 
