@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
@@ -12,6 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from ..unit import Core
 from . import errors
 from .auth import PERMISSIONS, PUBLIC, authorize
+from .idempotency import document_replays
 from .routes import admin, catalog, customers, health, purchases, retention, subscriptions
 
 MAX_BODY = 4 * 1024 * 1024  # a campaign of 100,000 customers fits
@@ -86,4 +88,10 @@ def create_app(core: Core) -> FastAPI:
     for module in (health, customers, catalog, subscriptions, purchases, retention, admin):
         app.include_router(module.router)
     check_permissions(app)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return app.openapi_schema or document_replays(generate())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

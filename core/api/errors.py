@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
@@ -78,9 +79,24 @@ async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.code, str(exc), exc.headers)
 
 
-async def _http_error(_: Request, exc: HTTPException) -> JSONResponse:
+def allowed_methods(request: Request) -> str:
+    """Every method a route serves at the request's path, for the `Allow` of a 405 (the router
+    names only the first route's: `GET /api-keys` and `POST /api-keys` are two routes)."""
+    path = request.scope.get("path", "")
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.path_regex.match(path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return error_response(exc.status_code, code, str(exc.detail), headers)
 
 
 async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -121,7 +137,9 @@ async def _db_error(request: Request, exc: DBAPIError) -> JSONResponse:
         )
     if isinstance(exc, DataError):  # a value the request validation should have refused
         log.warning("%s %s: value refused by the database: %s", request.method, request.url, exc)
-        return error_response(422, "invalid_input", "a value does not fit its field")
+        message = "a value does not fit its field"
+        detail = [{"loc": [], "msg": message, "type": "database_refused"}]
+        return error_response(422, "invalid_input", message, detail=detail)
     log.error("%s %s: database error", request.method, request.url, exc_info=exc)
     return error_response(500, "internal_error", "internal error")
 

@@ -5,10 +5,19 @@ contract (a core event that fails the contract is a 500) and the database's text
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    Strict,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from ingestion.contract.types import COUNTRIES, CURRENCIES, DURATION_PATTERN
 
@@ -22,6 +31,11 @@ MAX_MINOR = 10**12  # 10 billion in major units: far above any price, far below 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _LONGEST = timedelta(days=3661)  # durations up to ten years
+# RFC 3339 date and time; the offset is checked by AwareDatetime (which names what is missing)
+_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
+)
 
 
 def check_text(value: Any) -> Any:
@@ -56,6 +70,27 @@ def _currency(value: str) -> str:
     return value
 
 
+def _date_time_text(value: Any) -> Any:
+    """Only an RFC 3339 string is a timestamp: not a number (Unix time), nor a date alone."""
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError("must be an RFC 3339 timestamp such as 2026-01-31T09:00:00Z")
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """2058.0 is the integer 2058 (JSON Schema counts a number without fraction as an integer);
+    anything else goes on to the strict integer check (no string, no boolean, no fraction)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def bounded_int(ge: int, le: int) -> Any:
+    """An integer field of a request between `ge` and `le` (the bounds before the validator:
+    after it, pydantic would write them into the JSON schema as unknown `ge`/`le` keys)."""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(_whole_number)]
+
+
 def _timestamp(value: datetime) -> datetime:
     try:
         value = value.astimezone(UTC)
@@ -72,6 +107,8 @@ def _duration(value: str) -> str:
         end = add_duration(start, value)
     except (InvalidInput, OverflowError, ValueError):
         raise ValueError("not an ISO 8601 duration such as P1M or P7D") from None
+    if not value.isascii():  # the pattern's \d also matches other scripts' digits
+        raise ValueError("not an ISO 8601 duration such as P1M or P7D (ASCII digits)")
     if end <= start:
         raise ValueError("must be longer than zero")
     if end - start > _LONGEST:
@@ -93,14 +130,26 @@ Currency = Annotated[
     AfterValidator(_currency),
     WithJsonSchema({"type": "string", "enum": list(CURRENCIES)}),
 ]
-Timestamp = Annotated[AwareDatetime, AfterValidator(_timestamp)]
-Duration = Annotated[
-    str, StringConstraints(max_length=16, pattern=DURATION_PATTERN), AfterValidator(_duration)
+# parsed from its text (the one lax field of the strict request models), never from a number
+Timestamp = Annotated[
+    AwareDatetime, Strict(False), BeforeValidator(_date_time_text), AfterValidator(_timestamp)
 ]
-MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR)]
-PositiveMinor = Annotated[int, Field(ge=1, le=MAX_MINOR)]
+Duration = Annotated[
+    str,
+    StringConstraints(max_length=16, pattern=DURATION_PATTERN),
+    AfterValidator(_duration),
+    Field(json_schema_extra={"not": {"pattern": "^P(0+[YMWD])+$"}}),  # P0D is no duration
+]
+MinorAmount = bounded_int(0, MAX_MINOR)
+PositiveMinor = bounded_int(1, MAX_MINOR)
 Platform = Literal["web", "ios", "android", "roku", "firetv", "tvos", "other"]
-Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# `\s` is not the same set in every regex engine: the validator's (Rust) and Python's hold U+0085,
+# Python's U+001C-U+001F, the document's readers' (ECMA-262) U+FEFF; refuse the union in all
+_EMAIL_PART = r"[^@\s\x1c-\x1f\x85\ufeff]+"
+Email = Annotated[
+    str,
+    StringConstraints(max_length=320, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"),
+]
 CardNumber = Annotated[str, StringConstraints(max_length=23, pattern=r"^[0-9][0-9 -]{10,21}[0-9]$")]
 Provider = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z_]+$")]
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, Request
 from sqlalchemy import delete
@@ -90,6 +90,27 @@ async def idempotent_request(
     return IdempotentRequest(
         idempotency_key, request.method, path, request_hash(request.method, path, query, body)
     )
+
+
+def document_replays(document: dict[str, Any]) -> dict[str, Any]:
+    """Declare `Idempotent-Replayed` on the success answers of every operation that takes an
+    `Idempotency-Key` (the OpenAPI document, changed in place and returned)."""
+    header = {
+        "description": "`true` when this is the stored answer to an earlier request with the "
+        "same key",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            names = {
+                p.get("name") for p in operation.get("parameters", []) if p.get("in") == "header"
+            }
+            if HEADER not in names:
+                continue
+            for status, response in operation.get("responses", {}).items():
+                if str(status).startswith("2"):
+                    response.setdefault("headers", {})[REPLAYED] = header
+    return document
 
 
 def forget_customer(session: Session, customer_id: str) -> int:

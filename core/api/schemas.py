@@ -1,6 +1,6 @@
-"""Request and response bodies of the API. Requests forbid unknown fields and bound every
-value (see `fields`); responses carry ids as strings, timestamps in RFC 3339 UTC and money
-in integer minor units."""
+"""Request and response bodies of the API. Requests are strict (JSON types, no coercion),
+forbid unknown fields and bound every value (see `fields`); responses carry ids as strings,
+timestamps in RFC 3339 UTC and money in integer minor units."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from .fields import (
     Subject,
     Timestamp,
     Title,
+    bounded_int,
     check_text,
 )
 
@@ -42,7 +43,11 @@ Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 
 
 class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every request body: unknown fields refused, and values taken as JSON types them (strict:
+    no "100" or true for an integer, no 0 or "yes" for a boolean, no "0.2" for a number; a
+    timestamp is an RFC 3339 string, see `fields.Timestamp`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -111,8 +116,8 @@ class PaymentMethodCreate(Input):
     card_number: CardNumber | None = Field(
         None, description="A card to tokenize; never stored nor returned (only brand, last4)."
     )
-    exp_month: Annotated[int, Field(ge=1, le=12)] | None = None
-    exp_year: Annotated[int, Field(ge=2000, le=2100)] | None = None
+    exp_month: bounded_int(1, 12) | None = None
+    exp_year: bounded_int(2000, 2100) | None = None
 
 
 class PaymentMethodOut(Output):
@@ -130,8 +135,8 @@ class PaymentMethodOut(Output):
 class ActivityCreate(Input):
     period_start: Timestamp
     period_end: Timestamp
-    minutes_watched: Annotated[int, Field(ge=0, le=7 * 24 * 60)]
-    sessions: Annotated[int, Field(ge=0, le=100_000)]
+    minutes_watched: bounded_int(0, 7 * 24 * 60)
+    sessions: bounded_int(0, 100_000)
     platform: Platform
 
 
@@ -218,12 +223,12 @@ class OffersOut(Output):
 class CouponCreate(Input):
     id: Id
     discount_type: Literal["percent", "amount"]
-    percent_off: Annotated[int, Field(ge=1, le=100)] | None = None
+    percent_off: bounded_int(1, 100) | None = None
     amount_off_minor: PositiveMinor | None = None
     currency: Currency | None = None
     duration: Literal["once", "repeating", "forever"] = "once"
-    duration_months: Annotated[int, Field(ge=1, le=120)] | None = None
-    max_redemptions: Annotated[int, Field(ge=1, le=1_000_000_000)] | None = None
+    duration_months: bounded_int(1, 120) | None = None
+    max_redemptions: bounded_int(1, 1_000_000_000) | None = None
     valid_until: Timestamp | None = None
     campaign_id: Id | None = None
 
@@ -399,7 +404,7 @@ class CampaignCreate(Input):
     coupon_id: Id
     customer_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_MEMBERS)]
     control_share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = 0.2
-    seed: Annotated[int, Field(ge=0, le=2**62)] | None = None
+    seed: bounded_int(0, 2**53 - 1) | None = None  # exact in any JSON reader
 
 
 class GroupResultOut(Output):
@@ -445,7 +450,7 @@ class TicketCreate(Input):
 
 
 class TicketResolve(Input):
-    csat: Annotated[int, Field(ge=1, le=5)] | None = None
+    csat: bounded_int(1, 5) | None = None
 
 
 class TicketOut(Output):

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from core import campaigns, catalog, customers, purchases, subscriptions, support
 from core.api import create_app
+from core.clock import Clock
 from core.keys import create_key
+from core.migrate import upgrade
 from core.schema import Payment
 from core.unit import Core
 
 CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000009995"  # insufficient funds, always
 CARD_RETRY_RECOVERS = "4000000000003220"  # each renewal's first attempt declined
+
+
+@contextmanager
+def sqlite_core(directory: Path, clock: Clock) -> Iterator[Core]:
+    """A migrated core on a SQLite file in `directory`: for the API tests whose subject (request
+    validation, the OpenAPI document) does not depend on the database."""
+    url = f"sqlite:///{directory / 'core.db'}"
+    upgrade(url)
+    core = Core(url, clock=clock)
+    try:
+        yield core
+    finally:
+        core.close()
 
 
 def make_key(core: Core, role: str, name: str | None = None) -> tuple[str, str]:

@@ -28,12 +28,28 @@ KeyId = path_id("API key's id")
 
 # the error answers every authenticated route may give (documented in the OpenAPI)
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorOut, "description": "No API key, or an unknown or revoked one"},
+    400: {
+        "model": ErrorOut,
+        "description": "The body cannot be read (not UTF-8, or nested too deep)",
+    },
+    401: {
+        "model": ErrorOut,
+        "description": "No API key, or an unknown or revoked one",
+        "headers": {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    },
     403: {"model": ErrorOut, "description": "The key's role may not call this route"},
     404: {"model": ErrorOut, "description": "Not found"},
     409: {"model": ErrorOut, "description": "Not allowed in the current state, or a conflict"},
+    413: {"model": ErrorOut, "description": "The body is larger than 4 MiB"},
     422: {
         "model": ValidationErrorOut,
         "description": "Invalid input (the message names the field)",
+    },
+    503: {
+        "model": ErrorOut,
+        "description": "The database is busy: retry",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        },
     },
 }
