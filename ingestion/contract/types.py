@@ -73,7 +73,15 @@ def _in_range(value: datetime) -> datetime:
 
 Currency = Annotated[Literal[CURRENCIES], Field(**_kind("currency"))]  # type: ignore[valid-type]
 Country = Annotated[Literal[COUNTRIES], Field(**_kind("country"))]  # type: ignore[valid-type]
-Duration = Annotated[str, StringConstraints(pattern=DURATION_PATTERN), Field(**_kind("duration"))]
+Duration = Annotated[
+    str,
+    StringConstraints(pattern=DURATION_PATTERN),
+    Field(
+        description="ISO 8601 duration of one unit, 1 to 999 of it (P1M, P3M, P1Y, P7D, P2W); "
+        "compounds such as P1Y6M are refused",
+        **_kind("duration"),
+    ),
+]
 Timestamp = Annotated[
     AwareDatetime,
     Field(strict=False),
@@ -89,7 +97,10 @@ Timestamp = Annotated[
         },
     ),
 ]
-MinorAmount = Annotated[int, Field(ge=0, le=MAX_MINOR, **_kind("amount"))]
+MinorAmount = Annotated[
+    int,
+    Field(ge=0, le=MAX_MINOR, description="integer count of minor units", **_kind("amount")),
+]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=128), Field(**_kind("id"))]
 Platform = Literal["web", "ios", "android", "roku", "firetv", "tvos", "other"]

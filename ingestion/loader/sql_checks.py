@@ -321,18 +321,23 @@ from (
 # both: a number beyond a double (1e400) and nesting deeper than orjson's 1024 levels. The cheap
 # tests (a long exponent or mantissa; a line long enough to nest that deep) guard the exact ones.
 _OUTSIDE_STRINGS = """regexp_replace(text, '"(?:[^"\\\\]|\\\\.)*"', '""', 'g')"""
-_INFINITE_NUMBER = f"""(regexp_matches(text, '[eE][+]?[0-9]{{3}}|[0-9]{{309}}')
-  and list_bool_or(list_transform(
+# A number that may not fit a double: an exponent of three digits or more, or 40 digits before
+# it (an exponent under 100 needs 209 digits to overflow); a number starts after `:`, `,`, `[`.
+_LONG_NUMBER = r"(?:^|[:,\[])[ \t\n\r]*-?(?:[0-9]+(?:[.][0-9]+)?[eE][+]?[0-9]{3}|[0-9]{40})"
+_INFINITE_NUMBER = f"""list_bool_or(list_transform(
     regexp_extract_all({_OUTSIDE_STRINGS}, '-?[0-9]+(?:[.][0-9]+)?(?:[eE][-+]?[0-9]+)?'),
-    lambda n: isinf(try_cast(n as double)))))"""
+    lambda n: isinf(try_cast(n as double))))"""
 ORJSON_MAX_DEPTH = 1024
-_TOO_DEEP = f"""(length(text) > {2 * ORJSON_MAX_DEPTH}
-  and list_reduce(
+_TOO_DEEP = f"""list_reduce(
     list_transform(string_split(regexp_replace({_OUTSIDE_STRINGS}, '[^\\[\\]{{}}]', '', 'g'), ''),
                    lambda c: case when c in ('[', '{{') then 1 else -1 end),
     lambda acc, x: greatest(acc // 1000000, acc % 1000000 + x) * 1000000 + acc % 1000000 + x,
-    0) // 1000000 > {ORJSON_MAX_DEPTH})"""
-_UNREADABLE_BY_ORJSON = f"coalesce({_INFINITE_NUMBER} or {_TOO_DEEP}, false)"
+    0) // 1000000 > {ORJSON_MAX_DEPTH}"""
+# CASE evaluates the exact tests only on the rows the cheap ones select (AND would not).
+_UNREADABLE_BY_ORJSON = f"""case
+      when regexp_matches(text, {_lit(_LONG_NUMBER)}) then {_INFINITE_NUMBER}
+      else false end
+    or case when length(text) > {2 * ORJSON_MAX_DEPTH} then {_TOO_DEEP} else false end"""
 
 
 @cache
@@ -355,7 +360,8 @@ with pre as materialized (
          case when top = 'OBJECT' then json_extract_string(text, '$.event_type') end as ev_type
   from (
     select line_no, text,
-           case when {_UNREADABLE_BY_ORJSON} then null else try(json_type(text)) end as top
+           case when coalesce({_UNREADABLE_BY_ORJSON}, false) then null
+                else try(json_type(text)) end as top
     from {relation}
     where text is null or case when length(text) > 2 then true else trim(text) <> '' end
   )
