@@ -18,6 +18,8 @@ import pyarrow as pa
 from babel.numbers import get_currency_precision
 from currency_converter import CurrencyConverter, RateNotFoundError
 
+from ingestion.contract.types import EARLIEST, LATEST
+
 RATE_QUANTUM = Decimal("1e-10")
 
 
@@ -61,6 +63,10 @@ def daily_rates(currency: str, reporting: str, first: date, last: date) -> list[
     return rates
 
 
+def _within_contract(day: date) -> date:
+    return min(max(day, EARLIEST.date()), LATEST.date() - timedelta(days=1))
+
+
 def minor_units(currency: str) -> int:
     return int(get_currency_precision(currency))
 
@@ -84,6 +90,11 @@ def refresh_reference_tables(con: duckdb.DuckDBPyConnection, reporting_currency:
         }
     )
     first, last = bounds if bounds[0] else (date.today(), date.today())
+    # The calendar spans the contract's timestamp range at most: a row loaded before the
+    # contract had one (year 1, year 9999) must neither overflow the date arithmetic nor make
+    # the calendar millions of days long. Money outside it has no rate (and no such money can
+    # be loaded any more).
+    first, last = _within_contract(first), _within_contract(last)
     first -= timedelta(days=1)
     days, codes, rates, unknown = [], [], [], []
     n = (last - first).days + 1

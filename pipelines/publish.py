@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 PUBLISHED_SCHEMAS = ("marts", "ml")
@@ -172,7 +173,10 @@ def record_checks(
 
 # ---- the ops schema of the snapshot --------------------------------------------------------
 
-_EMAIL = re.compile(r"[^@\s\"'{}:,]+@[^@\s\"'{}:,]+\.[^@\s\"'{}:,]+")
+_ADDRESS_CHAR = r"[^@\s\"'{}:,]"
+# Linear on any text: a match starts only where a run of address characters starts and takes
+# the whole run at once (possessive), so 20,000 characters without an "@" cost one pass.
+_EMAIL = re.compile(rf"(?<!{_ADDRESS_CHAR}){_ADDRESS_CHAR}++@{_ADDRESS_CHAR}+\.{_ADDRESS_CHAR}+")
 _FIELD = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)")
 _ENVELOPE = ("event_id", "event_type", "schema_version", "occurred_at", "source", "customer_id")
 REDACTED = "[redacted]"
@@ -206,6 +210,17 @@ def _safe(key: str, value: Any) -> Any:
     return value
 
 
+def _json_object(text: str) -> dict[str, Any] | None:
+    """The line as a JSON object, or None for any other text. orjson does not recurse in
+    Python and refuses nesting deeper than 1024 levels, so no quarantined text (2,000 nested
+    brackets, an unterminated million) can raise anything but its decode error."""
+    try:
+        obj = orjson.loads(text)
+    except (orjson.JSONDecodeError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
 def sample_view(text: str | None, detail: str | None) -> tuple[str | None, str | None, str]:
     """(event_type, offending field, excerpt) of a quarantined line, safe to publish.
 
@@ -217,11 +232,8 @@ def sample_view(text: str | None, detail: str | None) -> tuple[str | None, str |
         return None, None, "(text removed: erased customer or not valid UTF-8)"
     m = _FIELD.match(detail or "")
     field = m.group(1) if m else None
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        obj = None
-    if not isinstance(obj, dict):
+    obj = _json_object(text)
+    if obj is None:
         short = _EMAIL.sub(REDACTED, text.strip())
         return None, None, short if len(short) <= 80 else short[:79] + "…"
     shown: dict[str, Any] = {k: _safe(k, obj[k]) for k in _ENVELOPE if k in obj}

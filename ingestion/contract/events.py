@@ -8,11 +8,32 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from .types import Country, Currency, Duration, Id, MinorAmount, OfferType, Platform, Timestamp
+from .types import (
+    DURATION_PATTERN,
+    MAX_COUNT,
+    MAX_MINOR,
+    MAX_MINUTES,
+    Count,
+    Country,
+    Currency,
+    Duration,
+    Id,
+    MinorAmount,
+    OfferType,
+    Platform,
+    Timestamp,
+)
 
 SCHEMA_VERSION = 1
+
+
+def _exact_int(value: object) -> object:
+    """A literal integer must be a JSON integer: pydantic would take `true` or `1.0` as 1."""
+    if type(value) is not int:
+        raise ValueError("wrong_type: must be an integer")
+    return value
 
 
 class Payload(BaseModel):
@@ -179,7 +200,7 @@ class PaymentFailed(_PaymentTarget):
     provider: Provider
     payment_method: str | None = None
     failure_code: FailureCode
-    attempt: Annotated[int, Field(ge=1)]
+    attempt: Annotated[int, Field(ge=1, le=MAX_COUNT)]
 
 
 class PaymentRefunded(Payload):
@@ -202,11 +223,11 @@ class CouponRedeemed(Payload):
     campaign_id: Id | None = None
     subscription_id: Id | None = None
     discount_type: Literal["percent", "amount"]
-    discount_value: Annotated[int | float, Field(ge=0)]
+    discount_value: Annotated[float, Field(ge=0, le=MAX_MINOR)]
     duration: Annotated[
         str,
         Field(
-            pattern=r"^(once|forever|P(\d+[YMWD])+)$",
+            pattern=rf"^(once|forever|{DURATION_PATTERN.strip('^$')})$",
             json_schema_extra={"x-churniq-kind": "duration"},
         ),
     ]
@@ -228,15 +249,15 @@ class SupportTicketOpened(Payload):
 
 class SupportTicketResolved(Payload):
     ticket_id: Id
-    resolution_minutes: Annotated[int, Field(ge=0)]
+    resolution_minutes: Count
     csat: Annotated[int, Field(ge=1, le=5)] | None = None
 
 
 class EngagementActivity(Payload):
     period_start: Timestamp
     period_end: Timestamp
-    minutes_watched: Annotated[int | float, Field(ge=0)]
-    sessions: Annotated[int, Field(ge=0)]
+    minutes_watched: Annotated[float, Field(ge=0, le=MAX_MINUTES)]
+    sessions: Count
     platform: Platform
 
     sql_rules = (
@@ -293,7 +314,7 @@ class Envelope(BaseModel):
 
     event_id: Id
     event_type: Literal[EVENT_TYPES]  # type: ignore[valid-type]
-    schema_version: Literal[1]
+    schema_version: Annotated[Literal[1], BeforeValidator(_exact_int)]
     occurred_at: Timestamp
     source: Annotated[str, Field(min_length=1, max_length=64)]
     customer_id: Annotated[str, Field(max_length=128)]

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .events import EVENT_MODELS, SCHEMA_VERSION, Envelope
+from .types import EARLIEST, LATEST, MAX_MINOR
 
 SCHEMA_PATH = Path(__file__).with_name(f"contract-v{SCHEMA_VERSION}.schema.json")
 
@@ -81,6 +82,9 @@ def envelope_rules() -> list[FieldRule]:
 def contract_json_schema() -> dict[str, Any]:
     """One JSON Schema document for producers: the envelope, with `data` chosen by event_type."""
     envelope = Envelope.model_json_schema()
+    # the document's own title and description below, not the envelope model's
+    envelope.pop("title", None)
+    envelope.pop("description", None)
     defs: dict[str, Any] = dict(envelope.pop("$defs", {}))
     branches = []
     for event_type, model in EVENT_MODELS.items():
@@ -98,7 +102,10 @@ def contract_json_schema() -> dict[str, Any]:
         "$id": f"https://churniq.dev/schemas/contract-v{SCHEMA_VERSION}.schema.json",
         "title": f"churniq subscriber event, contract version {SCHEMA_VERSION}",
         "description": "One event of the churniq contract (CONTRACT.md). Money in integer minor "
-        "units, timestamps RFC 3339 with offset, durations ISO 8601.",
+        f"units (at most {MAX_MINOR:,}), timestamps RFC 3339 with offset from "
+        f"{EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d}, durations ISO 8601 of one unit "
+        "(P1M, P1Y, P7D, P2W; not P1Y6M), integers as JSON integer literals (no fraction, "
+        "no exponent).",
         **envelope,
         "allOf": branches,
         "$defs": defs,

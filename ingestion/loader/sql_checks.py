@@ -14,7 +14,7 @@ from functools import cache
 from ingestion.contract import CATALOGUE_EVENT_TYPES, EVENT_MODELS, Reason
 from ingestion.contract.events import Envelope
 from ingestion.contract.schema import FieldRule, field_rules
-from ingestion.contract.types import TIMESTAMP_PATTERN
+from ingestion.contract.types import EARLIEST, LATEST, TIMESTAMP_PATTERN
 from ingestion.contract.validate import EMAIL_PATTERN
 
 _JSON_TYPES = {
@@ -63,13 +63,18 @@ def _type(path: str) -> str:
 
 
 _DIGITS = ", ".join(_lit(c) for c in "-0123456789")
+# A JSON integer is a literal without fraction or exponent (DuckDB renders every float with a
+# `.` or an `e`) within 64 bits, signed or unsigned: what orjson reads as an int (beyond, a
+# float, which the pydantic validator refuses as the wrong type).
+_INTEGER_RANGE = f"between {-(2**63)} and {2**64 - 1}"
 
 
 def _is_json_type(path: str, json_type: str) -> str:
     k = _type(path)
     return {
         "string": f"{k} = '\"'",
-        "integer": f"({k} in ({_DIGITS}) and try_cast({_text(path)} as hugeint) is not null)",
+        "integer": f"({k} in ({_DIGITS}) and regexp_full_match({_text(path)}, '-?[0-9]+') "
+        f"and try_cast({_text(path)} as hugeint) {_INTEGER_RANGE})",
         "number": f"{k} in ({_DIGITS})",
         "boolean": f"{k} in ('t', 'f')",
         "object": f"{k} = '{{'",
@@ -98,7 +103,11 @@ def _field_columns() -> str:
         if path in _TIMESTAMPS:
             out.append(
                 f"case when regexp_full_match(s_{k}, {_lit(_TIMESTAMPS[path])}) "
-                f"then try_cast(s_{k} as timestamptz) end as ts_{k}"
+                f"then try_cast(upper(s_{k}) as timestamptz) end as tr_{k}"
+            )
+            out.append(
+                f"case when tr_{k} >= {_lit(EARLIEST.isoformat())}::timestamptz "
+                f"and tr_{k} < {_lit(LATEST.isoformat())}::timestamptz then tr_{k} end as ts_{k}"
             )
     return ",\n         ".join(out)
 
@@ -109,10 +118,12 @@ def _field_checks(rule: FieldRule, x: str, where: str) -> list[tuple[str, str]]:
     if rule.required:
         checks.append((_missing(x), _fail(Reason.MISSING_FIELD, f"{where}: Field required")))
     present = f"{_type(x)} is not null"
-    if rule.required and not rule.nullable:
-        checks.append(
-            (f"{_type(x)} is null", _fail(Reason.WRONG_TYPE, f"{where}: must not be null"))
+    if not rule.nullable:
+        # absent is fine for an optional field (its default applies); JSON null never is
+        null = f"{_type(x)} is null" + (
+            "" if rule.required else f" and json_exists(text, {_lit(x)})"
         )
+        checks.append((null, _fail(Reason.WRONG_TYPE, f"{where}: must not be null")))
     if rule.json_types:
         allowed = " or ".join(_is_json_type(x, t) for t in rule.json_types)
         checks.append(
@@ -126,17 +137,20 @@ def _field_checks(rule: FieldRule, x: str, where: str) -> list[tuple[str, str]]:
         checks.append(
             (
                 f"{present} and {_timestamp(x)} is null",
-                _fail(Reason.INVALID_TIMESTAMP, f"{where}: not RFC 3339"),
+                _fail(Reason.INVALID_TIMESTAMP, f"{where}: not RFC 3339 or out of range"),
             )
         )
     if rule.enum is not None:
         reason = {"currency": Reason.UNKNOWN_CURRENCY, "country": Reason.UNKNOWN_COUNTRY}.get(
             rule.kind or "", Reason.INVALID_VALUE
         )
-        value = _text(x) if is_text else f"try_cast({_text(x)} as bigint)"
+        value = _text(x) if is_text else f"try_cast({_text(x)} as hugeint)"
         members = ", ".join(_lit(v) for v in rule.enum)
         checks.append(
-            (f"{present} and {value} not in ({members})", _fail(reason, f"{where}: not allowed"))
+            (
+                f"{present} and coalesce({value} not in ({members}), true)",
+                _fail(reason, f"{where}: not allowed"),
+            )
         )
     if is_text and (rule.min_length is not None or rule.max_length is not None):
         lo, hi = rule.min_length or 0, rule.max_length or 1_000_000
@@ -303,6 +317,29 @@ from (
 )"""
 
 
+# JSON that DuckDB reads but orjson (the pydantic validator's parser) refuses is malformed for
+# both: a number beyond a double (1e400) and nesting deeper than orjson's 1024 levels. The cheap
+# tests (a long exponent or mantissa; a line long enough to nest that deep) guard the exact ones.
+_OUTSIDE_STRINGS = """regexp_replace(text, '"(?:[^"\\\\]|\\\\.)*"', '""', 'g')"""
+# A number that may not fit a double: an exponent of three digits or more, or 40 digits before
+# it (an exponent under 100 needs 209 digits to overflow); a number starts after `:`, `,`, `[`.
+_LONG_NUMBER = r"(?:^|[:,\[])[ \t\n\r]*-?(?:[0-9]+(?:[.][0-9]+)?[eE][+]?[0-9]{3}|[0-9]{40})"
+_INFINITE_NUMBER = f"""list_bool_or(list_transform(
+    regexp_extract_all({_OUTSIDE_STRINGS}, '-?[0-9]+(?:[.][0-9]+)?(?:[eE][-+]?[0-9]+)?'),
+    lambda n: isinf(try_cast(n as double))))"""
+ORJSON_MAX_DEPTH = 1024
+_TOO_DEEP = f"""list_reduce(
+    list_transform(string_split(regexp_replace({_OUTSIDE_STRINGS}, '[^\\[\\]{{}}]', '', 'g'), ''),
+                   lambda c: case when c in ('[', '{{') then 1 else -1 end),
+    lambda acc, x: greatest(acc // 1000000, acc % 1000000 + x) * 1000000 + acc % 1000000 + x,
+    0) // 1000000 > {ORJSON_MAX_DEPTH}"""
+# CASE evaluates the exact tests only on the rows the cheap ones select (AND would not).
+_UNREADABLE_BY_ORJSON = f"""case
+      when regexp_matches(text, {_lit(_LONG_NUMBER)}) then {_INFINITE_NUMBER}
+      else false end
+    or case when length(text) > {2 * ORJSON_MAX_DEPTH} then {_TOO_DEEP} else false end"""
+
+
 @cache
 def validation_sql(relation: str) -> str:
     """SQL over `relation(line_no, text)` yielding every line with its verdict.
@@ -322,7 +359,9 @@ with pre as materialized (
   select line_no, text, top,
          case when top = 'OBJECT' then json_extract_string(text, '$.event_type') end as ev_type
   from (
-    select line_no, text, try(json_type(text)) as top
+    select line_no, text,
+           case when coalesce({_UNREADABLE_BY_ORJSON}, false) then null
+                else try(json_type(text)) end as top
     from {relation}
     where text is null or case when length(text) > 2 then true else trim(text) <> '' end
   )

@@ -335,7 +335,7 @@ BAD_REQUESTS = [
     ("POST", "/offers", MONTHLY | {"prices": {"EUR": 10**30}}, "prices.EUR: "),
     ("POST", "/offers", MONTHLY | {"prices": {"EURO": 1}}, "prices.EURO.[key]: not an ISO 4217"),
     ("POST", "/offers", MONTHLY | {"prices": {"EUR": -1}}, "prices.EUR: "),
-    ("POST", "/offers", MONTHLY | {"billing_period": "P0M"}, "billing_period: must be longer"),
+    ("POST", "/offers", MONTHLY | {"billing_period": "P0M"}, "billing_period: String should match"),
     ("POST", "/offers", MONTHLY | {"billing_period": "P999999999Y"}, "billing_period: "),
     ("POST", "/offers", MONTHLY | {"billing_period": "monthly"}, "billing_period: "),
     ("POST", "/offers", MONTHLY | {"id": "no spaces"}, "id: "),

@@ -109,7 +109,7 @@ def test_bad_lines_are_quarantined_with_file_line_text_and_reason(tmp_path: Path
         ): "missing_field",
         json.dumps(neg): "negative_amount",
         json.dumps(
-            example("customer.created", n=93, occurred_at="2999-01-01T00:00:00Z")
+            example("customer.created", n=93, occurred_at="2100-01-01T00:00:00Z")
         ): "future_timestamp",
         json.dumps(
             {

@@ -42,7 +42,7 @@ def test_ops_tables_of_a_small_run_with_a_replay_request(tmp_path: Path):
     )
     personal = example("customer.created", n=1)
     personal["customer_id"] = EMAIL
-    future = example("customer.created", n=2, occurred_at="2999-01-01T00:00:00Z")
+    future = example("customer.created", n=2, occurred_at="2100-01-01T00:00:00Z")
     bad = tmp_path / "bad.ndjson"
     bad.write_text("\n".join([json.dumps(personal), json.dumps(future), "{broken " + EMAIL]) + "\n")
     con = connect(settings.warehouse)
