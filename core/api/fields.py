@@ -19,7 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from ingestion.contract.types import COUNTRIES, CURRENCIES, DURATION_PATTERN
+from ingestion.contract.types import COUNTRIES, CURRENCIES, DURATION_PATTERN, EARLIEST, LATEST
 
 from ..errors import InvalidInput
 from ..periods import add_duration
@@ -28,8 +28,6 @@ from ..periods import add_duration
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 ID_MAX = 64
 MAX_MINOR = 10**12  # 10 billion in major units: far above any price, far below BIGINT
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _LONGEST = timedelta(days=3661)  # durations up to ten years
 # RFC 3339 date and time; the offset is checked by AwareDatetime (which names what is missing)
 _DATE_TIME = re.compile(

@@ -119,3 +119,15 @@ def test_email_pattern_means_the_same_to_the_document_and_the_api(admin: TestCli
         response = admin.post("/customers", json=CUSTOMER | {"email": address})
         assert response.status_code == 422, (repr(space), response.text)
     ok(admin.post("/customers", json=CUSTOMER | {"email": "jörg@exämple.de"}), 201)
+
+
+def test_timestamps_outside_the_contracts_range_are_refused_not_a_server_error(
+    core: Core, admin: TestClient
+):
+    """The API takes the contract's timestamp range (2000 to before 2200): a 1990 activity
+    period would otherwise pass the API and be refused by the event contract, a 500."""
+    customer = build_world(core).ids()["customer_id"]
+    period = {"period_start": "1990-01-01T00:00:00Z", "period_end": "1990-01-02T00:00:00Z"}
+    response = admin.post(f"/customers/{customer}/activity", json=ACTIVITY | period)
+    assert response.status_code == 422, response.text
+    assert response.json()["message"].startswith("period_start: "), response.text
