@@ -1,4 +1,5 @@
-"""ISO 8601 durations (P1M, P3M, P1Y, P7D, P2W, P1Y6M) added to UTC timestamps."""
+"""ISO 8601 durations of one unit (P1M, P3M, P1Y, P7D, P2W, as the contract has them) added to UTC
+timestamps."""
 
 from __future__ import annotations
 
