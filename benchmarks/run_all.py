@@ -15,6 +15,7 @@ BENCHMARKS = [
     "benchmarks.bench_models",
     "benchmarks.bench_core_load",
     "benchmarks.bench_app",
+    "benchmarks.bench_crash",
 ]
 
 
@@ -24,7 +25,7 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", module], cwd=REPO, check=True)
     tables = [
         RESULTS / f"{n}.md"
-        for n in ("simulator", "ingest", "pipeline", "marts", "models", "core_load", "app")
+        for n in ("simulator", "ingest", "pipeline", "marts", "models", "core_load", "app", "crash")
         if (RESULTS / f"{n}.md").exists()
     ]
     print("\n".join(t.read_text() for t in tables))

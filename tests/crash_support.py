@@ -157,27 +157,19 @@ def write_outbox(url: str, envelopes: list[str]) -> None:
 # --- processes ------------------------------------------------------------------------------
 
 
-def start(home: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
+def start(home: Path, *args: str) -> subprocess.Popen:
     """`churniq --home HOME ARGS` in a session of its own (so that what it leaves behind
     can be found), with the core at `home/core.db`."""
-    env = os.environ | {
-        "CHURNIQ_CORE_DB_URL": f"sqlite:///{home / 'core.db'}",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = os.environ | {"CHURNIQ_CORE_DB_URL": f"sqlite:///{home / 'core.db'}"}
     env.pop("CHURNIQ_FULL_REFRESH", None)
-    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed by the child
-    try:
-        return subprocess.Popen(
-            [str(CHURNIQ), "--home", str(home), *args],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        if log:
-            out.close()
+    return subprocess.Popen(
+        [str(CHURNIQ), "--home", str(home), *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def session_processes(sid: int) -> list[tuple[int, str]]:
@@ -195,6 +187,11 @@ def session_processes(sid: int) -> list[tuple[int, str]]:
         if fields[0] != "Z" and int(fields[3]) == sid:
             found.append((int(entry.name), cmdline))
     return found
+
+
+def in_dbt_build(proc: subprocess.Popen) -> bool:
+    """Whether `proc` (a `churniq run`) has a dbt build running."""
+    return any(" build " in cmd and "dbt" in cmd for _, cmd in session_processes(proc.pid))
 
 
 def has_open(pid: int, path: Path) -> bool:
@@ -241,6 +238,20 @@ def survivors(proc: subprocess.Popen, grace: float = 5.0) -> list[tuple[int, str
     while (left := session_processes(proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
+
+
+def kill_at(proc: subprocess.Popen, ready, delay: float, timeout: float = 300) -> bool:
+    """Kill -9 `proc` `delay` s after `ready()` (at once if it ended first); whether it was
+    still running. Nothing it started may outlive it."""
+    try:
+        if wait_until(proc, ready, timeout):
+            time.sleep(delay)
+        hit = kill_9(proc)
+        left = survivors(proc)
+        assert not left, f"still running after kill -9 of {proc.args[3:]}: {left}"
+        return hit
+    finally:
+        reap(proc)
 
 
 def reap(proc: subprocess.Popen) -> None:
@@ -302,7 +313,7 @@ def assert_whole_batches(warehouse: Path, expected: Expected) -> int:
 def assert_reconciled(home: Path, expected: Expected) -> None:
     """After recovery: every landing line is accounted for exactly once, in the ledger and in
     `raw.events` (the independently computed distinct good events), landing is empty and
-    every file archived once, the outbox fully read."""
+    every file archived once, the outbox fully read, no temporary snapshot left."""
     warehouse = home / "warehouse.duckdb"
     assert assert_whole_batches(warehouse, expected) == len(expected.files)
     con = connect(warehouse)
@@ -316,10 +327,20 @@ def assert_reconciled(home: Path, expected: Expected) -> None:
         assert ids == expected.event_ids
     finally:
         con.close()
+    leftovers = sorted(p.name for p in home.glob(".serving-*"))
+    assert leftovers == [], f"temporary snapshots left behind: {leftovers}"
     landing = home / "landing"
     assert sorted(p.name for p in landing.iterdir() if p.is_file()) == []
     archived = sorted(p.name for p in (landing / "archive").glob("*/*"))
     assert archived == sorted([*expected.files, *expected.copies])
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """A closed DuckDB database file and its write-ahead log, if any."""
+    shutil.copyfile(source, target)
+    wal = source.with_name(source.name + ".wal")
+    if wal.exists():
+        shutil.copyfile(wal, target.with_name(target.name + ".wal"))
 
 
 def full_refresh_differences(home: Path, scratch: Path) -> dict[str, tuple[int, int]]:
@@ -328,28 +349,40 @@ def full_refresh_differences(home: Path, scratch: Path) -> dict[str, tuple[int, 
     {table: (rows only in the incremental build, rows only in the full refresh)} for the
     tables that differ, or a missing table as (-1, -1)."""
     full = scratch / "full-refresh.duckdb"
-    shutil.copyfile(home / "warehouse.duckdb", full)
+    copy_database(home / "warehouse.duckdb", full)
     project = copy_project(scratch)
     result = run_dbt(
-        ["run", "--full-refresh", "--vars", dbt_vars("EUR", None)],
+        ["run", "--quiet", "--full-refresh", "--vars", dbt_vars("EUR", None)],
         project,
         {"CHURNIQ_WAREHOUSE": str(full)},
     )
     assert not failures(result), failures(result)
+    return differences(
+        {"inc": home / "warehouse.duckdb", "pub": home / "serving.duckdb"},
+        full,
+        {"inc": COMPARED_SCHEMAS, "pub": ("marts",)},
+    )
+
+
+def differences(
+    databases: dict[str, Path], reference: Path, schemas: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[int, int]]:
+    """Every table of `schemas[name]` in each of `databases` against the same table of
+    `reference` (EXCEPT ALL both ways): {table: (rows only there, rows only in the reference)}
+    for the tables that differ, a table missing on either side as (-1, -1)."""
     con = duckdb.connect()
     try:
-        con.execute(f"attach '{home / 'warehouse.duckdb'}' as inc (read_only)")
-        con.execute(f"attach '{home / 'serving.duckdb'}' as pub (read_only)")
-        con.execute(f"attach '{full}' as ful (read_only)")
+        con.execute(f"attach '{reference}' as ref (read_only)")
         diffs = {}
-        for catalog, schemas in (("inc", COMPARED_SCHEMAS), ("pub", ("marts",))):
-            want = _tables(con, "ful", schemas)
-            got = _tables(con, catalog, schemas)
+        for catalog, path in databases.items():
+            con.execute(f"attach '{path}' as {catalog} (read_only)")
+            want = _tables(con, "ref", schemas[catalog])
+            got = _tables(con, catalog, schemas[catalog])
             for table in sorted(want | got):
                 if table not in want or table not in got:
                     diffs[f"{catalog}.{table}"] = (-1, -1)
                     continue
-                a, b = f"{catalog}.{table}", f"ful.{table}"
+                a, b = f"{catalog}.{table}", f"ref.{table}"
                 only_a = _count(con, f"select * from {a} except all select * from {b}")
                 only_b = _count(con, f"select * from {b} except all select * from {a}")
                 if only_a or only_b:
