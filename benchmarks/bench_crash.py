@@ -75,7 +75,8 @@ def main() -> None:
             run_hits += kill_at(proc, lambda: True, rng.uniform(0.0, baseline.seconds), 3600)
             assert_whole_batches(warehouse, expected)
         # and two named points: inside the dbt build, and while the snapshot is being written
-        for ready in (in_dbt_build, lambda p: any(home.glob(".serving-*.duckdb"))):
+        in_dbt = lambda p: in_dbt_build(p, warehouse)  # noqa: E731
+        for ready in (in_dbt, lambda p: any(home.glob(".serving-*.duckdb"))):
             proc = start(home, "run")
             run_hits += kill_at(proc, lambda p=proc, r=ready: r(p), rng.uniform(0.0, 0.5), 3600)
             assert_whole_batches(warehouse, expected)

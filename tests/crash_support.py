@@ -189,9 +189,13 @@ def session_processes(sid: int) -> list[tuple[int, str]]:
     return found
 
 
-def in_dbt_build(proc: subprocess.Popen) -> bool:
-    """Whether `proc` (a `churniq run`) has a dbt build running."""
-    return any(" build " in cmd and "dbt" in cmd for _, cmd in session_processes(proc.pid))
+def in_dbt_build(proc: subprocess.Popen, warehouse: Path) -> bool:
+    """Whether `proc` (a `churniq run`) has a dbt build running that has opened the warehouse
+    (it has parsed the project and is building models)."""
+    return any(
+        " build " in cmd and "dbt" in cmd and has_open(pid, warehouse)
+        for pid, cmd in session_processes(proc.pid)
+    )
 
 
 def has_open(pid: int, path: Path) -> bool:
