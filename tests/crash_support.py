@@ -249,7 +249,9 @@ def kill_at(proc: subprocess.Popen, ready, delay: float, timeout: float = 300) -
     still running. Nothing it started may outlive it."""
     try:
         if wait_until(proc, ready, timeout):
-            time.sleep(delay)
+            deadline = time.monotonic() + delay
+            while proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
         hit = kill_9(proc)
         left = survivors(proc)
         assert not left, f"still running after kill -9 of {proc.args[3:]}: {left}"
