@@ -16,6 +16,7 @@ BENCHMARKS = [
     "benchmarks.bench_core_load",
     "benchmarks.bench_core_races",
     "benchmarks.bench_app",
+    "benchmarks.bench_crash",
 ]
 
 

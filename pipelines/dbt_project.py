@@ -10,6 +10,8 @@ from pathlib import Path
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+# dbt that ends with the process that started it (`pipelines/dbt_child.py`)
+DBT_EXECUTABLE = Path(sys.executable).with_name("churniq-dbt")
 
 
 def project():
@@ -32,11 +34,10 @@ def _sources_newer_than_manifest() -> bool:
 def prepare_manifest(force: bool = False) -> Path:
     """Run `dbt parse` when the manifest is missing or older than the project's files."""
     if force or _sources_newer_than_manifest():
-        dbt = Path(sys.executable).with_name("dbt")
         env = os.environ | {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         result = subprocess.run(
             [
-                str(dbt),
+                str(DBT_EXECUTABLE),
                 "parse",
                 "--quiet",
                 "--project-dir",

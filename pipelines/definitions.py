@@ -8,7 +8,6 @@ Built by `build_definitions()`; the dbt manifest must exist already (prepared at
 
 import os
 import shutil
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from ingestion.loader.load import expand_paths
 from ingestion.loader.replay import REPLAY_FORMAT, execute_requests
 from ingestion.sources.core_outbox import outbox_frontier, pull_outbox
 
-from .dbt_project import DBT_PROJECT_DIR, MANIFEST, dbt_vars
+from .dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR, MANIFEST, dbt_vars
 from .publish import CheckRecord, check_detail, publish, record_checks
 from .settings import Settings, get_settings
 
@@ -537,7 +536,7 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
             "dbt": DbtCliResource(
                 project_dir=str(DBT_PROJECT_DIR),
                 profiles_dir=str(DBT_PROJECT_DIR),
-                dbt_executable=str(Path(sys.executable).with_name("dbt")),
+                dbt_executable=str(DBT_EXECUTABLE),
             ),
             "churniq": ChurniqConfig(home=str(settings.home.resolve())),
         },

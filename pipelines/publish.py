@@ -60,6 +60,9 @@ def publish(
     run_id: str | None = None,
 ) -> Snapshot:
     serving.parent.mkdir(parents=True, exist_ok=True)
+    # what a run killed while publishing left behind (one run at a time: the run lock)
+    for stale in serving.parent.glob(f".{serving.stem}-*.duckdb*"):
+        stale.unlink(missing_ok=True)
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
     tmp = serving.with_name(f".{serving.stem}-{version}.duckdb")
     con = duckdb.connect()

@@ -9,6 +9,27 @@ from pipelines.cli import run_pipeline
 from pipelines.settings import get_settings
 
 
+def simulated_lines(root: Path, customers: int, months: int, seed: int) -> list[str]:
+    """The NDJSON lines of a simulated business (written under `root`), in the order the
+    simulator wrote them."""
+    summary = simulate(
+        customers=customers,
+        months=months,
+        seed=seed,
+        events_dir=root / "events",
+        truth_dir=root / "truth",
+        fmt="ndjson",
+    )
+    lines = [
+        line
+        for path in sorted(summary.files)
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    assert len(lines) == summary.events
+    return lines
+
+
 def simulated_home(home: Path, customers: int, months: int, seed: int) -> Path:
     """Simulate into the home's landing folder (truth beside it), run the Dagster job, and
     require every asset check to pass."""

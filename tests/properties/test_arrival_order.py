@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect, ingest
-from ingestion.simulator import simulate
 from tests.dbt_support import all_marts, copy_project, failures, run_dbt
+from tests.pipeline_support import simulated_lines
 
 CUSTOMERS, MONTHS, SEED = 60, 6, 23
 
@@ -40,22 +40,8 @@ EVENT_COLUMNS = (
 @pytest.fixture(scope="module")
 def events(tmp_path_factory) -> list[str]:
     """The NDJSON lines of the simulated business, in the order the simulator wrote them."""
-    root = tmp_path_factory.mktemp("business")
-    summary = simulate(
-        customers=CUSTOMERS,
-        months=MONTHS,
-        seed=SEED,
-        events_dir=root / "events",
-        truth_dir=root / "truth",
-        fmt="ndjson",
-    )
-    lines = [
-        line
-        for path in sorted(summary.files)
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
-    assert len(lines) == summary.events > 1000
+    lines = simulated_lines(tmp_path_factory.mktemp("business"), CUSTOMERS, MONTHS, SEED)
+    assert len(lines) > 1000
     return lines
 
 
