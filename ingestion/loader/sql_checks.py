@@ -328,15 +328,23 @@ _INFINITE_NUMBER = f"""list_bool_or(list_transform(
     regexp_extract_all({_OUTSIDE_STRINGS}, '-?[0-9]+(?:[.][0-9]+)?(?:[eE][-+]?[0-9]+)?'),
     lambda n: isinf(try_cast(n as double))))"""
 ORJSON_MAX_DEPTH = 1024
+# The fold carries (deepest so far, depth now) packed in one BIGINT: deepest * base + now. The
+# base is above any depth a line within the line-length limit can reach, and base² fits BIGINT.
+_DEPTH_BASE = 10**8
 _TOO_DEEP = f"""list_reduce(
     list_transform(string_split(regexp_replace({_OUTSIDE_STRINGS}, '[^\\[\\]{{}}]', '', 'g'), ''),
                    lambda c: case when c in ('[', '{{') then 1 else -1 end),
-    lambda acc, x: greatest(acc // 1000000, acc % 1000000 + x) * 1000000 + acc % 1000000 + x,
-    0) // 1000000 > {ORJSON_MAX_DEPTH}"""
+    lambda acc, x: greatest(acc // {_DEPTH_BASE}, acc % {_DEPTH_BASE} + x) * {_DEPTH_BASE}
+                   + acc % {_DEPTH_BASE} + x,
+    0::bigint) // {_DEPTH_BASE} > {ORJSON_MAX_DEPTH}"""
+# DuckDB also reads the literals inf, infinity and nan (any case, with a minus) as numbers.
+_NON_FINITE_LITERAL = r"(?i)(?:^|[:,\[])[ \t\n\r]*-?(?:inf|infinity|nan)[ \t\n\r]*(?:[,}\]]|$)"
 # CASE evaluates the exact tests only on the rows the cheap ones select (AND would not).
 _UNREADABLE_BY_ORJSON = f"""case
       when regexp_matches(text, {_lit(_LONG_NUMBER)}) then {_INFINITE_NUMBER}
       else false end
+    or case when regexp_matches(text, '(?i)(inf|nan)')
+            then regexp_matches({_OUTSIDE_STRINGS}, {_lit(_NON_FINITE_LITERAL)}) else false end
     or case when length(text) > {2 * ORJSON_MAX_DEPTH} then {_TOO_DEEP} else false end"""
 
 

@@ -140,7 +140,7 @@ CASES = [
         "deeply nested brackets",
         "nested.ndjson",
         lambda: ndjson(line(), b"[" * 2000 + b"]" * 2000, b"{" * 3000, line()),
-        {1: LOADED, 2: "not_an_object", 3: "malformed_json", 4: LOADED},
+        {1: LOADED, 2: "malformed_json", 3: "malformed_json", 4: LOADED},
     ),
     Case(
         "more lines than the limit",
