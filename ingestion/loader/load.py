@@ -408,6 +408,15 @@ def _commonest_failure(con: duckdb.DuckDBPyConnection) -> str:
     return f"; commonest: {reason} ({n:,} lines, the first at line {first:,})"
 
 
+# What a value inside a file can make DuckDB raise while it is judged. A validator that fails
+# on some line must not stop the other files: the file is reported and stays where it is.
+_DATA_ERRORS = (
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    duckdb.InvalidInputException,
+)
+
+
 def ingest(
     con: duckdb.DuckDBPyConnection,
     paths: list[Path],
@@ -425,5 +434,9 @@ def ingest(
             result = load_file(con, path, now=now, clock_skew=clock_skew, limits=limits)
         except InputError as exc:
             result = FileResult(str(path), None, error=True, detail=str(exc))
+        except _DATA_ERRORS as exc:  # the batch rolled back: nothing of the file is loaded
+            first = str(exc).splitlines()[0]
+            detail = f"{path}: not validated, left for the next run ({type(exc).__name__}: {first})"
+            result = FileResult(str(path), None, error=True, detail=detail)
         report.files.append(result)
     return report

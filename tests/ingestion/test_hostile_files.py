@@ -411,3 +411,37 @@ def test_an_open_quote_costs_one_csv_row_not_the_rest_of_the_file():
     assert [(line_no, text) for line_no, text, _ in rows.refused] == [(2, '1,"open')]
     assert rows.refused[0][2].startswith("malformed_row|")
     assert rows.line_no == list(range(3, MAX_ROW_LINES + 53)) and rows.rows[0] == ["a", "b"]
+
+
+def test_a_validator_failure_on_one_file_leaves_it_for_the_next_run_and_loads_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Should the batch validator itself fail on some value (as a 2,000-deep line once made it
+    overflow), that file is reported and left in place with nothing of it written, and the
+    files beside it load; once the validator works, the next ingest loads it."""
+    import ingestion.loader.load as load
+
+    (tmp_path / "a_bad.ndjson").write_bytes(ndjson(line(event_id="bad-1")))
+    (tmp_path / "b_good.ndjson").write_bytes(ndjson(line(event_id="good-1")))
+    real = load.load_batch
+
+    def failing(con, lines, source, **kw):
+        if source.endswith("a_bad.ndjson"):
+            raise duckdb.OutOfRangeException("Overflow in multiplication of INT32")
+        return real(con, lines, source, **kw)
+
+    con = connect(tmp_path / "w.duckdb")
+    monkeypatch.setattr(load, "load_batch", failing)
+    report = ingest(con, [tmp_path])
+    assert [Path(f.path).name for f in report.errors] == ["a_bad.ndjson"]
+    assert "not validated" in report.errors[0].detail
+    assert con.execute("select event_id from raw.events").fetchall() == [("good-1",)]
+    assert con.execute("select count(*) from raw.load_ledger").fetchone()[0] == 1
+    monkeypatch.setattr(load, "load_batch", real)
+    again = ingest(con, [tmp_path])
+    assert not again.errors and again.loaded == 1
+    assert sorted(r[0] for r in con.execute("select event_id from raw.events").fetchall()) == [
+        "bad-1",
+        "good-1",
+    ]
+    con.close()
