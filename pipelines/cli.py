@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -240,14 +241,23 @@ def serve_app(settings, port: int, core_port: int | None = None) -> int:
         )  # fmt: skip
     cmd = streamlit_command(port, settings.host)
     print(f"dashboards on {settings.local_url(port)} (Ctrl+C to stop)")
+    # A service manager stops us with SIGTERM: end through `finally`, taking the servers along
+    # (by default SIGTERM ends Python at once and left the dashboards and the API running).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    app = subprocess.Popen(cmd, env=env)
     try:
-        return subprocess.call(cmd, env=env)
+        return app.wait()
     except KeyboardInterrupt:
         return 0
     finally:
-        if core is not None:
-            core.terminate()
-            core.wait(timeout=30)
+        for server in (app, core):
+            if server is not None and server.poll() is None:
+                server.terminate()
+                server.wait(timeout=30)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def cmd_app(args: argparse.Namespace) -> int:

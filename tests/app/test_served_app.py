@@ -56,3 +56,18 @@ def test_the_metrics_endpoint_does_not_answer(app_url: str, path: str) -> None:
     response = httpx.get(app_url + path)
     assert response.status_code == 404 and "cache_memory_bytes" not in response.text
     assert httpx.get(app_url + "/").status_code == 200  # the dashboards still are
+
+
+def test_stopping_churniq_app_stops_the_dashboards(tmp_path: Path, monkeypatch_module) -> None:
+    """A service manager stops `churniq app` with SIGTERM; the Streamlit server it started must
+    stop with it (it used to keep serving, orphaned, on the port)."""
+    import time
+
+    port = free_port()
+    churniq = Path(sys.executable).with_name("churniq")
+    with served(tmp_path, port, [str(churniq), "app", "--port", str(port)]) as url:
+        httpx.get(f"{url}/_stcore/health").raise_for_status()
+    deadline = time.time() + 20
+    while listening(port) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not listening(port)
