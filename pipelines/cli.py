@@ -243,7 +243,7 @@ def serve_app(settings, port: int, core_port: int | None = None) -> int:
     print(f"dashboards on {settings.local_url(port)} (Ctrl+C to stop)")
     # A service manager stops us with SIGTERM: end through `finally`, taking the servers along
     # (by default SIGTERM ends Python at once and left the dashboards and the API running).
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     app = subprocess.Popen(cmd, env=env)
     try:
         return app.wait()
@@ -254,6 +254,7 @@ def serve_app(settings, port: int, core_port: int | None = None) -> int:
             if server is not None and server.poll() is None:
                 server.terminate()
                 server.wait(timeout=30)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

@@ -29,16 +29,18 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """The commands `churniq app`/`demo` would start, and the address `core serve` would bind."""
     started: dict[str, list[str]] = {}
 
-    class Popen:  # the core API beside the demo's dashboards
+    class Popen:  # the dashboards, and the core API beside the demo's dashboards
         def __init__(self, cmd: list[str], **kw) -> None:
-            started["core"] = cmd
+            started["app" if "streamlit" in cmd else "core"] = cmd
+
+        def poll(self) -> int:
+            return 0
 
         def terminate(self) -> None: ...
-        def wait(self, timeout: float) -> int:
+        def wait(self, timeout: float | None = None) -> int:
             return 0
 
     monkeypatch.setattr(cli.subprocess, "Popen", Popen)
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kw: started.update(app=cmd) or 0)
     import core.api.serve
 
     monkeypatch.setattr(
