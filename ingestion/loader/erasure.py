@@ -30,6 +30,8 @@ import duckdb
 from ingestion.contract.events import EVENT_MODELS
 from ingestion.contract.personal import PERSONAL_ATTRIBUTES, kept_keys
 
+from .warehouse import transaction
+
 __all__ = ["PERSONAL_ATTRIBUTES", "comparable_data", "find_erased", "scrub_erased"]
 
 ERASED = "erased"  # the temp table of the batch's erased customers
@@ -160,17 +162,11 @@ def scrub_all_erased(con: duckdb.DuckDBPyConnection, pending_only: bool = False)
         if pending_only
         else ""
     )
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(
             f"""create or replace temp table {ERASED} as select distinct customer_id
                 from raw.events where event_type = 'customer.erased' {pending}"""
         )
         n = scrub_erased(con)
         con.execute(f"drop table {ERASED}")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("checkpoint")
     return n

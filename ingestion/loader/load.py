@@ -30,6 +30,7 @@ from .erasure import ERASED, comparable_data, find_erased, scrub_erased
 from .errors import FileRejected, InputError
 from .readers import Limits, file_format, read_lines, too_large
 from .sql_checks import validation_sql
+from .warehouse import transaction
 
 
 @dataclass
@@ -178,15 +179,9 @@ def quarantine_file(
 ) -> FileResult:
     """Quarantine a whole file in one transaction: one `raw.quarantine` row (line 0, no text)
     and its ledger row."""
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         result = _quarantine_whole(con, _batch_id(started), source, why, started)
         _ledger(con, result, digest, size, fmt, started)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("checkpoint")
     return result
 
 

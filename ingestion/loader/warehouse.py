@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -73,6 +74,20 @@ create table if not exists raw.erasures_maintained (
     maintained_at timestamp not null
 );
 """
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction, committed when the block ends and rolled back when it raises; the
+    warehouse is checkpointed after a commit (DESIGN.md: CHECKPOINT after each load)."""
+    con.execute("begin transaction")
+    try:
+        yield
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("checkpoint")
 
 
 def connect(path: Path, memory_limit: str | None = None, threads: int | None = None):
