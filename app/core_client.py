@@ -18,9 +18,10 @@ from typing import Any
 
 import httpx
 
+from foundation.home import Home
+
 URL_ENV = "CHURNIQ_CORE_API_URL"
 KEY_ENV = "CHURNIQ_CORE_API_KEY"
-CONNECTION_FILE = "core_api.json"
 TIMEOUT_SECONDS = 60.0  # a launch writes one row per member
 
 
@@ -38,7 +39,7 @@ class CoreConnection:
 
 
 def connection_path(home: Path) -> Path:
-    return home / CONNECTION_FILE
+    return Home(home).core_api
 
 
 def save_connection(home: Path, url: str, key: str) -> Path:

@@ -17,7 +17,6 @@ pages then show :func:`app.components.empty_state`.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,8 +27,8 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-SERVING_FILE = "serving.duckdb"
-DEFAULT_HOME = ".churniq"
+from foundation.home import Home
+from foundation.settings import get_settings
 
 #: Columns of ``marts.metrics_monthly_by_segment`` that may be summed across segments.
 ADDITIVE_COLUMNS: tuple[str, ...] = (
@@ -104,12 +103,17 @@ class SnapshotMeta:
 
 
 def home() -> Path:
-    """``$CHURNIQ_HOME``, default ``./.churniq`` under the working directory."""
-    return Path(os.environ.get("CHURNIQ_HOME") or DEFAULT_HOME)
+    """The home folder of the settings (``$CHURNIQ_HOME``, default ``./.churniq``)."""
+    return get_settings().home
+
+
+def paths() -> Home:
+    """The layout of the home folder."""
+    return Home(home())
 
 
 def serving_path() -> Path:
-    return home() / SERVING_FILE
+    return paths().serving
 
 
 def current_source() -> Source | None:

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from app.data import Source, _query, columns, home, tables
+from foundation.home import Home
 from models.checks import population_stability
 
 RUNS_TABLE = "ml.model_runs"
@@ -27,7 +28,6 @@ BACKTESTS_TABLE = "ml.backtests"
 CALIBRATION_TABLE = "ml.calibration_curves"
 HISTORY_TABLE = "ml.score_history"
 SCORES_TABLE = "ml.churn_scores"
-TRUTH_DIR = "ground_truth"
 #: Most scorings the drift section reads (the latest ones).
 MAX_SCORINGS = 12
 
@@ -226,7 +226,7 @@ class TruthFiles:
 def truth_files(root: Path | None = None) -> TruthFiles | None:
     """The newest simulation's ground truth under ``$CHURNIQ_HOME/ground_truth/``; None on real
     data (no such files)."""
-    folder = (root or home()) / TRUTH_DIR
+    folder = Home(root or home()).ground_truth
     try:
         monthly = sorted(
             folder.glob("*-customer_month_truth.parquet"), key=lambda p: p.stat().st_mtime_ns

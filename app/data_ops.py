@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from app.data import Source, _query, home, tables
-from ingestion.loader.replay import (
+from foundation.replay_requests import (
     REASON_CODES,
     ReplayRequest,
     pending_requests,

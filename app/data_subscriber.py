@@ -408,7 +408,7 @@ def champion_artifact(source: Source) -> Path | None:
     )
     if df is None or df.empty:
         return None
-    path = data.home() / "models" / Path(str(df["artifact"].iloc[0])).name
+    path = data.paths().models / Path(str(df["artifact"].iloc[0])).name
     return path if path.is_file() else None
 
 

@@ -25,10 +25,11 @@ import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from foundation.home import Home
+
 ROLES = ("viewer", "retention", "admin")
 #: The weakest role that may take subscriber rows out of the app (exports, table downloads).
 EXPORT_ROLE = "retention"
-USERS_FILE = "app_users.json"
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
 _N, _R, _P = 2**14, 8, 1
 #: The "password hash" of users who sign in only through OpenID Connect (no password matches).
@@ -76,7 +77,7 @@ class User:
 
 
 def users_path(home: Path) -> Path:
-    return home / USERS_FILE
+    return Home(home).app_users
 
 
 def load_users(home: Path) -> dict[str, User]:

@@ -5,7 +5,7 @@
 Ours validates every event against the contract (reason codes, quarantine), deduplicates by
 event_id against the warehouse, writes the ledger and checkpoints. Baselines: (1) raw DuckDB
 copying the same files into a table with no validation at all (the floor), (2) the obvious
-Python loop validating each event with pydantic (`ingestion.contract.validate_line`), timed on
+Python loop validating each event with pydantic (`foundation.contract.validate_line`), timed on
 a sample and extrapolated. Target: at least 300k events/s on 2 cores.
 """
 
@@ -32,7 +32,7 @@ print(con.execute("select count(*) from events").fetchall()[0][0])
 
 
 def pydantic_rate(events_dir: Path, sample: int = 50_000) -> float:
-    from ingestion.contract import validate_line
+    from foundation.contract import validate_line
 
     path = sorted(events_dir.glob("*.ndjson"))[0]
     lines = []

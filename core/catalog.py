@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ingestion.contract.types import CURRENCIES
+from foundation.contract.types import CURRENCIES
 
 from .errors import Conflict, InvalidInput, NotFound
 from .periods import months_in, parse_duration

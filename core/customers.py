@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ingestion.contract.types import COUNTRIES
+from foundation.contract.types import COUNTRIES
 
 from .errors import Conflict, InvalidInput, NotFound
 from .ids import new_id

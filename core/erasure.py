@@ -5,7 +5,7 @@ bytes a database keeps after an update.
   name the customer are deleted (`core.api.idempotency.forget_customer`).
 - Once the warehouse has loaded a customer's `customer.erased` (so every earlier event of the
   customer has been read from the outbox), `scrub_outbox` rewrites their envelopes with only
-  the keys an erased customer's event keeps (`ingestion.contract.personal`). Not earlier: an
+  the keys an erased customer's event keeps (`foundation.contract.personal`). Not earlier: an
   envelope scrubbed before it is read would reach the warehouse invalid.
 - `compact` rewrites the database so that the blanked values are gone from its files too:
   SQLite `VACUUM` then `wal_checkpoint(TRUNCATE)` (the WAL would keep the old pages);
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, bindparam, inspect, select, update
 from sqlalchemy.orm import Session
 
-from ingestion.contract.personal import scrub_payload
+from foundation.contract.personal import scrub_payload
 
 from .schema import OUTBOX, Customer
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from dateutil.relativedelta import relativedelta
 
-from ingestion.contract.types import DURATION_PATTERN
+from foundation.contract.types import DURATION_PATTERN
 
 from .errors import InvalidInput
 

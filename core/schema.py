@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ingestion.contract.outbox import outbox_table
+from foundation.contract.outbox import outbox_table
 
 # an auto-incrementing big integer that SQLite accepts as its rowid alias
 BigId = BigInteger().with_variant(Integer(), "sqlite")

@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingestion.contract import SCHEMA_VERSION, validate_event
+from foundation.contract import SCHEMA_VERSION, validate_event
 
 from .clock import Clock, SystemClock
 from .db import make_engine

@@ -18,7 +18,7 @@ import pyarrow as pa
 from babel.numbers import get_currency_precision
 from currency_converter import CurrencyConverter, RateNotFoundError
 
-from ingestion.contract.types import EARLIEST, LATEST
+from foundation.contract.types import EARLIEST, LATEST
 
 RATE_QUANTUM = Decimal("1e-10")
 

@@ -28,7 +28,8 @@ class UserError(Exception):
 def _settings(args: argparse.Namespace):
     """The settings, with the command line's `--home` and `--host` over the environment's; the
     home is created (or made) owner-only."""
-    from .settings import get_settings, make_private
+    from foundation.home import make_private
+    from foundation.settings import get_settings
 
     given = {k: getattr(args, k, None) for k in ("home", "host")}
     try:
@@ -49,14 +50,14 @@ def warehouse_lock(settings) -> Iterator[None]:
     """Be the only churniq process writing the warehouse, or fail at once with one line (DuckDB
     admits one writer process; a second would die on its lock halfway through a run)."""
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(settings.run_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(settings.paths.run_lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             raise UserError(
-                f"{ANOTHER_RUN} {settings.warehouse} (pid {holder}): wait until it finishes"
+                f"{ANOTHER_RUN} {settings.paths.warehouse} (pid {holder}): wait until it finishes"
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -70,7 +71,7 @@ def warehouse_held(settings, reason: str) -> UserError:
     notebook) has the warehouse open."""
     holder = reason.split("(PID ")[-1].split(")")[0] if "(PID " in reason else "unknown"
     return UserError(
-        f"another process holds the warehouse {settings.warehouse} (pid {holder}): "
+        f"another process holds the warehouse {settings.paths.warehouse} (pid {holder}): "
         "close it or wait until it finishes"
     )
 
@@ -101,11 +102,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from ingestion.loader import connect, ingest
 
     settings = _settings(args)
-    paths = [Path(p) for p in args.paths] or [settings.landing]
+    paths = [Path(p) for p in args.paths] or [settings.paths.landing]
     started = time.perf_counter()
     with warehouse_lock(settings):
         try:
-            con = connect(settings.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
+            con = connect(
+                settings.paths.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads
+            )
         except duckdb.IOException as exc:
             if DUCKDB_LOCK not in str(exc):
                 raise
@@ -132,7 +135,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def dagster_instance_home(settings) -> Path:
     """`<home>/dagster`, with a dagster.yaml that turns Dagster's telemetry off (this machine,
     like many deployments, has no route out, and the notice cluttered every run)."""
-    dagster_home = (settings.home / "dagster").resolve()
+    dagster_home = settings.paths.dagster.resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     if not config.exists() or not config.read_text().strip():
@@ -152,20 +155,17 @@ def _run_job(settings, models: bool) -> dict:
     import dagster as dg
 
     from .dbt_project import prepare_manifest
-    from .settings import temporary_environ
 
     prepare_manifest()
     from .definitions import build_definitions
 
     os.environ["DAGSTER_HOME"] = str(dagster_instance_home(settings))
-    defs = build_definitions(home=str(settings.home.resolve()))
-    # the job's resources read CHURNIQ_* settings; this run's full refresh goes through the env
-    refresh = {"CHURNIQ_FULL_REFRESH": "true"} if settings.full_refresh else {}
+    defs = build_definitions(home=str(settings.home.resolve()), full_refresh=settings.full_refresh)
     selection = None
     if not models:
         keys = defs.resolve_asset_graph().get_all_asset_keys()
         selection = [k for k in keys if k.path[0] != "ml"]
-    with dg.DagsterInstance.get() as instance, temporary_environ(refresh):
+    with dg.DagsterInstance.get() as instance:
         result = defs.resolve_job_def("churniq").execute_in_process(
             instance=instance,
             asset_selection=selection,
@@ -272,8 +272,8 @@ def _simulate_into_landing(args: argparse.Namespace, settings) -> str:
         customers=args.customers,
         months=args.months,
         seed=args.seed,
-        events_dir=settings.landing,
-        truth_dir=settings.ground_truth,
+        events_dir=settings.paths.landing,
+        truth_dir=settings.paths.ground_truth,
         fmt="parquet",
     )
     return (
@@ -438,12 +438,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
     from .dbt_project import DBT_PROJECT_DIR, dbt_vars, prepare_manifest
 
     settings = _settings(args)
-    if not settings.warehouse.exists():
-        raise UserError(f"no warehouse at {settings.warehouse}: run `churniq run` first")
+    if not settings.paths.warehouse.exists():
+        raise UserError(f"no warehouse at {settings.paths.warehouse}: run `churniq run` first")
     prepare_manifest()
-    target = (settings.home / "dbt_docs").resolve()
+    target = settings.paths.dbt_docs.resolve()
     env = os.environ | {
-        "CHURNIQ_WAREHOUSE": str(settings.warehouse.resolve()),
+        "CHURNIQ_WAREHOUSE": str(settings.paths.warehouse.resolve()),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     as_of = settings.as_of.isoformat() if settings.as_of else None
@@ -474,7 +474,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from ingestion.contract import SCHEMA_PATH, write_json_schema
+    from foundation.contract import SCHEMA_PATH, write_json_schema
 
     path = write_json_schema(Path(args.out) if args.out else SCHEMA_PATH)
     print(f"wrote {path}")
@@ -625,7 +625,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_docs)
 
     s = sub.add_parser("schema", help="write the contract's JSON Schema file")
-    s.add_argument("--out", help="path (default: ingestion/contract/contract-v1.schema.json)")
+    s.add_argument("--out", help="path (default: foundation/contract/contract-v1.schema.json)")
     s.set_defaults(func=cmd_schema)
 
     s = sub.add_parser("prepare", help="prepare the dbt manifest (build time)")
@@ -635,9 +635,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from foundation.home import PRIVATE_UMASK
     from ingestion.loader import InputError
-
-    from .settings import PRIVATE_UMASK
 
     args = parser().parse_args(argv)
     umask = os.umask(PRIVATE_UMASK)  # everything this process (and its servers) creates

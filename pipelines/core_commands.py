@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
-from .settings import Settings
+from foundation.settings import Settings
 
 
 class CoreNotReady(Exception):

@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from foundation.settings import Settings, get_settings
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect, ingest
 from ingestion.loader.archives import rewrite_archives
@@ -23,7 +24,6 @@ from ingestion.sources.core_outbox import outbox_frontier, pull_outbox
 
 from .dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR, MANIFEST, dbt_vars
 from .publish import CheckRecord, check_detail, publish, record_checks
-from .settings import Settings, get_settings
 
 RAW_EVENTS = dg.AssetKey(["raw", "events"])
 SERVING = dg.AssetKey(["serving_snapshot"])
@@ -34,14 +34,19 @@ class ChurniqConfig(dg.ConfigurableResource):
     """Where the data lives; defaults from CHURNIQ_* settings."""
 
     home: str = ""
+    full_refresh: bool = False
 
     def settings(self) -> Settings:
-        return get_settings(home=self.home) if self.home else get_settings()
+        given = {"home": self.home} if self.home else {}
+        settings = get_settings(**given)
+        if self.full_refresh:
+            settings = settings.model_copy(update={"full_refresh": True})
+        return settings
 
 
 def _warehouse(settings: Settings):
     return connect(
-        settings.warehouse,
+        settings.paths.warehouse,
         memory_limit=settings.duckdb_memory_limit,
         threads=settings.duckdb_threads,
     )
@@ -86,8 +91,8 @@ def _recorded(
 
 
 def landing_files(settings: Settings) -> list:
-    settings.landing.mkdir(parents=True, exist_ok=True)
-    return expand_paths([settings.landing])
+    settings.paths.landing.mkdir(parents=True, exist_ok=True)
+    return expand_paths([settings.paths.landing])
 
 
 @dg.asset(
@@ -118,7 +123,7 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
     for result, path in zip(report.files, files, strict=True):
         if result.error:
             continue
-        target = settings.archive / (result.batch_id or "unknown") / path.name
+        target = settings.paths.archive / (result.batch_id or "unknown") / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(path), target)
     for result in report.rejected + report.errors:
@@ -126,7 +131,8 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
     # archived files holding lines of erased customers: rewritten without them
     moved = [r.batch_id for r in report.files if r.batch_id]
     archives = _in_warehouse(
-        settings, lambda c: rewrite_archives(c, settings.archive, settings.landing, moved)
+        settings,
+        lambda c: rewrite_archives(c, settings.paths.archive, settings.paths.landing, moved),
     )
     if archives.rewritten or archives.dropped:
         context.log.info(
@@ -221,7 +227,7 @@ def churniq_dbt_assets(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, churniq: ChurniqConfig
 ):
     settings = churniq.settings()
-    os.environ["CHURNIQ_WAREHOUSE"] = str(settings.warehouse.resolve())
+    os.environ["CHURNIQ_WAREHOUSE"] = str(settings.paths.warehouse.resolve())
     os.environ["CHURNIQ_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     os.environ["CHURNIQ_DUCKDB_THREADS"] = str(settings.duckdb_threads)
     as_of = settings.as_of.isoformat() if settings.as_of else None
@@ -304,7 +310,7 @@ def ml_churn_model(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
 
     settings = churniq.settings()
     try:
-        result = _in_warehouse(settings, lambda con: train(con, settings.home / "models"))
+        result = _in_warehouse(settings, lambda con: train(con, settings.paths.models))
     except LookupError as why:  # not enough labelled history yet
         context.log.warning(f"churn model not trained: {why}")
         return dg.MaterializeResult(metadata={"trained": False, "why": str(why)})
@@ -326,7 +332,7 @@ def ml_churn_scores(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     from models.training import score_and_publish
 
     settings = churniq.settings()
-    meta = _in_warehouse(settings, lambda con: score_and_publish(con, settings.home / "models"))
+    meta = _in_warehouse(settings, lambda con: score_and_publish(con, settings.paths.models))
     context.log.info(f"scored {meta['scored']:,} subscribers with {meta['model_version']}")
     return dg.MaterializeResult(metadata={k: v for k, v in meta.items() if v is not None})
 
@@ -343,7 +349,7 @@ def _score_drift(churniq: ChurniqConfig) -> dg.AssetCheckResult:
 
     from models.checks import population_stability
 
-    con = duckdb.connect(str(churniq.settings().warehouse), read_only=True)
+    con = duckdb.connect(str(churniq.settings().paths.warehouse), read_only=True)
     try:
         history = con.execute(
             "select scored_at, bin, customers from ml.score_history order by scored_at, bin"
@@ -376,7 +382,10 @@ def _score_drift(churniq: ChurniqConfig) -> dg.AssetCheckResult:
 def serving_snapshot(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     settings = churniq.settings()
     snap = publish(
-        settings.warehouse, settings.serving, settings.reporting_currency, run_id=context.run_id
+        settings.paths.warehouse,
+        settings.paths.serving,
+        settings.reporting_currency,
+        run_id=context.run_id,
     )
     context.log.info(f"published snapshot {snap.version} with {len(snap.tables)} tables")
     return dg.MaterializeResult(
@@ -396,7 +405,7 @@ def _mrr_bridge_balances(churniq: ChurniqConfig) -> dg.AssetCheckResult:
     import duckdb
 
     settings = churniq.settings()
-    con = duckdb.connect(str(settings.serving), read_only=True)
+    con = duckdb.connect(str(settings.paths.serving), read_only=True)
     try:
         rows = con.execute(
             """select month, mrr - coalesce(lag(mrr) over (order by month), 0)
@@ -513,7 +522,7 @@ daily_schedule = dg.ScheduleDefinition(
 )
 
 
-def build_definitions(home: str | None = None) -> dg.Definitions:
+def build_definitions(home: str | None = None, full_refresh: bool = False) -> dg.Definitions:
     settings = get_settings(home=home) if home else get_settings()
     return dg.Definitions(
         assets=[
@@ -538,6 +547,6 @@ def build_definitions(home: str | None = None) -> dg.Definitions:
                 profiles_dir=str(DBT_PROJECT_DIR),
                 dbt_executable=str(DBT_EXECUTABLE),
             ),
-            "churniq": ChurniqConfig(home=str(settings.home.resolve())),
+            "churniq": ChurniqConfig(home=str(settings.home.resolve()), full_refresh=full_refresh),
         },
     )

@@ -23,12 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.erasure import Compaction, compact, scrub_outbox
+from foundation.settings import Settings
 from ingestion.loader import connect
 from ingestion.loader.archives import ArchiveReport, rewrite_archives
 from ingestion.loader.erasure import scrub_all_erased
 from ingestion.loader.warehouse import compact as compact_warehouse
-
-from .settings import Settings
 
 
 @dataclass
@@ -56,7 +55,7 @@ class MaintenanceReport:
 
 
 def _warehouse(settings: Settings):
-    return connect(settings.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
+    return connect(settings.paths.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
 
 
 def _pending_erasures(settings: Settings, report: MaintenanceReport) -> list[str]:
@@ -64,7 +63,7 @@ def _pending_erasures(settings: Settings, report: MaintenanceReport) -> list[str
     events scrubbed once more, and their archives rewritten, on the way)."""
     con = _warehouse(settings)
     try:
-        report.archives = rewrite_archives(con, settings.archive, settings.landing)
+        report.archives = rewrite_archives(con, settings.paths.archive, settings.paths.landing)
         pending = [
             r[0]
             for r in con.execute(
@@ -76,7 +75,7 @@ def _pending_erasures(settings: Settings, report: MaintenanceReport) -> list[str
         ]
         if pending:
             scrub_all_erased(con, pending_only=True)
-            again = rewrite_archives(con, settings.archive, settings.landing)
+            again = rewrite_archives(con, settings.paths.archive, settings.paths.landing)
             report.archives.rewritten += again.rewritten
             report.archives.dropped += again.dropped
         con.execute("checkpoint")
@@ -123,7 +122,7 @@ def maintain_after_erasures(settings: Settings, *, always_core: bool = False) ->
     """The maintenance step (see the module's docstring). `always_core` compacts the core
     database even without a new erasure (`churniq core maintain`)."""
     report = MaintenanceReport()
-    if settings.warehouse.exists():
+    if settings.paths.warehouse.exists():
         report.customers = _pending_erasures(settings, report)
     if report.customers or always_core:
         report.outbox_scrubbed, report.core = maintain_core(settings, report.customers)
@@ -137,7 +136,7 @@ def maintain_after_erasures(settings: Settings, *, always_core: bool = False) ->
         )
 
     report.warehouse_bytes_saved = compact_warehouse(
-        settings.warehouse,
+        settings.paths.warehouse,
         in_copy=mark_maintained,
         memory_limit=settings.duckdb_memory_limit,
         threads=settings.duckdb_threads,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from .settings import Settings
+from foundation.settings import Settings
 
 
 class QuarantineError(Exception):
@@ -42,23 +42,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _open(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
     from ingestion.loader import connect
 
-    if not settings.warehouse.exists():
-        raise QuarantineError(f"no warehouse at {settings.warehouse}: run `churniq run` first")
+    if not settings.paths.warehouse.exists():
+        raise QuarantineError(
+            f"no warehouse at {settings.paths.warehouse}: run `churniq run` first"
+        )
     try:
         if read_only:
-            return duckdb.connect(str(settings.warehouse), read_only=True)
-        return connect(settings.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
+            return duckdb.connect(str(settings.paths.warehouse), read_only=True)
+        return connect(
+            settings.paths.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads
+        )
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise QuarantineError(
-                f"the warehouse {settings.warehouse} is in use (a pipeline run?): "
+                f"the warehouse {settings.paths.warehouse} is in use (a pipeline run?): "
                 "try again when it has finished"
             ) from None
         raise
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    from ingestion.loader.replay import check_reasons, open_quarantine, pending_requests
+    from foundation.replay_requests import check_reasons, pending_requests
+    from ingestion.loader.replay import open_quarantine
 
     reasons = check_reasons(args.reason)
     con = _open(settings, read_only=True)
@@ -87,7 +92,8 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from ingestion.loader.replay import ReplayRequest, check_reasons, replay_and_record
+    from foundation.replay_requests import ReplayRequest, check_reasons
+    from ingestion.loader.replay import replay_and_record
 
     reasons = check_reasons(args.reason)
     now = datetime.now(UTC).replace(tzinfo=None)

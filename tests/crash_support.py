@@ -26,7 +26,7 @@ from pathlib import Path
 import duckdb
 import orjson
 
-from ingestion.contract.validate import validate_line
+from foundation.contract.validate import validate_line
 from ingestion.loader import connect
 from ingestion.sources.core_outbox import SOURCE as OUTBOX_SOURCE
 from pipelines.dbt_project import dbt_vars
@@ -126,7 +126,7 @@ def write_outbox(url: str, envelopes: list[str]) -> None:
     """The core's outbox holding `envelopes`, committed in a few transactions."""
     import sqlalchemy as sa
 
-    from ingestion.contract.outbox import outbox_table
+    from foundation.contract.outbox import outbox_table
 
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     table = outbox_table(sa.MetaData())

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import temporary_environ
+
+@contextlib.contextmanager
+def temporary_environ(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a block (dbt reads its profile from it)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
 
 PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from foundation.settings import get_settings
 from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
-from pipelines.settings import get_settings
 
 
 def simulated_lines(root: Path, customers: int, months: int, seed: int) -> list[str]:
@@ -38,8 +38,8 @@ def simulated_home(home: Path, customers: int, months: int, seed: int) -> Path:
         customers=customers,
         months=months,
         seed=seed,
-        events_dir=settings.landing,
-        truth_dir=settings.ground_truth,
+        events_dir=settings.paths.landing,
+        truth_dir=settings.paths.ground_truth,
     )
     meta = run_pipeline(settings)
     assert all(meta["checks"].values()), meta["checks"]

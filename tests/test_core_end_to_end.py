@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from core.clock import FixedClock
 from core.schema import OUTBOX
 from core.unit import Core
+from foundation.settings import get_settings
 from pipelines.cli import main
-from pipelines.settings import get_settings
 from tests.core.api_support import (
     CARD_OK,
     CARD_RETRY_RECOVERS,

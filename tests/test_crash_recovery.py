@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from foundation.settings import get_settings
 from ingestion.loader import connect
 from pipelines.cli import run_pipeline
 from pipelines.publish import publish
-from pipelines.settings import get_settings
 from tests.crash_support import (
     REPO,
     assert_reconciled,

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from foundation.settings import get_settings
 from pipelines.cli import run_pipeline
-from pipelines.settings import get_settings
 from tests.dbt_support import all_marts
 from tests.pipeline_support import simulated_home
 from tests.reference.compare import MONTHLY_COUNTS, diff_monthly, mart_monthly
@@ -35,7 +35,7 @@ def test_marts_match_the_independent_reference(home: Path):
 
 def test_landing_is_archived_and_a_rerun_changes_nothing(home: Path):
     settings = get_settings(home=home)
-    assert not list(settings.landing.glob("*.parquet"))
+    assert not list(settings.paths.landing.glob("*.parquet"))
     before = all_marts(home / "serving.duckdb")
     meta = run_pipeline(settings)
     assert meta["raw/events"]["loaded"] == 0
@@ -74,13 +74,13 @@ def test_marts_are_the_same_whatever_the_order_and_batching(home: Path, tmp_path
     shuffled = lines + rng.sample(lines, len(lines) // 20)  # some events arrive twice
     rng.shuffle(shuffled)
     other = get_settings(home=tmp_path / "other")
-    other.landing.mkdir(parents=True)
+    other.paths.landing.mkdir(parents=True)
     cuts = sorted(rng.sample(range(1, len(shuffled)), 6))
     for i, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(shuffled)], strict=True)):
-        (other.landing / f"part-{i}.ndjson").write_text("\n".join(shuffled[a:b]) + "\n")
+        (other.paths.landing / f"part-{i}.ndjson").write_text("\n".join(shuffled[a:b]) + "\n")
     meta = run_pipeline(other, models=False)  # the marts are what is compared
     assert meta["raw/events"]["loaded"] == len(lines)
-    assert all_marts(home / "serving.duckdb") == all_marts(other.serving)
+    assert all_marts(home / "serving.duckdb") == all_marts(other.paths.serving)
 
 
 # Phrases of METRICS.md that each metric's documentation must carry.
@@ -145,13 +145,13 @@ def test_late_events_in_a_later_run_give_the_same_marts(home: Path, tmp_path: Pa
     rng.shuffle(lines)
     first, late = lines[: len(lines) * 7 // 10], lines[len(lines) * 7 // 10 :]
     other = get_settings(home=tmp_path / "two-runs")
-    other.landing.mkdir(parents=True)
-    (other.landing / "first.ndjson").write_text("\n".join(first) + "\n")
+    other.paths.landing.mkdir(parents=True)
+    (other.paths.landing / "first.ndjson").write_text("\n".join(first) + "\n")
     run_pipeline(other, models=False)  # the marts are what is compared
-    (other.landing / "late.ndjson").write_text("\n".join(late) + "\n")
+    (other.paths.landing / "late.ndjson").write_text("\n".join(late) + "\n")
     meta = run_pipeline(other, models=False)
     assert meta["raw/events"]["loaded"] == len(late)
-    assert all_marts(home / "serving.duckdb") == all_marts(other.serving)
+    assert all_marts(home / "serving.duckdb") == all_marts(other.paths.serving)
 
 
 def test_survival_curves_and_cohort_projections_are_published(home: Path):

@@ -24,8 +24,8 @@ import pytest
 from core import subscriptions, support
 from core.migrate import upgrade
 from core.unit import Core
+from foundation.settings import get_settings
 from pipelines.cli import run_pipeline
-from pipelines.settings import get_settings
 from tests.core.api_support import CARD_OK, MONTHLY, client, make_key, ok
 
 pytestmark = pytest.mark.slow
@@ -149,7 +149,7 @@ def test_an_erased_customer_leaves_no_personal_value_in_any_file(tmp_path: Path)
     home = tmp_path / "home"
     settings = get_settings(home=home)
     erased_id, control_id, (core, api) = build_core(settings.core_url)
-    write_landing(settings.landing, erased_id, control_id)
+    write_landing(settings.paths.landing, erased_id, control_id)
     try:
         # the Dagster job of `churniq run`, without the churn models (two customers train none)
         meta = run_pipeline(settings, models=False)

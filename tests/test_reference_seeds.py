@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from foundation.settings import get_settings
 from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
-from pipelines.settings import get_settings
 from tests.reference.compare import diff_monthly, diff_movements, mart_monthly, mart_movements
 from tests.reference.metrics import Reference, compute
 
@@ -39,13 +39,13 @@ def business(request, tmp_path_factory) -> tuple[Path, Reference]:
         customers=customers,
         months=months,
         seed=seed,
-        events_dir=settings.landing,
-        truth_dir=settings.ground_truth,
+        events_dir=settings.paths.landing,
+        truth_dir=settings.paths.ground_truth,
     )
     meta = run_pipeline(settings, models=False)  # the marts are what is compared
     failed = [name for name, passed in meta["checks"].items() if not passed]
     assert not failed, failed
-    return settings.serving, compute(str(settings.warehouse))
+    return settings.paths.serving, compute(str(settings.paths.warehouse))
 
 
 def test_reference_is_not_trivial(business):

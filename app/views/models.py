@@ -298,7 +298,7 @@ def render_truth(source: data.Source, best: pd.Series | None) -> None:
     truth = dm.truth_files()
     if truth is None:
         st.info(
-            f"No ground truth: `{data.home() / dm.TRUTH_DIR}` holds no simulator files. Real data "
+            f"No ground truth: `{data.paths().ground_truth}` holds no simulator files. Real data "
             "has no known true churn probability; the backtests above are the measure of quality."
         )
         return

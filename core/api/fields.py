@@ -19,7 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from ingestion.contract.types import COUNTRIES, CURRENCIES, DURATION_PATTERN, EARLIEST, LATEST
+from foundation.contract.types import COUNTRIES, CURRENCIES, DURATION_PATTERN, EARLIEST, LATEST
 
 from ..errors import InvalidInput
 from ..periods import add_duration

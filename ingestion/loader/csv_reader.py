@@ -15,7 +15,7 @@ import csv
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ingestion.contract import Reason
+from foundation.contract import Reason
 
 from .errors import FileRejected
 

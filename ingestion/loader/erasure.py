@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import duckdb
 
-from ingestion.contract.events import EVENT_MODELS
-from ingestion.contract.personal import PERSONAL_ATTRIBUTES, kept_keys
+from foundation.contract.events import EVENT_MODELS
+from foundation.contract.personal import PERSONAL_ATTRIBUTES, kept_keys
 
 from .warehouse import transaction
 

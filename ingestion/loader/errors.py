@@ -3,7 +3,7 @@ whole."""
 
 from __future__ import annotations
 
-from ingestion.contract import Reason
+from foundation.contract import Reason
 
 
 class InputError(Exception):

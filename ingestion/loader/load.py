@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ingestion.contract import DEFAULT_CLOCK_SKEW, Reason
+from foundation.contract import DEFAULT_CLOCK_SKEW, Reason
 
 from .erasure import ERASED, comparable_data, find_erased, scrub_erased
 from .errors import FileRejected, InputError

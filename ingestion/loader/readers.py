@@ -28,8 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingestion.contract import Reason
-from ingestion.contract.limits import Limits
+from foundation.contract import Reason
+from foundation.contract.limits import Limits
 
 from .csv_reader import read_csv
 from .errors import FileRejected, InputError

@@ -31,11 +31,8 @@ transaction as the replay, and moves the file to `requests/done/`.
 
 from __future__ import annotations
 
-import json
-import os
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,16 +40,19 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingestion.contract import DEFAULT_CLOCK_SKEW, Reason
-from ingestion.contract.reasons import READER_REASONS
+from foundation.contract import DEFAULT_CLOCK_SKEW
+from foundation.contract.reasons import READER_REASONS
+from foundation.replay_requests import (
+    ReplayRequest,
+    archive_request,
+    check_reasons,
+    pending_requests,
+)
 
 from .load import FileResult, load_batch
 
 REPLAY_FORMAT = "replay"  # raw.load_ledger.file_format of replay batches
 REPLAY_SOURCE = "replay"  # raw.load_ledger.source_file of replay batches
-REQUESTS_DIR = "requests"
-DONE_DIR = "done"
-REASON_CODES: tuple[str, ...] = tuple(r.value for r in Reason)
 
 OPS_REPLAY_DDL = """
 create schema if not exists ops;
@@ -99,17 +99,6 @@ class ReplayResult:
             f"{self.attempted:,} quarantined line(s) replayed: {self.loaded:,} loaded, "
             f"{self.duplicates:,} duplicate, {self.still_quarantined:,} still quarantined"
         )
-
-
-def check_reasons(reasons: Sequence[str] | None) -> tuple[str, ...]:
-    """The reason codes, validated; ValueError names an unknown one."""
-    chosen = tuple(dict.fromkeys(r.strip() for r in (reasons or ()) if r.strip()))
-    unknown = [r for r in chosen if r not in REASON_CODES]
-    if unknown:
-        raise ValueError(
-            f"unknown reason code {', '.join(unknown)} (one of: {', '.join(REASON_CODES)})"
-        )
-    return chosen
 
 
 def _where(reasons: Sequence[str], batches: Sequence[str]) -> tuple[str, list[Any]]:
@@ -233,81 +222,6 @@ def replay(
     return result
 
 
-# ---- requests filed by the app -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReplayRequest:
-    """One request file: who asked, when, for which reason codes (empty: every reason)."""
-
-    request_id: str
-    requested_by: str
-    reason_codes: tuple[str, ...]
-    requested_at: str
-    path: Path | None = None
-    error: str | None = None  # set when the file is unreadable or invalid
-
-    def as_json(self) -> str:
-        body = asdict(self)
-        body.pop("path")
-        body.pop("error")
-        body["reason_codes"] = list(self.reason_codes)
-        body["kind"] = "replay"
-        return json.dumps(body, indent=2)
-
-
-def requests_dir(home: Path) -> Path:
-    return Path(home) / REQUESTS_DIR
-
-
-def write_request(
-    home: Path, requested_by: str, reasons: Sequence[str] = (), now: datetime | None = None
-) -> ReplayRequest:
-    """File a replay request atomically (a temporary file renamed into place, so the pipeline
-    never reads half a request). ValueError for an unknown reason code or no user."""
-    if not requested_by:
-        raise ValueError("a replay request must name the user who asks for it")
-    chosen = check_reasons(reasons)
-    at = (now or datetime.now(UTC)).replace(tzinfo=None)
-    request_id = f"replay-{at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:6]}"
-    folder = requests_dir(home)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{request_id}.json"
-    request = ReplayRequest(request_id, requested_by, chosen, at.isoformat(), path)
-    tmp = folder / f".{request_id}.tmp"
-    tmp.write_text(request.as_json())
-    os.replace(tmp, path)
-    return request
-
-
-def read_request(path: Path) -> ReplayRequest:
-    """A request file; an invalid one comes back with `error` set (it is rejected, not lost)."""
-    try:
-        body = json.loads(path.read_text())
-        if not isinstance(body, dict) or body.get("kind") != "replay":
-            raise ValueError("not a replay request")
-        reasons = body.get("reason_codes") or []
-        if not isinstance(reasons, list):
-            raise ValueError("reason_codes must be a list")
-        return ReplayRequest(
-            str(body.get("request_id") or path.stem),
-            str(body.get("requested_by") or ""),
-            check_reasons([str(r) for r in reasons]),
-            str(body.get("requested_at") or ""),
-            path,
-        )
-    except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
-        return ReplayRequest(path.stem, "", (), "", path, error=str(exc).splitlines()[0])
-
-
-def pending_requests(home: Path) -> list[ReplayRequest]:
-    """Requests not executed yet, oldest first."""
-    folder = requests_dir(home)
-    if not folder.is_dir():
-        return []
-    return [read_request(p) for p in sorted(folder.glob("*.json")) if not p.name.startswith(".")]
-
-
 def _outcome_row(
     request: ReplayRequest, status: str, result: ReplayResult, detail: str | None
 ) -> list[Any]:
@@ -335,14 +249,6 @@ def _outcome_row(
 
 def _record(con: duckdb.DuckDBPyConnection, row: list[Any]) -> None:
     con.execute(f"insert into ops.replay_requests values ({', '.join('?' for _ in row)})", row)
-
-
-def _archive(path: Path | None) -> None:
-    if path is None or not path.exists():
-        return
-    done = path.parent / DONE_DIR
-    done.mkdir(exist_ok=True)
-    os.replace(path, done / path.name)
 
 
 def replay_and_record(
@@ -399,7 +305,7 @@ def execute_requests(
             [request.request_id],
         ).fetchall()
         if done:
-            _archive(request.path)
+            archive_request(request.path)
             continue
         if request.error or not request.requested_by:
             status, result = "rejected", ReplayResult()
@@ -407,6 +313,6 @@ def execute_requests(
         else:
             status, result = replay_and_record(con, request, now=now, clock_skew=clock_skew)
         con.execute("checkpoint")
-        _archive(request.path)
+        archive_request(request.path)
         outcomes.append((request, status, result))
     return outcomes

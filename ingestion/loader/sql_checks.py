@@ -2,7 +2,7 @@
 
 Each line is parsed once (`json_transform` into a struct of raw JSON values) and checked field by field in the
 order of the pydantic models, so the first failing rule gives the same reason as
-`ingestion.contract.validate_line` for that event.
+`foundation.contract.validate_line` for that event.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import json
 import re
 from functools import cache
 
-from ingestion.contract import CATALOGUE_EVENT_TYPES, EVENT_MODELS, Reason
-from ingestion.contract.events import Envelope
-from ingestion.contract.schema import FieldRule, field_rules
-from ingestion.contract.types import EARLIEST, LATEST, TIMESTAMP_PATTERN
-from ingestion.contract.validate import EMAIL_PATTERN
+from foundation.contract import CATALOGUE_EVENT_TYPES, EVENT_MODELS, Reason
+from foundation.contract.events import Envelope
+from foundation.contract.schema import FieldRule, field_rules
+from foundation.contract.types import EARLIEST, LATEST, TIMESTAMP_PATTERN
+from foundation.contract.validate import EMAIL_PATTERN
 
 _JSON_TYPES = {
     "string": ("VARCHAR",),

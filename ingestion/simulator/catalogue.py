@@ -12,7 +12,7 @@ from typing import get_args
 
 import numpy as np
 
-from ingestion.contract.events import (
+from foundation.contract.events import (
     CancelReason,
     FailureCode,
     SubscriptionCancelled,
@@ -132,7 +132,7 @@ BLACKFRIDAY_COUPON = 4
 AMOUNT_SCALE = {"EUR": 1.0, "USD": 1.0, "GBP": 1.0, "CHF": 1.0, "JPY": 1.2, "SEK": 10.0}
 
 # --------------------------------------------------------------------------- reasons & codes
-# The code lists are the contract's own (ingestion.contract.events), in its order.
+# The code lists are the contract's own (foundation.contract.events), in its order.
 CANCEL_REASONS = get_args(CancelReason)
 INITIATED_BY = get_args(SubscriptionCancelled.model_fields["initiated_by"].annotation)
 ENDED_REASONS = get_args(SubscriptionEnded.model_fields["ended_reason"].annotation)

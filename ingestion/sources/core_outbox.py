@@ -1,7 +1,7 @@
 """Pull the core's outbox into `raw.events`, exactly once, behind a durable cursor.
 
 The core writes each state change's contract events into its `outbox` table in the same
-transaction as the change (`ingestion.contract.outbox`). This reader moves them into the
+transaction as the change (`foundation.contract.outbox`). This reader moves them into the
 warehouse in batches. Each batch goes through the loader's one path (validation, dedupe by
 event_id, quarantine, ledger; `source_file` = `core-outbox`, `source_line` = `seq`) and the
 cursor row in `raw.source_cursors` is written in the same DuckDB transaction: a reader killed
@@ -39,8 +39,8 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ingestion.contract import DEFAULT_CLOCK_SKEW
-from ingestion.contract.outbox import OUTBOX, outbox_table
+from foundation.contract import DEFAULT_CLOCK_SKEW
+from foundation.contract.outbox import OUTBOX, outbox_table
 from ingestion.loader.load import FileResult, IngestReport, load_batch
 
 SOURCE = "core-outbox"

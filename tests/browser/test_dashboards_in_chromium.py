@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from app.users import save_user
+from foundation.settings import get_settings
 from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
-from pipelines.settings import get_settings
 from tests.browser.shoot import (
     CHROMIUM,
     SHOTS,
@@ -37,8 +37,8 @@ def home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("browser-home")
     settings = get_settings(home=home)
     simulate(
-        customers=300, months=12, seed=5, events_dir=settings.landing,
-        truth_dir=settings.ground_truth,
+        customers=300, months=12, seed=5, events_dir=settings.paths.landing,
+        truth_dir=settings.paths.ground_truth,
     )  # fmt: skip
     run_pipeline(settings)
     save_user(home, "analyst", PASSWORD, "viewer")

@@ -14,7 +14,7 @@ from core.catalog import new_offer_version
 from core.cycle import run_billing_cycle
 from core.errors import Conflict, InvalidInput, InvalidTransition, NotFound, PaymentDeclined
 from core.schema import OUTBOX, Customer, Payment, PaymentMethod, Subscription
-from ingestion.contract import validate_event
+from foundation.contract import validate_event
 from tests.core.builders import CARDS, catalogue, customer, outbox_count
 
 DAY = timedelta(days=1)

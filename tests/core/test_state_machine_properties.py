@@ -26,7 +26,7 @@ from core import entitlements, money, subscriptions
 from core.cycle import run_billing_cycle
 from core.errors import CoreError
 from core.schema import OUTBOX, Payment, Refund, Subscription
-from ingestion.contract import validate_event
+from foundation.contract import validate_event
 from tests.core.builders import CARDS, catalogue, customer
 
 OPERATIONS = (

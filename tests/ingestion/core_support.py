@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from ingestion.contract.outbox import outbox_table
+from foundation.contract.outbox import outbox_table
 
 
 def envelope(event: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ingestion.contract.examples import example
+from foundation.contract.examples import example
 
 NESTED = "[" * 2000 + "]" * 2000
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.contract.examples import example
+from foundation.contract.examples import example
 from ingestion.loader import connect
 from ingestion.loader.archives import rewrite_archives, rewrite_without
 from ingestion.loader.load import load_file

@@ -12,7 +12,7 @@ import jsonschema
 import pyarrow as pa
 import pytest
 
-from ingestion.contract import (
+from foundation.contract import (
     EVENT_MODELS,
     EVENT_TYPES,
     SCHEMA_PATH,
@@ -21,8 +21,8 @@ from ingestion.contract import (
     field_rules,
     validate_line,
 )
-from ingestion.contract.examples import all_examples, example
-from ingestion.contract.schema import render_json_schema
+from foundation.contract.examples import all_examples, example
+from foundation.contract.schema import render_json_schema
 from ingestion.loader.sql_checks import validation_sql
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 from core_support import Core, envelope, make_core
 
-from ingestion.contract.examples import all_examples, example
+from foundation.contract.examples import all_examples, example
 from ingestion.loader import connect, ingest
 from ingestion.loader.load import load_batch
 from ingestion.sources import core_outbox

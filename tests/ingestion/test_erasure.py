@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from ingestion.contract.examples import example
+from foundation.contract.examples import example
 from ingestion.loader import connect
 from ingestion.loader.erasure import PERSONAL_ATTRIBUTES, scrub_all_erased
 from ingestion.loader.load import FileResult, load_batch

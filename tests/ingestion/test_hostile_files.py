@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.contract.examples import example
+from foundation.contract.examples import example
 from ingestion.loader import connect, ingest
 from ingestion.loader.readers import ENVELOPE_COLUMNS, Limits
 from ingestion.loader.replay import replay

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingestion.contract.examples import all_examples, example
+from foundation.contract.examples import all_examples, example
 from ingestion.loader import InputError, connect, ingest
 
 

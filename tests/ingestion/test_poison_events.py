@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ingestion.contract import validate_line
+from foundation.contract import validate_line
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect
 from pipelines.publish import sample_view

@@ -11,15 +11,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.contract.examples import example
+from foundation.contract.examples import example
+from foundation.replay_requests import pending_requests, write_request
 from ingestion.loader import connect, ingest
-from ingestion.loader.replay import (
-    execute_requests,
-    open_quarantine,
-    pending_requests,
-    replay,
-    write_request,
-)
+from ingestion.loader.replay import execute_requests, open_quarantine, replay
 
 EARLY = datetime(2026, 2, 1, tzinfo=UTC)  # the loader's clock at first load
 LATER = datetime(2026, 6, 1, tzinfo=UTC)  # when the replay runs

@@ -16,7 +16,7 @@ import pycountry
 import pytest
 from currency_converter import CurrencyConverter
 
-from ingestion.contract import EVENT_MODELS, field_rules, validate_line
+from foundation.contract import EVENT_MODELS, field_rules, validate_line
 from ingestion.simulator import SimulationSummary, simulate
 
 START = date(2023, 11, 1)  # well in the past, whatever the clock says

@@ -18,10 +18,10 @@ import pyarrow as pa
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ingestion.contract import EVENT_MODELS, Envelope, field_rules, validate_line
-from ingestion.contract.examples import example
-from ingestion.contract.schema import FieldRule
-from ingestion.contract.types import COUNTRIES, CURRENCIES
+from foundation.contract import EVENT_MODELS, Envelope, field_rules, validate_line
+from foundation.contract.examples import example
+from foundation.contract.schema import FieldRule
+from foundation.contract.types import COUNTRIES, CURRENCIES
 from ingestion.loader.sql_checks import validation_sql
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

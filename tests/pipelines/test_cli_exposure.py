@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from foundation.settings import get_settings
 from pipelines import cli
-from pipelines.settings import get_settings
 
 
 def mode(path: Path) -> int:

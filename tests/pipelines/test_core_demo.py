@@ -17,7 +17,7 @@ from core.clock import FixedClock, SystemClock
 from core.migrate import upgrade
 from core.schema import OUTBOX, Payment
 from core.unit import Core
-from ingestion.contract import validate_event
+from foundation.contract import validate_event
 from ingestion.loader import connect
 from ingestion.sources.core_outbox import pull_outbox
 from pipelines.core_demo import CoreDemoSummary, demo_window, simulate_via_core

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ingestion.contract.examples import example
+from foundation.contract.examples import example
 from pipelines.dbt_project import prepare_manifest
 from pipelines.definitions import build_definitions, landing_sensor
 
@@ -63,7 +63,7 @@ def test_sensor_requests_a_run_only_when_files_land(tmp_path: Path):
 def _migrated_core(home: Path, clock=None):
     from core.migrate import upgrade
     from core.unit import Core
-    from pipelines.settings import get_settings
+    from foundation.settings import get_settings
 
     url = get_settings(home=str(home)).core_url
     upgrade(url)

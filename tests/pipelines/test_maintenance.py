@@ -9,10 +9,10 @@ from pathlib import Path
 from core import customers
 from core.migrate import upgrade
 from core.unit import Core
+from foundation.settings import get_settings
 from ingestion.loader import connect
 from ingestion.sources.core_outbox import pull_outbox
 from pipelines.cli import main
-from pipelines.settings import get_settings
 
 CHANNEL = "affiliate-qpzmaintain"  # acquisition_channel: in the outbox envelope
 
@@ -36,7 +36,7 @@ def test_core_maintain_carries_a_loaded_erasure_through_both_databases(tmp_path:
                 u, country="DE", signup_platform="web", acquisition_channel=CHANNEL
             ).id
             customers.create_customer(u, country="FR", signup_platform="ios")
-        con = connect(settings.warehouse)
+        con = connect(settings.paths.warehouse)
         try:
             assert pull_outbox(con, settings.core_url).loaded == 2
             with core.unit() as u:
@@ -55,7 +55,7 @@ def test_core_maintain_carries_a_loaded_erasure_through_both_databases(tmp_path:
     assert "1 erasure(s) carried through" in out and "1 outbox envelope(s) scrubbed" in out, out
     assert "warehouse rewritten" in out and "VACUUM" in out, out
     assert holding(home, CHANNEL) == []
-    con = connect(settings.warehouse)
+    con = connect(settings.paths.warehouse)
     try:
         maintained = con.execute("select customer_id from raw.erasures_maintained").fetchall()
     finally:

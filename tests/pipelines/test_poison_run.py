@@ -15,9 +15,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.contract.examples import all_examples, example
+from foundation.contract.examples import all_examples, example
+from foundation.settings import get_settings
 from pipelines.cli import run_pipeline
-from pipelines.settings import get_settings
 from tests.ingestion.poison_lines import POISON
 
 BIG = 10**12  # the contract's largest amount of money
@@ -71,14 +71,14 @@ def edge_events() -> list[dict]:
 @pytest.mark.slow
 def test_a_run_with_poison_lines_completes_and_so_does_the_next(tmp_path: Path):
     settings = get_settings(home=tmp_path / "home")
-    settings.landing.mkdir(parents=True, exist_ok=True)
+    settings.paths.landing.mkdir(parents=True, exist_ok=True)
     good = [json.dumps(e) for e in all_examples() + edge_events()]
     poison = [line for line, _ in POISON.values()]
-    (settings.landing / "poison.ndjson").write_text("\n".join(good + poison) + "\n")
+    (settings.paths.landing / "poison.ndjson").write_text("\n".join(good + poison) + "\n")
 
     run_pipeline(settings, models=False)  # raises if any step fails
 
-    wh = duckdb.connect(str(settings.warehouse), read_only=True)
+    wh = duckdb.connect(str(settings.paths.warehouse), read_only=True)
     try:
         reasons = wh.execute(
             "select reason_code from raw.quarantine order by source_line"
@@ -87,7 +87,7 @@ def test_a_run_with_poison_lines_completes_and_so_does_the_next(tmp_path: Path):
         assert wh.execute("select count(*) from raw.events").fetchall() == [(len(good),)]
     finally:
         wh.close()
-    serving = duckdb.connect(str(settings.serving), read_only=True)
+    serving = duckdb.connect(str(settings.paths.serving), read_only=True)
     try:
         edge_mrr = serving.execute(
             "select max(mrr) from marts.customer_months where customer_id = 'c_edge'"
@@ -102,9 +102,9 @@ def test_a_run_with_poison_lines_completes_and_so_does_the_next(tmp_path: Path):
 
     late = example("customer.created", n=999, occurred_at="2026-01-20T00:00:00Z")
     late["customer_id"] = "c_next"
-    (settings.landing / "next.ndjson").write_text(json.dumps(late) + "\n")
+    (settings.paths.landing / "next.ndjson").write_text(json.dumps(late) + "\n")
     run_pipeline(settings, models=False)
-    serving = duckdb.connect(str(settings.serving), read_only=True)
+    serving = duckdb.connect(str(settings.paths.serving), read_only=True)
     try:
         assert serving.execute(
             "select count(*) from marts.dim_customers where customer_id = 'c_next'"

@@ -11,13 +11,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingestion.contract.examples import example
+from foundation.contract.examples import example
+from foundation.replay_requests import pending_requests, write_request
+from foundation.settings import get_settings
 from ingestion.loader import connect, ingest
-from ingestion.loader.replay import pending_requests, write_request
 from ingestion.simulator import simulate
 from pipelines.cli import run_pipeline
 from pipelines.publish import REDACTED, sample_view
-from pipelines.settings import get_settings
 
 EMAIL = "jane.doe@example.com"
 
@@ -37,15 +37,15 @@ def test_ops_tables_of_a_small_run_with_a_replay_request(tmp_path: Path):
         customers=40,
         months=2,
         seed=3,
-        events_dir=settings.landing,
-        truth_dir=settings.ground_truth,
+        events_dir=settings.paths.landing,
+        truth_dir=settings.paths.ground_truth,
     )
     personal = example("customer.created", n=1)
     personal["customer_id"] = EMAIL
     future = example("customer.created", n=2, occurred_at="2100-01-01T00:00:00Z")
     bad = tmp_path / "bad.ndjson"
     bad.write_text("\n".join([json.dumps(personal), json.dumps(future), "{broken " + EMAIL]) + "\n")
-    con = connect(settings.warehouse)
+    con = connect(settings.paths.warehouse)
     try:
         assert ingest(con, [bad]).quarantined == 3
     finally:
@@ -55,7 +55,7 @@ def test_ops_tables_of_a_small_run_with_a_replay_request(tmp_path: Path):
     meta = run_pipeline(settings)
     assert pending_requests(home) == []
 
-    con = duckdb.connect(str(settings.serving), read_only=True)
+    con = duckdb.connect(str(settings.paths.serving), read_only=True)
     try:
         [(run_id, version)] = _rows(con, "select run_id, version from ops.run")
         assert run_id and version == meta["serving_snapshot"]["version"]
@@ -122,7 +122,7 @@ def test_ops_tables_of_a_small_run_with_a_replay_request(tmp_path: Path):
         assert dbt and all(dbt.values()), dbt
     finally:
         con.close()
-    wh = duckdb.connect(str(settings.warehouse), read_only=True)
+    wh = duckdb.connect(str(settings.paths.warehouse), read_only=True)
     try:  # recorded in the warehouse, the bridge check included, under the run's id
         recorded = _rows(
             wh, "select count(*) from ops.check_results where check_name = 'mrr_bridge_balances'"

@@ -8,7 +8,7 @@ Create Date: 2026-12-02 08:04:02.299115
 import sqlalchemy as sa
 from alembic import op
 
-from ingestion.contract.outbox import WriterTxid
+from foundation.contract.outbox import WriterTxid
 
 revision = "0001"
 down_revision = None

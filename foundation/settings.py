@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
-from ingestion.contract.limits import SHARE_MIN_LINES, Limits
-from ingestion.contract.types import CURRENCIES
+from foundation.contract.limits import SHARE_MIN_LINES, Limits
+from foundation.contract.types import CURRENCIES
+from foundation.home import Home
 
 
 class Settings(BaseSettings):
@@ -80,34 +77,14 @@ class Settings(BaseSettings):
         )
 
     @property
-    def landing(self) -> Path:
-        return self.home / "landing"
-
-    @property
-    def warehouse(self) -> Path:
-        return self.home / "warehouse.duckdb"
-
-    @property
-    def serving(self) -> Path:
-        return self.home / "serving.duckdb"
+    def paths(self) -> Home:
+        """The layout of the home folder."""
+        return Home(self.home)
 
     @property
     def core_url(self) -> str:
         """The core database's SQLAlchemy URL: `CHURNIQ_CORE_DB_URL`, or `<home>/core.db`."""
-        return self.core_db_url or f"sqlite:///{(self.home / 'core.db').resolve()}"
-
-    @property
-    def ground_truth(self) -> Path:
-        return self.home / "ground_truth"
-
-    @property
-    def archive(self) -> Path:
-        return self.landing / "archive"
-
-    @property
-    def run_lock(self) -> Path:
-        """Held by the one process that writes the warehouse (`churniq run`, `ingest`, ...)."""
-        return self.home / "run.lock"
+        return self.core_db_url or f"sqlite:///{self.paths.core_db.resolve()}"
 
     def local_url(self, port: int) -> str:
         """The URL at which this machine reaches a server listening on `host` and `port`."""
@@ -115,41 +92,5 @@ class Settings(BaseSettings):
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-#: The umask of churniq's processes (the CLI and both servers): what they create in the home
-#: is their owner's alone (folders 0700, files 0600).
-PRIVATE_UMASK = 0o077
-
-
-def make_private(home: Path) -> None:
-    """Create `home` owner-only (0700). A home an older churniq left readable by others (0755,
-    files 0644) is tightened once, with everything in it; symbolic links are not followed."""
-    home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not stat.S_IMODE(home.stat().st_mode) & 0o077:
-        return
-    for folder, dirs, files in os.walk(home):
-        for name in [*dirs, *files]:
-            path = Path(folder, name)
-            current = path.lstat().st_mode
-            if not stat.S_ISLNK(current) and stat.S_IMODE(current) & 0o077:
-                path.chmod(stat.S_IMODE(current) & ~0o077)
-    home.chmod(0o700)
-
-
 def get_settings(**overrides) -> Settings:
     return Settings(**overrides)
-
-
-@contextlib.contextmanager
-def temporary_environ(values: dict[str, str]) -> Iterator[None]:
-    """Set environment variables for the duration of a block (dbt and Dagster resources read
-    their settings from the environment)."""
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
