@@ -1,7 +1,7 @@
 """Charts and help texts of the Data health page (the ``ops`` schema of the snapshot).
 
 METRICS.md defines business metrics only; these texts describe how the pipeline computes each
-data-health figure (``pipelines.publish.publish_ops``, ``ingestion.loader``).
+data-health figure (``ingestion.publish.publish_ops``, ``ingestion.loader``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Queries of the Data health page: the snapshot's small ``ops`` schema (published by
-``pipelines.publish.publish_ops``), never the warehouse; and the replay requests the page files
+``ingestion.publish.publish_ops``), never the warehouse; and the replay requests the page files
 for the pipeline (``$CHURNIQ_HOME/requests/``, executed at the start of the next run).
 
 Every query function is cached on the snapshot (``Source``) like those of ``app.data``; the

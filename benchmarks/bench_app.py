@@ -128,12 +128,12 @@ def build_home(customers: int, months: int) -> Path:
     for i in range(math.ceil(customers / CHUNK)):
         n = min(CHUNK, customers - i * CHUNK)
         sim = home / f"sim-{i}"
-        run_measured("simulate", python("-m", "pipelines.cli", "simulate", "--customers", str(n),
+        run_measured("simulate", python("-m", "cli", "simulate", "--customers", str(n),
                      "--months", str(months), "--seed", str(2000 + i), "--out", str(sim)))  # fmt: skip
         for f in sorted((sim / "events").glob("*.parquet")):
             f.rename(landing / f"c{i}-{f.name}")
         shutil.rmtree(sim)
-    run = run_measured("churniq run", python("-m", "pipelines.cli", "--home", str(home), "run"))
+    run = run_measured("churniq run", python("-m", "cli", "--home", str(home), "run"))
     print(f"built {home} in {run.seconds:.0f} s (peak {run.peak_mb:,.0f} MB)", flush=True)
     (home / "ready").write_text(f"{run.seconds:.1f}\n")
     return home

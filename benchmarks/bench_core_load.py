@@ -85,7 +85,8 @@ CARD_RENEWALS_FAIL = "4000000000000341"  # approved at sign-up, every renewal de
 OFFERS = {"trial": "bench_monthly_trial", "plain": "bench_monthly", "pass": "bench_pass"}
 MIX = {"signup": 0.40, "purchase": 0.35, "cancel": 0.25}
 SERVE = (
-    "import sys; from core.api.serve import serve; "
+    "import os, sys; from core.api.serve import URL_ENV, serve; "
+    "os.environ[URL_ENV] = sys.argv[1]; "
     "serve(sys.argv[1], int(sys.argv[2]), workers=int(sys.argv[3]))"
 )
 

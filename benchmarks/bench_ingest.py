@@ -58,7 +58,7 @@ def main() -> None:
     try:
         for fmt in ("parquet", "ndjson"):
             out = work / fmt
-            run_measured("simulate", python("-m", "pipelines.cli", "simulate", "--customers",
+            run_measured("simulate", python("-m", "cli", "simulate", "--customers",
                          str(args.customers), "--months", str(args.months), "--format", fmt,
                          "--out", str(out)))  # fmt: skip
             events = out / "events"
@@ -66,7 +66,7 @@ def main() -> None:
                 f"churniq ingest ({fmt})",
                 python(
                     "-m",
-                    "pipelines.cli",
+                    "cli",
                     "--home",
                     str(work / f"home-{fmt}"),
                     "ingest",

@@ -48,7 +48,7 @@ def build_warehouse(customers: int, months: int) -> Path:
     for i in range(math.ceil(customers / CHUNK)):
         n = min(CHUNK, customers - i * CHUNK)
         sim = home / f"sim-{i}"
-        run_measured("simulate", python("-m", "pipelines.cli", "simulate", "--customers", str(n),
+        run_measured("simulate", python("-m", "cli", "simulate", "--customers", str(n),
                      "--months", str(months), "--seed", str(1000 + i), "--out", str(sim)))  # fmt: skip
         for f in sorted((sim / "events").glob("*.parquet")):
             f.rename(landing / f"c{i}-{f.name}")
@@ -68,9 +68,7 @@ def build_warehouse(customers: int, months: int) -> Path:
                     f"'{monday}') to '{f}.tmp' (format parquet)")  # fmt: skip
         os.replace(f"{f}.tmp", f)
     con.close()
-    run_measured(
-        "ingest", python("-m", "pipelines.cli", "--home", str(home), "ingest", str(landing))
-    )
+    run_measured("ingest", python("-m", "cli", "--home", str(home), "ingest", str(landing)))
     run_measured("fx", python("-c", FX, str(home / "warehouse.duckdb")))
     (home / "ready").touch()
     return home
@@ -115,7 +113,7 @@ def new_days(home: Path, days: list[Path], label: str) -> tuple:
         shutil.copy(day, landing / day.name)
     ingest = run_measured(
         f"{label}: ingest",
-        python("-m", "pipelines.cli", "--home", str(home), "ingest", str(landing)),
+        python("-m", "cli", "--home", str(home), "ingest", str(landing)),
     )
     run_measured("fx", python("-c", FX, str(home / "warehouse.duckdb")))
     models, tests = run_and_test(home, label)

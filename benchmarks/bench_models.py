@@ -37,6 +37,8 @@ result = train(con, artifacts)
 trained = time.perf_counter() - t
 meta = score_and_publish(con, artifacts)
 runs = result.runs.to_dict(orient="records")
+for run in runs:  # the file name only: results carry no machine paths
+    run["artifact"] = pathlib.Path(str(run["artifact"])).name
 print(json.dumps({"train_s": trained, "score_s": time.perf_counter() - t - trained,
                   "scored": meta["scored"], "runs": runs}, default=str))
 """

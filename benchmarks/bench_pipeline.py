@@ -40,7 +40,7 @@ def main() -> None:
                 "simulate",
                 python(
                     "-m",
-                    "pipelines.cli",
+                    "cli",
                     "--home",
                     str(home),
                     "simulate",
@@ -55,9 +55,7 @@ def main() -> None:
             (home / "landing").mkdir(parents=True, exist_ok=True)
             for f in (home / "sim" / "events").iterdir():
                 f.rename(home / "landing" / f.name)
-            run = run_measured(
-                "churniq run", python("-m", "pipelines.cli", "--home", str(home), "run")
-            )
+            run = run_measured("churniq run", python("-m", "cli", "--home", str(home), "run"))
             base = run_measured(
                 "pandas", python("-m", "benchmarks.pandas_mrr", str(home / "warehouse.duckdb"))
             )

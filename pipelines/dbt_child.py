@@ -6,6 +6,10 @@ whole build, holding DuckDB's lock: the next run then fails on that lock. This w
 its parent and kills itself, as a crash would, the moment the parent is gone (a parent that
 died before the watch started leaves the child to init, pid 1: caught too). DuckDB rolls back
 the open transaction when the warehouse is next opened.
+
+The pipeline's dbt resource starts it as `churniq-dbt --churniq-home <home> <dbt arguments>`:
+at its own start it sets the environment that dbt's profile reads (the home's warehouse and
+DuckDB limits, from the settings), so no other process writes its environment for dbt.
 """
 
 from __future__ import annotations
@@ -30,8 +34,22 @@ def watch_parent() -> None:
     threading.Thread(target=_die_with, args=(parent,), name="parent-watch", daemon=True).start()
 
 
+def _take_home(argv: list[str]) -> list[str]:
+    """`argv` without its leading `--churniq-home <home>`; the profile's environment set from
+    that home's settings."""
+    from pipelines.dbt_project import HOME_FLAG, profile_environment
+
+    if len(argv) < 3 or argv[1] != HOME_FLAG:
+        return argv
+    from foundation.settings import get_settings
+
+    os.environ.update(profile_environment(get_settings(home=argv[2])))
+    return [argv[0], *argv[3:]]
+
+
 def main() -> None:
     watch_parent()
+    sys.argv = _take_home(sys.argv)
     from dbt.cli.main import cli
 
     sys.exit(cli())

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from foundation.settings import Settings
+
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 # dbt that ends with the process that started it (`pipelines/dbt_child.py`)
@@ -53,6 +55,25 @@ def prepare_manifest(force: bool = False) -> Path:
         if result.returncode != 0:
             raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")
     return MANIFEST
+
+
+HOME_FLAG = "--churniq-home"
+
+
+def home_flags(home: Path) -> list[str]:
+    """The leading arguments that tell `churniq-dbt` which home it builds."""
+    return [HOME_FLAG, str(Path(home).resolve())]
+
+
+def profile_environment(settings: Settings) -> dict[str, str]:
+    """What dbt's profile (`dbt_project/profiles.yml`) reads: the home's warehouse and the
+    DuckDB limits of the settings."""
+    return {
+        "CHURNIQ_WAREHOUSE": str(settings.paths.warehouse.resolve()),
+        "CHURNIQ_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "CHURNIQ_DUCKDB_THREADS": str(settings.duckdb_threads),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
 
 
 def dbt_vars(reporting_currency: str, as_of: str | None) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from foundation.settings import get_settings
 from ingestion.simulator import simulate
-from pipelines.cli import run_pipeline
+from pipelines.run import run_pipeline
 
 
 def simulated_lines(root: Path, customers: int, months: int, seed: int) -> list[str]:

@@ -22,11 +22,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from cli.main import main
 from core.clock import FixedClock
 from core.schema import OUTBOX
 from core.unit import Core
 from foundation.settings import get_settings
-from pipelines.cli import main
 from tests.core.api_support import (
     CARD_OK,
     CARD_RETRY_RECOVERS,

@@ -22,8 +22,8 @@ import pytest
 
 from foundation.settings import get_settings
 from ingestion.loader import connect
-from pipelines.cli import run_pipeline
-from pipelines.publish import publish
+from ingestion.publish import publish
+from pipelines.run import run_pipeline
 from tests.crash_support import (
     REPO,
     assert_reconciled,

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from foundation.settings import get_settings
-from pipelines.cli import run_pipeline
+from pipelines.run import run_pipeline
 from tests.dbt_support import all_marts
 from tests.pipeline_support import simulated_home
 from tests.reference.compare import MONTHLY_COUNTS, diff_monthly, mart_monthly
@@ -124,7 +124,7 @@ def test_every_published_column_is_documented(home: Path):
 
 
 def test_dbt_docs_are_generated_for_the_home(home: Path):
-    from pipelines.cli import main
+    from cli.main import main
 
     assert main(["--home", str(home), "docs", "--no-serve"]) == 0
     page = (home / "dbt_docs" / "static_index.html").read_text()
@@ -186,7 +186,7 @@ def test_survival_curves_and_cohort_projections_are_published(home: Path):
 def test_tables_read_one_customer_at_a_time_are_published_in_that_order(home: Path):
     """The snapshot stores them sorted (zone maps then skip every other customer's rows), and
     holds exactly the warehouse's rows."""
-    from pipelines.publish import PUBLISHED_ORDER
+    from ingestion.publish import PUBLISHED_ORDER
 
     con = duckdb.connect()
     con.execute(f"attach '{home / 'serving.duckdb'}' as snap (read_only)")

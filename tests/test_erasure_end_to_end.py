@@ -25,7 +25,7 @@ from core import subscriptions, support
 from core.migrate import upgrade
 from core.unit import Core
 from foundation.settings import get_settings
-from pipelines.cli import run_pipeline
+from pipelines.run import run_pipeline
 from tests.core.api_support import CARD_OK, MONTHLY, client, make_key, ok
 
 pytestmark = pytest.mark.slow

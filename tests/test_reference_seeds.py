@@ -16,7 +16,7 @@ import pytest
 
 from foundation.settings import get_settings
 from ingestion.simulator import simulate
-from pipelines.cli import run_pipeline
+from pipelines.run import run_pipeline
 from tests.reference.compare import diff_monthly, diff_movements, mart_monthly, mart_movements
 from tests.reference.metrics import Reference, compute
 

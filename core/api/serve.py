@@ -14,19 +14,19 @@ URL_ENV = "CHURNIQ_CORE_URL"
 
 
 def app_from_env() -> FastAPI:
-    """The app factory each uvicorn worker calls (the URL comes through the environment)."""
+    """The app factory each uvicorn worker process calls: a worker is a new interpreter, so the
+    core's URL reaches it through the environment its parent set at start (`churniq core
+    serve --workers N`)."""
     return create_app(Core(os.environ[URL_ENV]))
 
 
 def serve(url: str, port: int, host: str = "127.0.0.1", workers: int = 1) -> None:
-    """Serve the core at `url` on `host:port` until interrupted."""
-    os.environ[URL_ENV] = url
-    uvicorn.run(
-        "core.api.serve:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        server_header=False,
-    )
+    """Serve the core at `url` on `host:port` until interrupted. Several workers need
+    `$CHURNIQ_CORE_URL` set to `url` by the starting process."""
+    options = {"host": host, "port": port, "proxy_headers": True, "server_header": False}
+    if workers == 1:
+        uvicorn.run(create_app(Core(url)), **options)
+        return
+    if os.environ.get(URL_ENV) != url:
+        raise ValueError(f"serving {workers} workers needs ${URL_ENV}={url} in the environment")
+    uvicorn.run("core.api.serve:app_from_env", factory=True, workers=workers, **options)

@@ -14,7 +14,7 @@ The same transaction records which loaded files hold lines of an erased customer
 (`raw.erasure_archives`), so the pipeline can rewrite their archived copies
 (`ingestion.loader.archives`); customers whose erasure is loaded but not yet carried through
 the core's outbox and the compaction of the files are those not in `raw.erasures_maintained`
-(see `pipelines.maintenance`).
+(see `pipelines.assets.maintenance`).
 
 Dedupe compares bodies with the same scrubbing applied on both sides for erased customers: the
 original of a scrubbed event, delivered again, is a duplicate, not a conflict.

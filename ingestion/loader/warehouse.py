@@ -68,7 +68,7 @@ create table if not exists raw.erasure_archives (
     rewritten_at timestamp
 );
 -- erased customers whose erasure went through the core's outbox and the compaction of the
--- core database and the warehouse (pipelines.maintenance)
+-- core database and the warehouse (pipelines.assets.maintenance)
 create table if not exists raw.erasures_maintained (
     customer_id   varchar   primary key,
     maintained_at timestamp not null

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app import users
-from pipelines.cli import main
+from cli.main import main
 
 
 def test_a_password_is_stored_only_as_a_salted_scrypt_hash(tmp_path: Path):

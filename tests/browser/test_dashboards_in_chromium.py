@@ -12,7 +12,7 @@ import pytest
 from app.users import save_user
 from foundation.settings import get_settings
 from ingestion.simulator import simulate
-from pipelines.cli import run_pipeline
+from pipelines.run import run_pipeline
 from tests.browser.shoot import (
     CHROMIUM,
     SHOTS,

@@ -370,7 +370,8 @@ def test_the_pipeline_loads_the_good_file_and_the_outbox_beside_bad_ones(
     from pipelines.dbt_project import prepare_manifest
 
     prepare_manifest()
-    from pipelines.definitions import ChurniqConfig, raw_events
+    from pipelines.assets.ingestion import raw_events
+    from pipelines.resources import ChurniqConfig
     from tests.ingestion.core_support import make_core
 
     home = tmp_path / "home"

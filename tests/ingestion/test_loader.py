@@ -199,7 +199,7 @@ def test_user_mistakes_are_one_line_errors(tmp_path: Path, warehouse):
 
 def test_cli_reports_counts_and_fails_cleanly(tmp_path: Path):
     f = write_ndjson(tmp_path / "a.ndjson", many_events(30) + ["{oops"])
-    cmd = [sys.executable, "-m", "pipelines.cli", "--home", str(tmp_path / "home"), "ingest"]
+    cmd = [sys.executable, "-m", "cli", "--home", str(tmp_path / "home"), "ingest"]
     ok = subprocess.run([*cmd, str(f)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "30 loaded, 0 duplicate, 1 quarantined" in ok.stdout

@@ -14,7 +14,7 @@ import pytest
 from foundation.contract import validate_line
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect
-from pipelines.publish import sample_view
+from ingestion.publish import sample_view
 from tests.ingestion.poison_lines import NESTED, POISON
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -202,7 +202,7 @@ def test_requests_are_executed_once_audited_and_archived(
 
 
 def test_cli_lists_and_replays_with_one_line_errors(tmp_path: Path, capsys):
-    from pipelines.cli import main
+    from cli.main import main
 
     home = tmp_path / "home"
     assert main(["--home", str(home), "quarantine", "list"]) == 2
@@ -233,7 +233,7 @@ def test_cli_lists_and_replays_with_one_line_errors(tmp_path: Path, capsys):
         import sys
 
         done = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "--home", str(home), "quarantine", "replay"],
+            [sys.executable, "-m", "cli", "--home", str(home), "quarantine", "replay"],
             capture_output=True,
             text=True,
             cwd=Path(__file__).resolve().parents[2],

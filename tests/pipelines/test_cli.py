@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.cli import main
+from cli.main import main
 
 
 @pytest.mark.slow

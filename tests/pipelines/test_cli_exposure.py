@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from cli import main as cli
+from cli import serve_commands
 from foundation.settings import get_settings
-from pipelines import cli
+from pipelines.run import warehouse_lock
 
 
 def mode(path: Path) -> int:
@@ -40,7 +42,7 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
         def wait(self, timeout: float | None = None) -> int:
             return 0
 
-    monkeypatch.setattr(cli.subprocess, "Popen", Popen)
+    monkeypatch.setattr(serve_commands.subprocess, "Popen", Popen)
     import core.api.serve
 
     monkeypatch.setattr(
@@ -62,7 +64,9 @@ def test_both_servers_listen_on_localhost_by_default(
     home = ["--home", str(tmp_path / "h")]
     assert cli.main([*home, "app", "--port", "8599"]) == 0
     assert address(launched["app"]) == "127.0.0.1"
-    cli.serve_app(get_settings(home=tmp_path / "h"), 8599, core_port=8098)  # the demo's pair
+    serve_commands.serve_app(
+        get_settings(home=tmp_path / "h"), 8599, core_port=8098
+    )  # the demo's pair
     assert address(launched["app"]) == address(launched["core"]) == "127.0.0.1"
     assert cli.main([*home, "core", "migrate"]) == 0
     assert cli.main([*home, "core", "serve", "--port", "8098"]) == 0
@@ -79,7 +83,7 @@ def test_one_setting_moves_both(tmp_path: Path, launched: dict, monkeypatch) -> 
     assert cli.main([*home, "core", "migrate"]) == 0
     assert cli.main([*home, "core", "serve"]) == 0
     assert launched["serve"] == ["10.1.2.3"]
-    cli.serve_app(get_settings(home=tmp_path / "h"), 8599, core_port=8098)
+    serve_commands.serve_app(get_settings(home=tmp_path / "h"), 8599, core_port=8098)
     assert address(launched["app"]) == address(launched["core"]) == "10.1.2.3"
 
 
@@ -122,7 +126,7 @@ def test_an_older_home_is_made_owner_only_on_start(tmp_path: Path) -> None:
 
 def test_a_second_run_is_one_line_and_fails(tmp_path: Path, capsys) -> None:
     settings = get_settings(home=tmp_path)
-    with cli.warehouse_lock(settings):
+    with warehouse_lock(settings):
         assert cli.main(["--home", str(tmp_path), "run"]) == 2
         assert cli.main(["--home", str(tmp_path), "ingest"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -19,8 +19,8 @@ from core.schema import OUTBOX, Payment
 from core.unit import Core
 from foundation.contract import validate_event
 from ingestion.loader import connect
+from ingestion.simulator.through_core import CoreDemoSummary, demo_window, simulate_via_core
 from ingestion.sources.core_outbox import pull_outbox
-from pipelines.core_demo import CoreDemoSummary, demo_window, simulate_via_core
 
 CUSTOMERS, MONTHS, SEED = 150, 4, 7
 END = datetime(2026, 6, 1, tzinfo=UTC)

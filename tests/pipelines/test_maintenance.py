@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cli.main import main
 from core import customers
 from core.migrate import upgrade
 from core.unit import Core
 from foundation.settings import get_settings
 from ingestion.loader import connect
 from ingestion.sources.core_outbox import pull_outbox
-from pipelines.cli import main
 
 CHANNEL = "affiliate-qpzmaintain"  # acquisition_channel: in the outbox envelope
 

@@ -17,7 +17,7 @@ import pytest
 
 from foundation.contract.examples import all_examples, example
 from foundation.settings import get_settings
-from pipelines.cli import run_pipeline
+from pipelines.run import run_pipeline
 from tests.ingestion.poison_lines import POISON
 
 BIG = 10**12  # the contract's largest amount of money

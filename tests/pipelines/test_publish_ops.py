@@ -15,9 +15,9 @@ from foundation.contract.examples import example
 from foundation.replay_requests import pending_requests, write_request
 from foundation.settings import get_settings
 from ingestion.loader import connect, ingest
+from ingestion.publish import REDACTED, sample_view
 from ingestion.simulator import simulate
-from pipelines.cli import run_pipeline
-from pipelines.publish import REDACTED, sample_view
+from pipelines.run import run_pipeline
 
 EMAIL = "jane.doe@example.com"
 

@@ -1,4 +1,4 @@
-"""The erasure maintenance step: after a run loads a `customer.erased`, carry the erasure into
+"""The maintenance layer: the erasure maintenance step: after a run loads a `customer.erased`, carry the erasure into
 every file that still holds the customer's values.
 
 The loader already scrubs `raw.events` and `raw.quarantine` in the batch's transaction, dbt
@@ -18,16 +18,19 @@ anywhere leaves the work pending for the next run. Runs without a new erasure do
 but step 1. `churniq core maintain` runs the same step and always compacts the core database.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass, field
 
+import dagster as dg
+
 from core.erasure import Compaction, compact, scrub_outbox
+from core.readiness import sqlite_missing
 from foundation.settings import Settings
-from ingestion.loader import connect
 from ingestion.loader.archives import ArchiveReport, rewrite_archives
 from ingestion.loader.erasure import scrub_all_erased
 from ingestion.loader.warehouse import compact as compact_warehouse
+
+from ..resources import ChurniqConfig, warehouse
+from .keys import MAINTENANCE, SERVING
 
 
 @dataclass
@@ -54,14 +57,10 @@ class MaintenanceReport:
         return text
 
 
-def _warehouse(settings: Settings):
-    return connect(settings.paths.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
-
-
 def _pending_erasures(settings: Settings, report: MaintenanceReport) -> list[str]:
     """Rewrite the archives waiting for it; the erased customers not maintained yet (their raw
     events scrubbed once more, and their archives rewritten, on the way)."""
-    con = _warehouse(settings)
+    con = warehouse(settings)
     try:
         report.archives = rewrite_archives(con, settings.paths.archive, settings.paths.landing)
         pending = [
@@ -91,9 +90,7 @@ def _core_engine(settings: Settings):
     from core.db import make_engine
     from core.schema import OUTBOX
 
-    from .core_commands import _sqlite_missing
-
-    if _sqlite_missing(settings.core_url):
+    if sqlite_missing(settings.core_url):
         return None
     engine = make_engine(settings.core_url)
     if not inspect(engine).has_table(OUTBOX.name):
@@ -142,3 +139,26 @@ def maintain_after_erasures(settings: Settings, *, always_core: bool = False) ->
         threads=settings.duckdb_threads,
     )
     return report
+
+
+@dg.asset(
+    key=MAINTENANCE,
+    deps=[SERVING],
+    group_name="maintenance",
+    description="After a run loads an erasure: archived files rewritten, the core's outbox "
+    "scrubbed and its database compacted, the warehouse rewritten into a fresh file "
+    "(pipelines.assets.maintenance).",
+)
+def erasure_maintenance(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
+    report = maintain_after_erasures(churniq.settings())
+    context.log.info(report.summary())
+    return dg.MaterializeResult(
+        metadata={
+            "erasures": len(report.customers),
+            "archives_rewritten": report.archives.rewritten,
+            "archives_deleted": report.archives.dropped,
+            "outbox_scrubbed": report.outbox_scrubbed,
+            "core_compacted": report.core is not None,
+            "warehouse_rewritten": report.warehouse_bytes_saved is not None,
+        }
+    )

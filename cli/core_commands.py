@@ -9,53 +9,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
-from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
+from core.readiness import CoreNotReady, redacted, require_current, unreachable
 from foundation.settings import Settings
-
-
-class CoreNotReady(Exception):
-    """The core database is missing, unreachable or not migrated (reported as a user error)."""
-
-
-def _redacted(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _unreachable(url: str, exc: OperationalError) -> CoreNotReady:
-    reason = str(exc.orig).strip().splitlines()[0]
-    return CoreNotReady(f"core database {_redacted(url)} unreachable: {reason}")
-
-
-def _sqlite_missing(url: str) -> bool:
-    """A SQLite URL whose file does not exist (connecting would create it empty)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return False
-    return not Path(parsed.database).exists()
-
-
-def require_current(url: str) -> None:
-    """Raise `CoreNotReady` unless the database at `url` exists and is at the newest
-    migration; never creates a database."""
-    from core.migrate import current_revision, head_revision
-
-    if _sqlite_missing(url):
-        raise CoreNotReady(f"no core database at {_redacted(url)}: run `churniq core migrate`")
-    try:
-        current = current_revision(url)
-    except OperationalError as exc:
-        raise _unreachable(url, exc) from None
-    if current != head_revision():
-        raise CoreNotReady(
-            f"core database {_redacted(url)} is at migration {current or 'none'}, not "
-            f"{head_revision()}: run `churniq core migrate`"
-        )
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -64,8 +25,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     try:
         revision = upgrade(settings.core_url)
     except OperationalError as exc:
-        raise _unreachable(settings.core_url, exc) from None
-    print(f"core database {_redacted(settings.core_url)} at migration {revision}")
+        raise unreachable(settings.core_url, exc) from None
+    print(f"core database {redacted(settings.core_url)} at migration {revision}")
     return 0
 
 
@@ -104,9 +65,11 @@ def cmd_create_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from core.api.serve import serve
+    from core.api.serve import URL_ENV, serve
 
     _core(settings).close()
+    if args.workers > 1:  # each worker process finds the core through its environment
+        os.environ[URL_ENV] = settings.core_url
     print(
         f"core API on {settings.local_url(args.port)} (OpenAPI at /openapi.json, docs at /docs; "
         "Ctrl+C to stop)"
@@ -133,7 +96,7 @@ def cmd_renew(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_maintain(settings: Settings, args: argparse.Namespace) -> int:
     import duckdb
 
-    from .maintenance import maintain_after_erasures
+    from pipelines.assets.maintenance import maintain_after_erasures
 
     require_current(settings.core_url)
     try:

@@ -9,7 +9,8 @@ Besides the marts and ml tables, the snapshot holds a small `ops` schema for the
 redacted samples, row counts of the published tables, the latest asset check and dbt test
 results (recorded in the warehouse's `ops.check_results` by the run, `record_checks`) and the
 outcomes of replay requests (`ops.replay_requests`, written by `ingestion.loader.replay`).
-No Dagster here: the job passes plain values.
+No Dagster here: the job passes plain values. It lives with ingestion, which owns the warehouse
+file and so the snapshot copied from it.
 """
 
 from __future__ import annotations
@@ -432,3 +433,33 @@ def _publish_samples(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("create table snap.ops.quarantine_samples as select * from quarantine_sample")
     finally:
         con.unregister("quarantine_sample")
+
+
+# ---- the snapshot's own checks -------------------------------------------------------------
+
+BRIDGE_TERMS = (
+    "new_mrr",
+    "expansion_mrr",
+    "contraction_mrr",
+    "churned_mrr",
+    "reactivation_mrr",
+    "pause_mrr",
+    "resume_mrr",
+    "fx_adjustment",
+)
+
+
+def unbalanced_bridge_months(serving: Path) -> tuple[int, list[tuple[str, str]]]:
+    """(months, [(month, gap)]) of `marts.metrics_monthly` in the snapshot where the MRR change
+    is not the sum of its movements."""
+    movements = " + ".join(BRIDGE_TERMS)
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        rows = con.execute(
+            f"""select month, mrr - coalesce(lag(mrr) over (order by month), 0)
+                      - ({movements}) as gap
+               from marts.metrics_monthly order by month"""
+        ).fetchall()
+    finally:
+        con.close()
+    return len(rows), [(str(m), str(g)) for m, g in rows if g != 0]

@@ -1,0 +1,1 @@
+"""The `churniq` command: the top of the house. It may import every part; nothing imports it."""

@@ -1,0 +1,1 @@
+"""The assets, one module per layer: ingestion (raw), marts (dbt), ml, serving, maintenance."""
