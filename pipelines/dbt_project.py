@@ -12,7 +12,7 @@ from foundation.settings import Settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
-# dbt that ends with the process that started it (`pipelines/dbt_child.py`)
+# dbt that ends with the process that started it (`cli/dbt_child.py`, the `churniq-dbt` command)
 DBT_EXECUTABLE = Path(sys.executable).with_name("churniq-dbt")
 
 
