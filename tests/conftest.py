@@ -17,7 +17,7 @@ LONGEST_FIRST = (
     "tests/test_reference_seeds.py",
     "tests/properties/test_arrival_order.py",
     "tests/dbt/test_incremental.py",
-    "tests/pipelines/test_cli.py",
+    "tests/cli/test_cli.py",
     "tests/test_crash_recovery.py",
     "tests/browser/test_dashboards_in_chromium.py",
     "tests/pipelines/test_poison_run.py",
