@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
+from pydantic import PrivateAttr
 
 from foundation.settings import Settings, get_settings
 from ingestion.loader import connect
@@ -23,12 +24,16 @@ class ChurniqConfig(dg.ConfigurableResource):
 
     home: str = ""
     full_refresh: bool = False
+    _settings: Settings | None = PrivateAttr(default=None)
 
     def settings(self) -> Settings:
-        settings = get_settings(**({"home": self.home} if self.home else {}))
-        if self.full_refresh:
-            settings = settings.model_copy(update={"full_refresh": True})
-        return settings
+        """The settings, read once per resource instance (a run's steps share them)."""
+        if self._settings is None:
+            settings = get_settings(**({"home": self.home} if self.home else {}))
+            if self.full_refresh:
+                settings = settings.model_copy(update={"full_refresh": True})
+            self._settings = settings
+        return self._settings
 
 
 def dbt_resource(settings: Settings) -> DbtCliResource:
