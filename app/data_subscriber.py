@@ -6,18 +6,17 @@ with LIMIT / OFFSET, so a lookup stays fast at a million customers: ``marts.cust
 is stored ordered by customer, so DuckDB's zone maps skip every row group but one or two.
 Only pseudonymous ids and business attributes are selected, never personal data.
 
-The survival curve of a customer comes from the champion model's Weibull AFT survival model
-(``models.survival.ParametricAFT`` in the bundle ``models.training`` stores under
-``$CHURNIQ_HOME/models/``) with the customer's plan, platform and country; without a usable
-artifact, from the Kaplan–Meier curve of one of their segments in ``ml.survival_curves``.
+The survival curve of a customer comes from the champion model's Weibull AFT survival model,
+whose parameters the scoring publishes in ``ml.survival_parameters`` (drawn by
+``models.survival_parameters``, numpy alone: the app loads no model file), with the customer's
+plan, platform and country; without them, from the Kaplan–Meier curve of one of their segments
+in ``ml.survival_curves``.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,8 @@ import streamlit as st
 
 from app import data
 from app.data import Source, _query, columns, tables
+from models import survival_parameters
+from models.survival_parameters import customer_curve
 
 PROFILE_TABLE = "marts.dim_customers"
 SUBSCRIPTIONS_TABLE = "marts.fct_subscriptions"
@@ -33,7 +34,7 @@ TIMELINE_TABLE = "marts.customer_timeline"
 MONTHS_TABLE = "marts.customer_months"
 SCORES_TABLE = "ml.churn_scores"
 CURVES_TABLE = "ml.survival_curves"
-RUNS_TABLE = "ml.model_runs"
+PARAMETERS_TABLE = f"ml.{survival_parameters.TABLE}"
 
 #: Most rows of one customer's payments or tickets sent to the browser (newest first).
 ROW_CAP = 500
@@ -395,79 +396,17 @@ def segment_curves(source: Source, features: dict[str, Any]) -> pd.DataFrame | N
 
 
 @st.cache_data(show_spinner=False)
-def champion_artifact(source: Source) -> Path | None:
-    """The champion model's bundle under ``$CHURNIQ_HOME/models/`` (only the file name recorded
-    in ``ml.model_runs`` is used: nothing outside the home's models folder is ever loaded);
-    None when there is no champion or its file is gone."""
-    if RUNS_TABLE not in tables(source) or "artifact" not in columns(source, RUNS_TABLE):
-        return None
-    df = _query(
-        source,
-        f"select artifact from {RUNS_TABLE} where is_champion and artifact is not null"
-        " order by trained_at desc limit 1",
-    )
-    if df is None or df.empty:
-        return None
-    path = data.paths().models / Path(str(df["artifact"].iloc[0])).name
-    return path if path.is_file() else None
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _survival_model(path: str, mtime_ns: int) -> dict[str, Any] | None:
-    """The survival part of a model bundle (loaded once per file version); None when it cannot
-    be read."""
-    from models.training import load_bundle
-
-    try:
-        survival = load_bundle(path).get("survival")
-    except Exception:  # an unreadable or incompatible bundle: fall back to Kaplan–Meier
-        return None
-    return survival if survival and "model" in survival and "columns" in survival else None
-
-
-def model_curve_from(
-    survival: dict[str, Any], features: dict[str, Any], horizon_months: int, draws: int = 200
-) -> pd.DataFrame:
-    """S(t | plan, platform, country) at t = 0..horizon months since the first paid day, with
-    the interval of `draws` parameter draws from N(params, cov), the model's own method."""
-    from models.training import survival_covariates
-
-    model = survival["model"]
-    frame = pd.DataFrame(
-        [{k: features[k] for k in ("offer_type", "platform", "country")}], dtype=object
-    )
-    X = survival_covariates(frame, survival["columns"])
-    times = np.arange(horizon_months + 1, dtype=float)
-    point = model.predict_survival(X, times)[0]
-    rng = np.random.default_rng(getattr(model, "random_state", 0))
-    sampled = rng.multivariate_normal(
-        model.params_.to_numpy(), model.cov_.to_numpy(), size=draws, method="eigh"
-    )
-    curves = []
-    for params in sampled:
-        drawn = copy.copy(model)
-        drawn.params_ = pd.Series(params, index=model.params_.index)
-        curves.append(drawn.predict_survival(X, times)[0])
-    tail = (1 - getattr(model, "ci_level", 0.95)) / 2
-    lower, upper = np.quantile(np.stack(curves), [tail, 1 - tail], axis=0)
-    return pd.DataFrame(
-        {"t_months": times.astype(int), "survival": point, "ci_lower": lower, "ci_upper": upper}
-    )
-
-
-@st.cache_data(show_spinner=False)
 def model_curve(
     source: Source, features: dict[str, Any], horizon_months: int
 ) -> pd.DataFrame | None:
-    """The customer's own curve from the champion's survival model; None without a usable
-    artifact."""
-    path = champion_artifact(source)
-    if path is None:
+    """The customer's own curve from the champion's survival model, whose parameters the
+    scoring publishes in ``ml.survival_parameters``; None without them."""
+    if PARAMETERS_TABLE not in tables(source):
         return None
-    survival = _survival_model(str(path), path.stat().st_mtime_ns)
-    if survival is None:
+    parameters = _query(source, f"select * from {PARAMETERS_TABLE} order by position")
+    if parameters is None or parameters.empty:
         return None
-    return model_curve_from(survival, features, horizon_months)
+    return customer_curve(parameters, features, horizon_months)
 
 
 def as_date(value: Any) -> date | None:

@@ -11,9 +11,7 @@ Data location comes from ``CHURNIQ_HOME`` (default ``./.churniq``).
 
 from __future__ import annotations
 
-import importlib
 import sys
-import threading
 from pathlib import Path
 
 import altair as alt
@@ -51,20 +49,7 @@ PAGES = [
 MINIMUM_ROLE: dict[str, str] = {}
 
 
-@st.cache_resource(show_spinner=False)
-def _warm_up() -> threading.Thread:
-    """Import the model libraries (scikit-learn, lifelines: seconds) once per server process,
-    in the background while the user signs in, so the first Subscriber 360 lookup that draws
-    a survival curve from the model does not wait for them."""
-    thread = threading.Thread(
-        target=importlib.import_module, args=("models.training",), daemon=True
-    )
-    thread.start()
-    return thread
-
-
 st.set_page_config(page_title="ChurnIQ", page_icon=":material/monitoring:", layout="wide")
-_warm_up()
 # Altair validates every chart object against the Vega-Lite schema as it is built, and again
 # when Streamlit serialises it; once is enough (a third of a chart-heavy page's run).
 alt.utils.schemapi.disable_debug_mode()

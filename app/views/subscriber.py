@@ -295,8 +295,7 @@ def render_survival(source: data.Source, customer_id: str, status: str | None) -
     tenure = features.get("tenure_months")
     live = status in ("active", "paused", "trialing")
     horizon = max(36, (tenure or 0) + 36)
-    with st.spinner("Loading the survival model…"):
-        curve = ds.model_curve(source, features, horizon)
+    curve = ds.model_curve(source, features, horizon)
     tenure_note = (
         f"tenure {tenure} months at the as-of date"
         if live and tenure is not None
@@ -334,8 +333,8 @@ def render_survival(source: data.Source, customer_id: str, status: str | None) -
     curves = ds.segment_curves(source, features)
     if curves is None:
         st.info(
-            "No fitted survival model is stored under `$CHURNIQ_HOME/models/` and the snapshot "
-            "has no `ml.survival_curves` table yet."
+            "The snapshot has no survival model (`ml.survival_parameters`) and no "
+            "`ml.survival_curves` table yet."
         )
         return
     available = [
@@ -359,7 +358,7 @@ def render_survival(source: data.Source, customer_id: str, status: str | None) -
     shown = curves[(curves["segment_type"] == chosen[0]) & (curves["segment"] == chosen[1])]
     shown = shown.reset_index(drop=True)
     st.caption(
-        "No fitted survival model is stored under `$CHURNIQ_HOME/models/`: this is the "
+        "The snapshot has no survival model (`ml.survival_parameters`): this is the "
         "Kaplan–Meier curve of the customer's segment, not their own curve"
         + (f"; {tenure_note}" if tenure_note else "")
         + "."
