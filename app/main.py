@@ -23,7 +23,8 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from app import data, filters, signin  # noqa: E402
+from app import filters, signin  # noqa: E402
+from app.data import snapshot  # noqa: E402
 
 _PAGES_DIR = Path(__file__).parent / "views"
 
@@ -60,5 +61,5 @@ if user is None:  # nobody signed in sees any data: only the sign-in page exists
 page = st.navigation([p for p in PAGES if user.may(MINIMUM_ROLE.get(p.title, "viewer"))])
 st.sidebar.title("ChurnIQ")
 signin.sign_out_control(user)
-filters.render_sidebar(data.current_source())
+filters.render_sidebar(snapshot.current_source())
 page.run()

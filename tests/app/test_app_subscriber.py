@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app import data_subscriber as ds
-from app.charts_subscriber import MODEL_SURVIVAL_HELP, SEGMENT_SURVIVAL_HELP, SUBSCRIBER_DEFINITIONS
+from app.charts.subscriber import MODEL_SURVIVAL_HELP, SEGMENT_SURVIVAL_HELP, SUBSCRIBER_DEFINITIONS
 from app.components import EMPTY_STATE
+from app.data import subscriber as subscriber_data
 from models.survival import ParametricAFT
 from models.survival_parameters import customer_curve, parameter_table
 from tests.app.page_support import (
@@ -596,31 +596,31 @@ def test_snapshot_without_timeline_scores_or_curves(
 
 def test_data_functions(customer_home: Path) -> None:
     src = source()
-    assert ds.clean_id(" 'c1' ") == "c1"
-    profile = ds.profile(src, "c1")
+    assert subscriber_data.clean_id(" 'c1' ") == "c1"
+    profile = subscriber_data.profile(src, "c1")
     assert profile is not None and list(profile["status"]) == ["active"]
     assert "email" not in profile.columns
-    empty = ds.profile(src, "c404")
+    empty = subscriber_data.profile(src, "c404")
     assert empty is not None and empty.empty
-    page = ds.timeline_page(src, "c1", (), 3, 10)
+    page = subscriber_data.timeline_page(src, "c1", (), 3, 10)
     assert page is not None and list(page["event_type"])[-1] == "customer.created"
     assert len(page) == 10
-    payments = ds.timeline_page(src, "c1", ("payment",), 1, 10)
+    payments = subscriber_data.timeline_page(src, "c1", ("payment",), 1, 10)
     assert payments is not None and len(payments) == 5
-    families = ds.timeline_families(src, "c9")
+    families = subscriber_data.timeline_families(src, "c9")
     assert families is not None and families["events"].sum() == 2
-    totals = ds.payment_totals(src, "c1")
+    totals = subscriber_data.payment_totals(src, "c1")
     assert totals is not None
     assert dict(zip(totals["event_type"], totals["amount"], strict=True)) == {
         "payment.failed": 20.0,
         "payment.refunded": 5.0,
         "payment.succeeded": 60.0,
     }
-    score = ds.latest_score(src, "c9")
+    score = subscriber_data.latest_score(src, "c9")
     assert (
         score is not None and score.row is None and score.scored_at.date() == dt.date(2024, 3, 31)
     )
-    features = ds.survival_features(src, "c1")
+    features = subscriber_data.survival_features(src, "c1")
     assert features is not None
     assert (features["offer_type"], features["platform"], features["country"]) == (
         "subscription",
@@ -628,5 +628,5 @@ def test_data_functions(customer_home: Path) -> None:
         "FR",
     )
     assert features["tenure_months"] == 2 and features["cohort"] == "2024-01"
-    assert ds.survival_features(src, "c7") is None  # never paid
-    assert ds.model_curve(src, features, 36) is None  # no ml.survival_parameters
+    assert subscriber_data.survival_features(src, "c7") is None  # never paid
+    assert subscriber_data.model_curve(src, features, 36) is None  # no ml.survival_parameters

@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import data
-from app.data import Source, _query, columns, tables
+from app.data.snapshot import Source, columns, query, tables, to_datetime
 from models import survival_parameters
 from models.survival_parameters import customer_curve
 
@@ -136,7 +135,7 @@ def profile(source: Source, customer_id: str) -> pd.DataFrame | None:
     table."""
     if PROFILE_TABLE not in tables(source):
         return None
-    return _query(
+    return query(
         source,
         f"select {_select(source, PROFILE_TABLE, PROFILE_COLUMNS)} from {PROFILE_TABLE}"
         " where customer_id = ? limit 1",
@@ -149,7 +148,7 @@ def subscriptions(source: Source, customer_id: str) -> pd.DataFrame | None:
     """The customer's subscriptions, latest started first; None without the table."""
     if SUBSCRIPTIONS_TABLE not in tables(source):
         return None
-    return _query(
+    return query(
         source,
         f"select {_select(source, SUBSCRIPTIONS_TABLE, SUBSCRIPTION_COLUMNS)}"
         f" from {SUBSCRIPTIONS_TABLE} where customer_id = ?"
@@ -177,7 +176,7 @@ def timeline_families(source: Source, customer_id: str) -> pd.DataFrame | None:
     None without the table."""
     if not has_timeline(source):
         return None
-    return _query(
+    return query(
         source,
         f"select event_family, count(*) as events from {TIMELINE_TABLE}"
         " where customer_id = ? group by 1 order by 2 desc, 1",
@@ -194,7 +193,7 @@ def timeline_page(
     if not has_timeline(source):
         return None
     where, params = _families_sql(families)
-    return _query(
+    return query(
         source,
         f"select {_select(source, TIMELINE_TABLE, TIMELINE_COLUMNS)} from {TIMELINE_TABLE}"
         f" where customer_id = ?{where}"
@@ -209,7 +208,7 @@ def payments(source: Source, customer_id: str) -> pd.DataFrame | None:
     timeline."""
     if not has_timeline(source):
         return None
-    return _query(
+    return query(
         source,
         f"select occurred_at, event_type, summary, subscription_id, amount, amount_minor,"
         f" currency from {TIMELINE_TABLE}"
@@ -225,7 +224,7 @@ def payment_totals(source: Source, customer_id: str) -> pd.DataFrame | None:
     customer's payments, not only the rows shown)."""
     if not has_timeline(source):
         return None
-    return _query(
+    return query(
         source,
         f"select event_type, count(*) as events, coalesce(sum(amount), 0)::double as amount"
         f" from {TIMELINE_TABLE} where customer_id = ? and event_family = 'payment'"
@@ -240,7 +239,7 @@ def tickets(source: Source, customer_id: str) -> pd.DataFrame | None:
     and resolved, its category and the two summaries; None without the timeline."""
     if not has_timeline(source):
         return None
-    return _query(
+    return query(
         source,
         f"""
         select
@@ -270,7 +269,7 @@ def engagement(source: Source, customer_id: str) -> pd.DataFrame | None:
     month end, MRR and tickets (``marts.customer_months``); None without the table."""
     if MONTHS_TABLE not in tables(source):
         return None
-    df = _query(
+    df = query(
         source,
         f"select {_select(source, MONTHS_TABLE, ENGAGEMENT_COLUMNS)} from {MONTHS_TABLE}"
         " where customer_id = ? order by month",
@@ -296,9 +295,9 @@ def latest_score(source: Source, customer_id: str) -> Score | None:
     the table."""
     if SCORES_TABLE not in tables(source):
         return None
-    latest = _query(source, f"select max(scored_at) as scored_at from {SCORES_TABLE}")
-    scored_at = None if latest is None else data._to_datetime(latest["scored_at"].iloc[0])
-    df = _query(
+    latest = query(source, f"select max(scored_at) as scored_at from {SCORES_TABLE}")
+    scored_at = None if latest is None else to_datetime(latest["scored_at"].iloc[0])
+    df = query(
         source,
         f"select {_select(source, SCORES_TABLE, SCORE_COLUMNS)} from {SCORES_TABLE}"
         f" where customer_id = ? and scored_at = (select max(scored_at) from {SCORES_TABLE})"
@@ -328,7 +327,7 @@ def survival_features(source: Source, customer_id: str) -> dict[str, Any] | None
     }
     if any(not wanted <= set(columns(source, table)) for table, wanted in needed.items()):
         return None
-    df = _query(
+    df = query(
         source,
         f"""
         with months as (
@@ -384,7 +383,7 @@ def segment_curves(source: Source, features: dict[str, Any]) -> pd.DataFrame | N
         return None
     options = _segment_options(features)
     pairs = " or ".join("(segment_type = ? and segment = ?)" for _ in options)
-    df = _query(
+    df = query(
         source,
         f"select segment_type, segment, t_days, survival, ci_lower, ci_upper, at_risk"
         f" from {CURVES_TABLE} where {pairs} order by segment_type, segment, t_days",
@@ -403,7 +402,7 @@ def model_curve(
     scoring publishes in ``ml.survival_parameters``; None without them."""
     if PARAMETERS_TABLE not in tables(source):
         return None
-    parameters = _query(source, f"select * from {PARAMETERS_TABLE} order by position")
+    parameters = query(source, f"select * from {PARAMETERS_TABLE} order by position")
     if parameters is None or parameters.empty:
         return None
     return customer_curve(parameters, features, horizon_months)
