@@ -30,6 +30,23 @@ def empty_state(detail: str | None = None) -> None:
     st.caption(detail or f"Looked for a published snapshot at `{snapshot.serving_path()}`.")
 
 
+def missing_table_text(*tables: str) -> str:
+    """What a page says when the snapshot has none of `tables` (not published yet)."""
+    return f"The snapshot has no {' or '.join(f'`{t}`' for t in tables)} table yet."
+
+
+def table_missing(result: object, table: str) -> bool:
+    """Whether a page's query found no `table` (it returned None), after saying so: the one
+    guard of a section whose table is not published yet.
+
+    ``if table_missing(frame, TABLE): return``
+    """
+    if result is not None:
+        return False
+    st.info(missing_table_text(table))
+    return True
+
+
 def previous_month(month: date) -> date:
     """The first day of the month before `month`."""
     return (month.replace(day=1) - timedelta(days=1)).replace(day=1)
@@ -65,7 +82,7 @@ class MetricsPage:
         start = previous_month(self.chosen.start)
         series = query(self.source, start, self.chosen.end, *self.segments)
         if series is None:
-            empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
+            empty_state(missing_table_text("marts.metrics_monthly_by_segment"))
         return series
 
 
@@ -81,8 +98,7 @@ def open_snapshot(
         empty_state()
         return None
     if needs and not set(needs) & snapshot.tables(source):
-        named = " or ".join(f"`{t}`" for t in needs)
-        empty_state(missing or f"The snapshot has no {named} table yet.")
+        empty_state(missing or missing_table_text(*needs))
         return None
     return source, snapshot.snapshot_meta(source)
 

@@ -33,6 +33,7 @@ from app.components import (
     previous_month,
     snapshot_caption,
     table,
+    table_missing,
 )
 from app.data import churn as churn_data
 from app.data import snapshot
@@ -74,8 +75,7 @@ def render_reasons(
 ) -> None:
     st.subheader("Cancellation reasons", help=CHURN_REASONS_HELP)
     reasons = churn_data.churn_reasons(source, start, end)
-    if reasons is None:
-        st.info("The snapshot has no `marts.churn_reasons_monthly` table yet.")
+    if table_missing(reasons, "marts.churn_reasons_monthly"):
         return
     st.caption(
         f"{filters.month_label(start)} – {filters.month_label(end)} · " + all_segments_note(chosen)
@@ -117,8 +117,7 @@ def render_scheduled(
 ) -> None:
     st.subheader("Scheduled churn", help=SCHEDULED_CHURN_HELP)
     scheduled = churn_data.scheduled_churn(source)
-    if scheduled is None:
-        st.info("The snapshot has no `marts.scheduled_churn_monthly` table yet.")
+    if table_missing(scheduled, "marts.scheduled_churn_monthly"):
         return
     if scheduled.empty:
         st.caption(all_segments_note(chosen))

@@ -27,7 +27,7 @@ from app.charts.cohorts import (
     segment_type_label,
     survival_chart,
 )
-from app.components import csv_download, open_snapshot, snapshot_caption, table
+from app.components import csv_download, open_snapshot, snapshot_caption, table, table_missing
 from app.data import cohorts as cohorts_data
 from app.data import snapshot
 
@@ -107,8 +107,7 @@ def render_retention(source: snapshot.Source, chosen: filters.Filters) -> None:
         source, chosen.start, chosen.end, chosen.platforms, chosen.countries, channels
     )
     st.subheader("Logo retention", help=LOGO_HELP)
-    if result is None:
-        st.info(f"The snapshot has no `{cohorts_data.RETENTION_TABLE}` table yet.")
+    if table_missing(result, cohorts_data.RETENTION_TABLE):
         return
     st.caption(retention_caption(chosen, channels, result))
     frame = retention_frame(result.frame)
@@ -157,8 +156,7 @@ def _survival_types(segments: pd.DataFrame) -> list[str]:
 def render_survival(source: snapshot.Source, chosen: filters.Filters) -> None:
     st.subheader("Survival curves (Kaplan–Meier)", help=SURVIVAL_HELP)
     segments = cohorts_data.survival_segments(source)
-    if segments is None:
-        st.info(f"The snapshot has no `{cohorts_data.SURVIVAL_TABLE}` table yet.")
+    if table_missing(segments, cohorts_data.SURVIVAL_TABLE):
         return
     if segments.empty:
         st.info("No survival curves yet: they need at least 30 paying customers.")
@@ -258,8 +256,7 @@ def projection_summary(frame: pd.DataFrame) -> pd.DataFrame:
 def render_projections(source: snapshot.Source, chosen: filters.Filters) -> None:
     st.subheader("Cohort projections", help=PROJECTION_HELP)
     cohorts = cohorts_data.projection_cohorts(source)
-    if cohorts is None:
-        st.info(f"The snapshot has no `{cohorts_data.PROJECTION_TABLE}` table yet.")
+    if table_missing(cohorts, cohorts_data.PROJECTION_TABLE):
         return
     if cohorts.empty:
         st.info("No cohort projected yet: a cohort needs 100 customers and 3 observed months.")

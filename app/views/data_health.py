@@ -24,7 +24,15 @@ from app.charts.data_health import (
     quarantine_chart,
     quarantine_frame,
 )
-from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption, table
+from app.components import (
+    Kpi,
+    csv_download,
+    metric,
+    open_snapshot,
+    snapshot_caption,
+    table,
+    table_missing,
+)
 from app.data import data_health as health_data
 from app.data import snapshot
 
@@ -126,8 +134,7 @@ def sources_section(source: snapshot.Source) -> None:
 def quarantine_section(source: snapshot.Source) -> None:
     st.subheader("Quarantined lines by reason", help=HELP["quarantine"])
     reasons = health_data.quarantine_reasons(source)
-    if reasons is None:
-        st.info("The snapshot has no `ops.quarantine_reasons` table yet.")
+    if table_missing(reasons, "ops.quarantine_reasons"):
         return
     if reasons.empty:
         st.success("No line has ever been quarantined.", icon=":material/check_circle:")
@@ -145,8 +152,7 @@ def quarantine_section(source: snapshot.Source) -> None:
         st.session_state.pop(SAMPLE_KEY)
     reason = st.selectbox("Reason", codes, key=SAMPLE_KEY)
     samples = health_data.quarantine_samples(source, reason)
-    if samples is None:
-        st.info("The snapshot has no `ops.quarantine_samples` table yet.")
+    if table_missing(samples, "ops.quarantine_samples"):
         return
     table(samples, hide_index=True, width="stretch", subscribers=False)
     csv_download(
@@ -159,8 +165,7 @@ def quarantine_section(source: snapshot.Source) -> None:
 
 def checks_section(source: snapshot.Source, counts: dict[str, int] | None) -> None:
     st.subheader("Asset checks and dbt tests", help=HELP["checks"])
-    if counts is None:
-        st.info("The snapshot has no `ops.check_results` table yet.")
+    if table_missing(counts, "ops.check_results"):
         return
     if not counts["total"]:
         st.info("No check result recorded yet: they appear after the next `churniq run`.")
@@ -201,8 +206,7 @@ def checks_section(source: snapshot.Source, counts: dict[str, int] | None) -> No
 def table_rows_section(source: snapshot.Source) -> None:
     st.subheader("Row counts of published tables", help=HELP["table_rows"])
     frame = health_data.table_rows(source)
-    if frame is None:
-        st.info("The snapshot has no `ops.table_rows` table yet.")
+    if table_missing(frame, "ops.table_rows"):
         return
     table(
         frame,

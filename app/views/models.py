@@ -28,7 +28,14 @@ from app.charts.models import (
     lift_chart,
     truth_calibration_chart,
 )
-from app.components import csv_download, open_snapshot, snapshot_caption, table
+from app.components import (
+    csv_download,
+    missing_table_text,
+    open_snapshot,
+    snapshot_caption,
+    table,
+    table_missing,
+)
 from app.data import models as models_data
 from app.data import snapshot
 
@@ -173,8 +180,7 @@ def render_runs(runs: pd.DataFrame) -> pd.Series:
 def render_backtests(source: snapshot.Source) -> None:
     st.subheader("Backtests per origin", help=BACKTESTS_HELP)
     frame = models_data.backtests(source)
-    if frame is None:
-        st.info(f"The snapshot has no `{models_data.BACKTESTS_TABLE}` table yet.")
+    if table_missing(frame, models_data.BACKTESTS_TABLE):
         return
     if frame.empty:
         st.info("No backtest origin yet.")
@@ -198,7 +204,7 @@ def render_calibration(source: snapshot.Source, best: pd.Series | None) -> None:
     st.subheader("Calibration", help=CALIBRATION_HELP)
     versions = models_data.calibration_versions(source)
     if models_data.CALIBRATION_TABLE not in snapshot.tables(source):
-        st.info(f"The snapshot has no `{models_data.CALIBRATION_TABLE}` table yet.")
+        st.info(missing_table_text(models_data.CALIBRATION_TABLE))
         return
     if not versions:
         st.info("No calibration bins yet.")
@@ -248,8 +254,7 @@ def render_calibration(source: snapshot.Source, best: pd.Series | None) -> None:
 def render_drift(source: snapshot.Source) -> None:
     st.subheader("Score drift", help=DRIFT_HELP)
     history = models_data.score_history(source)
-    if history is None:
-        st.info(f"The snapshot has no `{models_data.HISTORY_TABLE}` table yet.")
+    if table_missing(history, models_data.HISTORY_TABLE):
         return
     if history.empty:
         st.info("No scoring yet.")

@@ -9,7 +9,9 @@ import streamlit as st
 
 from app import filters
 from app import formatting as fmt
+from app.charts.base import MOVEMENTS
 from app.charts.mrr import (
+    BRIDGE_STEPS,
     bridge_frame,
     segment_bridge_frame,
     segment_movements_chart,
@@ -132,14 +134,7 @@ def render() -> None:
                     c: st.column_config.NumberColumn(label, format="%.2f")
                     for c, label in (
                         ("mrr_at_start", "MRR at start"),
-                        ("new_mrr", "New"),
-                        ("reactivation_mrr", "Reactivation"),
-                        ("expansion_mrr", "Expansion"),
-                        ("resume_mrr", "Resume"),
-                        ("contraction_mrr", "Contraction"),
-                        ("churned_mrr", "Churn"),
-                        ("pause_mrr", "Pause"),
-                        ("fx_adjustment", "FX adjustment"),
+                        *((step, MOVEMENTS[step][0]) for step in BRIDGE_STEPS),
                         ("net_new_mrr", "Net new MRR"),
                         ("mrr", "MRR at end"),
                     )

@@ -26,7 +26,15 @@ from app.charts.offers import (
     retention_chart,
     trial_trend_chart,
 )
-from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption, table
+from app.components import (
+    Kpi,
+    csv_download,
+    metric,
+    open_snapshot,
+    snapshot_caption,
+    table,
+    table_missing,
+)
 from app.data import offers as offers_data
 from app.data import snapshot
 from app.metric_help import (
@@ -185,8 +193,7 @@ def offer_kpis(summary: dict[str, Any], currency: str | None) -> list[Kpi]:
 def render_offers(source: snapshot.Source, chosen: filters.Filters, currency: str | None) -> None:
     st.subheader("Offer performance", help=OFFERS_HELP)
     summary = offers_data.offer_summary(source, chosen.offer_types)
-    if summary is None:
-        st.info("The snapshot has no `marts.offer_performance` table yet.")
+    if table_missing(summary, "marts.offer_performance"):
         return
     st.caption(snapshot_note(chosen, offers_data.OFFERS_TABLE, offer_type_applies=True))
     offers = int(summary["offers"])
@@ -286,8 +293,7 @@ def trials_note(source: snapshot.Source, chosen: filters.Filters) -> str:
 def render_trials(source: snapshot.Source, chosen: filters.Filters) -> None:
     st.subheader("Trial conversion over time", help=TRIAL_TREND_HELP)
     trend = offers_data.trial_conversion_trend(source, chosen.start, chosen.end, chosen.offer_types)
-    if trend is None:
-        st.info("The snapshot has no `marts.trial_conversion_monthly` table yet.")
+    if table_missing(trend, "marts.trial_conversion_monthly"):
         return
     if chosen.start is not None and chosen.end is not None:
         st.caption(trials_note(source, chosen))
@@ -327,8 +333,7 @@ def render_trials(source: snapshot.Source, chosen: filters.Filters) -> None:
 def render_coupons(source: snapshot.Source, chosen: filters.Filters, currency: str | None) -> None:
     st.subheader("Coupons and campaigns", help=COUPONS_HELP)
     summary = offers_data.coupon_summary(source)
-    if summary is None:
-        st.info("The snapshot has no `marts.coupon_performance` table yet.")
+    if table_missing(summary, "marts.coupon_performance"):
         return
     st.caption(snapshot_note(chosen, offers_data.COUPONS_TABLE, offer_type_applies=False))
     coupons = int(summary["coupons"])

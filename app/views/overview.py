@@ -12,6 +12,7 @@ from app.components import (
     csv_download,
     empty_state,
     metric,
+    missing_table_text,
     month_kpis,
     month_row,
     open_metrics_page,
@@ -49,7 +50,7 @@ def render() -> None:
     )
     series = overview_data.monthly_metrics(source, chosen.start, chosen.end, *page.segments)
     if kpi_rows is None or series is None:
-        empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
+        empty_state(missing_table_text("marts.metrics_monthly_by_segment"))
         return
     current = month_row(kpi_rows, chosen.end)
     if current is None or series.empty:

@@ -35,6 +35,7 @@ from app.components import (
     previous_month,
     snapshot_caption,
     table,
+    table_missing,
 )
 from app.data import revenue as revenue_data
 from app.data import snapshot
@@ -167,8 +168,7 @@ def render_revenue(
 ) -> None:
     segments = (chosen.platforms, chosen.countries, chosen.offer_types)
     series = revenue_data.revenue_monthly(source, previous_month(start), end, *segments)
-    if series is None:
-        st.info("The snapshot has no `marts.revenue_monthly_by_segment` table yet.")
+    if table_missing(series, "marts.revenue_monthly_by_segment"):
         return
     series["refunds_and_chargebacks"] = series["refunds"] + series["chargebacks"]
     in_period = series[series["month"].dt.date >= start].reset_index(drop=True)
@@ -360,9 +360,7 @@ def render_recovery(
 ) -> None:
     st.subheader("Failed payments and recovery", help=RECOVERY_TREND_HELP)
     monthly = revenue_data.recovery_monthly(source, previous_month(start), end)
-    if monthly is None:
-        st.info("The snapshot has no `marts.payment_recovery_monthly` table yet.")
-    else:
+    if not table_missing(monthly, "marts.payment_recovery_monthly"):
         in_period = monthly[monthly["month"].dt.date >= start].reset_index(drop=True)
         st.caption(
             f"{period_label(start, end)} · by month of the first failure · " + segment_note(chosen)
@@ -410,8 +408,7 @@ def render_recovery(
 
     st.subheader("Failed payments by failure code and provider", help=RECOVERY_CODES_HELP)
     by_code = revenue_data.recovery_by_code(source, start, end)
-    if by_code is None:
-        st.info("The snapshot has no `marts.payment_recovery_by_code` table yet.")
+    if table_missing(by_code, "marts.payment_recovery_by_code"):
         return
     st.caption(f"{period_label(start, end)} · " + segment_note(chosen))
     if by_code.empty:

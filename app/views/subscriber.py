@@ -35,9 +35,11 @@ from app.components import (
     csv_download,
     empty_state,
     metric,
+    missing_table_text,
     open_snapshot,
     snapshot_caption,
     table,
+    table_missing,
 )
 from app.data import snapshot
 from app.data import subscriber as subscriber_data
@@ -157,8 +159,7 @@ def render_profile(row: pd.Series, currency: str | None) -> None:
 def render_subscriptions(source: snapshot.Source, customer_id: str, currency: str | None) -> None:
     st.subheader("Subscriptions", help=SUBSCRIPTIONS_HELP)
     subs = subscriber_data.subscriptions(source, customer_id)
-    if subs is None:
-        st.info("The snapshot has no `marts.fct_subscriptions` table yet.")
+    if table_missing(subs, "marts.fct_subscriptions"):
         return
     if subs.empty:
         st.info("No subscriptions: the customer never started one.")
@@ -378,8 +379,7 @@ def render_survival(source: snapshot.Source, customer_id: str, status: str | Non
 def render_engagement(source: snapshot.Source, customer_id: str) -> None:
     st.subheader("Engagement", help=ENGAGEMENT_HELP)
     months = subscriber_data.engagement(source, customer_id)
-    if months is None:
-        st.info("The snapshot has no `marts.customer_months` table yet.")
+    if table_missing(months, "marts.customer_months"):
         return
     if months.empty or "minutes_watched_4w" not in months.columns:
         st.info("No live month: the customer never had a live subscription at a month end.")
@@ -572,7 +572,7 @@ def render() -> None:
         return
     found = subscriber_data.profile(source, customer_id)
     if found is None:
-        empty_state("The snapshot has no `marts.dim_customers` table yet.")
+        empty_state(missing_table_text("marts.dim_customers"))
         return
     if found.empty:
         st.warning(f"No customer with id `{customer_id}` in the snapshot.")

@@ -39,6 +39,7 @@ from app.components import (
     open_snapshot,
     snapshot_caption,
     table,
+    table_missing,
 )
 from app.data import snapshot
 from app.data import support as support_data
@@ -122,8 +123,7 @@ def render_tickets(
     source: snapshot.Source, start: date | None, end: date | None, span: str
 ) -> None:
     trend = support_data.support_trend(source, start, end)
-    if trend is None:
-        st.info("The snapshot has no `marts.support_monthly` table yet.")
+    if table_missing(trend, "marts.support_monthly"):
         return
     if trend.empty:
         st.info("No support tickets in the selected period.")
@@ -247,8 +247,7 @@ CHURN_COLUMNS = {
 def render_churn(source: snapshot.Source, start: date | None, end: date | None, span: str) -> None:
     st.subheader("Churn with and without a recent ticket", help=SUPPORT_CHURN_HELP)
     monthly = support_data.support_churn(source, start, end)
-    if monthly is None:
-        st.info("The snapshot has no `marts.support_churn` table yet.")
+    if table_missing(monthly, "marts.support_churn"):
         return
     pooled = support_data.pooled_churn(monthly)
     if pooled is None:
