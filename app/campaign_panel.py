@@ -11,10 +11,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app import data, signin
 from app import formatting as fmt
+from app import signin
 from app.components import csv_download, table
 from app.core_client import CoreClient, CoreConnection, CoreUnavailable, load_connection
+from app.data import at_risk as at_risk_data
+from app.data import snapshot
 from models.experiments import METHOD, churn_difference
 
 LAUNCH_ROLE = "retention"
@@ -62,7 +64,7 @@ def campaign_names(connection: CoreConnection) -> dict[str, str]:
 
 def _connection() -> CoreConnection | None:
     try:
-        return load_connection(data.home())
+        return load_connection(snapshot.home())
     except CoreUnavailable as exc:
         st.warning(str(exc))
         return None
@@ -81,7 +83,9 @@ def _coupon_label(coupon: dict) -> str:
     return f"{coupon['id']} ({off}, {duration})"
 
 
-def launch_panel(source: data.Source, selection: data.ScoreFilters, subscribers: int) -> None:
+def launch_panel(
+    source: snapshot.Source, selection: at_risk_data.ScoreFilters, subscribers: int
+) -> None:
     """The launch form for users who may "retention"; the others see why they cannot."""
     st.subheader("Launch a retention campaign", help=LAUNCH_HELP)
     user = signin.current_user()
@@ -143,7 +147,7 @@ def launch_panel(source: data.Source, selection: data.ScoreFilters, subscribers:
         return
     # One key per intended launch: a retry after a lost answer returns the first launch.
     key = st.session_state.setdefault(IDEMPOTENCY_KEY, uuid.uuid4().hex)
-    customer_ids = data.selection_customer_ids(source, selection, MAX_MEMBERS)
+    customer_ids = at_risk_data.selection_customer_ids(source, selection, MAX_MEMBERS)
     try:
         with CoreClient(connection) as client:
             campaign = client.launch_campaign(
@@ -239,10 +243,10 @@ def effect_chart(frame: pd.DataFrame) -> alt.LayerChart:
     return alt.layer(bars, points, zero).properties(height=max(80, 40 * len(shown)))
 
 
-def results_panel(source: data.Source) -> None:
+def results_panel(source: snapshot.Source) -> None:
     """Every campaign's result, for every role."""
     st.subheader("Campaign results", help=RESULTS_HELP)
-    results = data.campaign_results(source)
+    results = at_risk_data.campaign_results(source)
     if results is None:
         st.info("The snapshot has no `marts.campaign_results` table yet: run `churniq run`.")
         return

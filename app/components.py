@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import data, filters, signin
+from app import filters, signin
 from app import formatting as fmt
 from app.csv_cells import frame_csv
-from app.definitions import DEFINITIONS
+from app.data import snapshot
+from app.metric_help import DEFINITIONS
 from app.users import EXPORT_ROLE
 
 EMPTY_STATE = "No data yet: run `churniq run` (or `churniq demo`)"
@@ -26,7 +27,24 @@ EMPTY_STATE = "No data yet: run `churniq run` (or `churniq demo`)"
 def empty_state(detail: str | None = None) -> None:
     """Tell the user what to do when there is nothing to show yet."""
     st.info(f"{EMPTY_STATE}.", icon=":material/database:")
-    st.caption(detail or f"Looked for a published snapshot at `{data.serving_path()}`.")
+    st.caption(detail or f"Looked for a published snapshot at `{snapshot.serving_path()}`.")
+
+
+def missing_table_text(*tables: str) -> str:
+    """What a page says when the snapshot has none of `tables` (not published yet)."""
+    return f"The snapshot has no {' or '.join(f'`{t}`' for t in tables)} table yet."
+
+
+def table_missing(result: object, table: str) -> bool:
+    """Whether a page's query found no `table` (it returned None), after saying so: the one
+    guard of a section whose table is not published yet.
+
+    ``if table_missing(frame, TABLE): return``
+    """
+    if result is not None:
+        return False
+    st.info(missing_table_text(table))
+    return True
 
 
 def previous_month(month: date) -> date:
@@ -44,8 +62,8 @@ def month_row(df: pd.DataFrame, month: date) -> pd.Series | None:
 class MetricsPage:
     """What a page on the monthly metrics starts from: the snapshot, its metadata, the filters."""
 
-    source: data.Source
-    meta: data.SnapshotMeta
+    source: snapshot.Source
+    meta: snapshot.SnapshotMeta
     chosen: filters.Filters
 
     @property
@@ -64,26 +82,25 @@ class MetricsPage:
         start = previous_month(self.chosen.start)
         series = query(self.source, start, self.chosen.end, *self.segments)
         if series is None:
-            empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
+            empty_state(missing_table_text("marts.metrics_monthly_by_segment"))
         return series
 
 
 def open_snapshot(
     title: str, needs: Collection[str] = (), missing: str | None = None
-) -> tuple[data.Source, data.SnapshotMeta] | None:
+) -> tuple[snapshot.Source, snapshot.SnapshotMeta] | None:
     """The page's title, then the snapshot and its metadata; None, after the empty state that
     says what to do, when nothing was published yet or the snapshot has none of the tables in
     `needs` (`missing` words that case)."""
     st.title(title)
-    source = data.current_source()
+    source = snapshot.current_source()
     if source is None:
         empty_state()
         return None
-    if needs and not set(needs) & data.tables(source):
-        named = " or ".join(f"`{t}`" for t in needs)
-        empty_state(missing or f"The snapshot has no {named} table yet.")
+    if needs and not set(needs) & snapshot.tables(source):
+        empty_state(missing or missing_table_text(*needs))
         return None
-    return source, data.snapshot_meta(source)
+    return source, snapshot.snapshot_meta(source)
 
 
 def open_metrics_page(title: str) -> MetricsPage | None:
@@ -103,7 +120,7 @@ def open_metrics_page(title: str) -> MetricsPage | None:
     return MetricsPage(source, meta, chosen)
 
 
-def snapshot_caption(meta: data.SnapshotMeta) -> None:
+def snapshot_caption(meta: snapshot.SnapshotMeta) -> None:
     """Which data the page shows: watermark (as-of), reporting currency, snapshot version."""
     watermark = meta.watermark.strftime("%Y-%m-%d %H:%M") if meta.watermark else "unknown"
     currency = meta.reporting_currency or "unknown"
@@ -148,9 +165,11 @@ def month_kpis(
     previous: pd.Series | None,
     currency: str | None = None,
     lower_is_better: Collection[str] = (),
+    definitions: Mapping[str, str] = DEFINITIONS,
 ) -> list[Kpi]:
-    """A month's KPIs with their change against the previous month and their definitions;
-    the columns in `lower_is_better` show a decrease as good news."""
+    """A month's KPIs with their change against the previous month and their help texts
+    (`definitions`, by metric column: the MRR definitions unless told); the columns in
+    `lower_is_better` show a decrease as good news."""
     kpis = []
     for label, column, kind in specs:
         value = current.get(column)
@@ -158,7 +177,7 @@ def month_kpis(
         shown, delta = _shown(kind, value, before, currency)
         unchanged = not (fmt.is_missing(value) or fmt.is_missing(before)) and value == before
         kpis.append(
-            Kpi(label, shown, delta, DEFINITIONS[column], column in lower_is_better, unchanged)
+            Kpi(label, shown, delta, definitions[column], column in lower_is_better, unchanged)
         )
     return kpis
 

@@ -13,7 +13,7 @@ from datetime import date
 
 import streamlit as st
 
-from app import data
+from app.data import snapshot
 
 STATE_KEY = "filters"
 PERIOD_KEY = "filter_period"
@@ -72,14 +72,14 @@ def current() -> Filters:
     return value if isinstance(value, Filters) else Filters()
 
 
-def render_sidebar(source: data.Source | None) -> Filters:
+def render_sidebar(source: snapshot.Source | None) -> Filters:
     """Draw the filter widgets from the snapshot's months and segments; store and return them."""
-    months = data.months(source) if source is not None else []
+    months = snapshot.months(source) if source is not None else []
     if not months:
         filters = Filters()
         st.session_state[STATE_KEY] = filters
         return filters
-    options = data.segment_options(source)
+    options = snapshot.segment_options(source)
     _reset_stale(months, options)
 
     with st.sidebar:

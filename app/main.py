@@ -11,9 +11,7 @@ Data location comes from ``CHURNIQ_HOME`` (default ``./.churniq``).
 
 from __future__ import annotations
 
-import importlib
 import sys
-import threading
 from pathlib import Path
 
 import altair as alt
@@ -25,7 +23,8 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from app import data, filters, signin  # noqa: E402
+from app import filters, signin  # noqa: E402
+from app.data import snapshot  # noqa: E402
 
 _PAGES_DIR = Path(__file__).parent / "views"
 
@@ -51,20 +50,7 @@ PAGES = [
 MINIMUM_ROLE: dict[str, str] = {}
 
 
-@st.cache_resource(show_spinner=False)
-def _warm_up() -> threading.Thread:
-    """Import the model libraries (scikit-learn, lifelines: seconds) once per server process,
-    in the background while the user signs in, so the first Subscriber 360 lookup that draws
-    a survival curve from the model does not wait for them."""
-    thread = threading.Thread(
-        target=importlib.import_module, args=("models.training",), daemon=True
-    )
-    thread.start()
-    return thread
-
-
 st.set_page_config(page_title="ChurnIQ", page_icon=":material/monitoring:", layout="wide")
-_warm_up()
 # Altair validates every chart object against the Vega-Lite schema as it is built, and again
 # when Streamlit serialises it; once is enough (a third of a chart-heavy page's run).
 alt.utils.schemapi.disable_debug_mode()
@@ -75,5 +61,5 @@ if user is None:  # nobody signed in sees any data: only the sign-in page exists
 page = st.navigation([p for p in PAGES if user.may(MINIMUM_ROLE.get(p.title, "viewer"))])
 st.sidebar.title("ChurnIQ")
 signin.sign_out_control(user)
-filters.render_sidebar(data.current_source())
+filters.render_sidebar(snapshot.current_source())
 page.run()

@@ -18,7 +18,7 @@ import logging
 
 import streamlit as st
 
-from app import data
+from app.data import snapshot
 from app.signin_throttle import Throttle, wait_text
 from app.users import User, authenticate, load_users
 
@@ -71,7 +71,7 @@ def current_user() -> User | None:
         signed_in = oidc_identity()
         if signed_in is None:
             return None
-    user = load_users(data.home()).get(signed_in)
+    user = load_users(snapshot.home()).get(signed_in)
     if user is None:
         st.session_state.pop(SESSION_KEY, None)
     return user
@@ -79,7 +79,7 @@ def current_user() -> User | None:
 
 def sign_in_view() -> None:
     st.title("Sign in to ChurnIQ")
-    users = load_users(data.home())
+    users = load_users(snapshot.home())
     identity = oidc_identity()
     if identity is not None:  # signed in at the provider, but not a user here
         st.error(
@@ -106,7 +106,7 @@ def sign_in_view() -> None:
 
 def check_password(users: dict[str, User], name: str, password: str) -> None:
     """Sign in with `name` and `password` unless failures made them wait; count a failure."""
-    throttle, client = Throttle(data.home()), client_address()
+    throttle, client = Throttle(snapshot.home()), client_address()
     wait = throttle.wait_seconds(name, client)
     if wait > 0:  # the password is not even checked
         st.error(too_many(wait))

@@ -14,9 +14,14 @@ from typing import Any, Literal, Self
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter, LogNormalAFTFitter, WeibullAFTFitter
-from scipy.stats import norm
 
 from models._frames import event_flags, integer_durations, is_polars, to_pandas
+from models.survival_parameters import (
+    INTERCEPT,
+    aft_survival,
+    linear_predictor,
+    parameter_draws,
+)
 
 CURVE_COLUMNS = ["segment_type", "segment", "t", "survival", "ci_lower", "ci_upper", "at_risk"]
 _DURATION, _EVENT = "__duration", "__event"
@@ -187,9 +192,8 @@ class _SurvivalRegression(ABC):
         return self._integrate(conditional)
 
     def _param_draws(self) -> np.ndarray:
-        rng = np.random.default_rng(self.random_state)
-        return rng.multivariate_normal(
-            self.params_.to_numpy(), self.cov_.to_numpy(), size=self.n_draws, method="eigh"
+        return parameter_draws(
+            self.params_.to_numpy(), self.cov_.to_numpy(), self.n_draws, self.random_state
         )
 
 
@@ -279,16 +283,13 @@ class ParametricAFT(_SurvivalRegression):
     def _linear(self, X: np.ndarray, params: np.ndarray, group: str) -> np.ndarray:
         positions, names = self._terms[group]
         cols = {name: X[:, i] for i, name in enumerate(self.feature_names_)}
-        cols["Intercept"] = np.ones(X.shape[0])
-        return np.column_stack([cols[c] for c in names]) @ params[positions]
+        cols[INTERCEPT] = np.ones(X.shape[0])
+        return linear_predictor(cols, names, params[positions])
 
     def _survival(self, X: np.ndarray, times: np.ndarray, params: np.ndarray) -> np.ndarray:
-        location = self._linear(X, params, self.scale_param_)[:, None]
-        shape = np.exp(self._linear(X, params, self.shape_param_))[:, None]
-        with np.errstate(divide="ignore"):
-            if self.distribution == "weibull":
-                return np.exp(-((times / np.exp(location)) ** shape))
-            return norm.sf((np.log(times) - location) / shape)
+        location = self._linear(X, params, self.scale_param_)
+        log_shape = self._linear(X, params, self.shape_param_)
+        return aft_survival(self.distribution, location, log_shape, times)
 
     def _integrate(self, conditional: np.ndarray) -> np.ndarray:
         # smooth curve on a unit grid: the trapezoid rule (error far below a period)

@@ -10,7 +10,9 @@ score every live subscriber, and keep the history in `ml.model_runs` and `ml.sco
   `should_promote` (a suspected leak, ROC AUC above 0.95, is never promoted).
 - The promoted bundle holds one calibrated classifier per horizon (30, 60, 90 days) and a Weibull
   AFT survival model on the customer's plan, platform and country for the expected remaining
-  months, with intervals. Artifacts are versioned under `<home>/models/`.
+  months, with intervals. Artifacts are versioned under `<home>/models/`; the survival model's
+  parameters are published with each scoring (`ml.survival_parameters`, see
+  models.survival_parameters), the dashboards draw a customer's curve from them.
 - Scoring: the as-of month rows of `customer_months` (every live subscriber at the as-of date).
   Predicted LTV = current MRR x expected remaining months within 36 months (undiscounted), with
   the interval of the remaining months. Expected remaining months = the 30-day churn
@@ -39,13 +41,14 @@ from models.curves import monthly_lifetimes
 from models.evaluation import rolling_backtest, should_promote, suspected_leak
 from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from models.survival import ParametricAFT
+from models.survival_parameters import SURVIVAL_COVARIATES, parameter_table
+from models.survival_parameters import TABLE as SURVIVAL_PARAMETERS
 
 log = logging.getLogger(__name__)
 
 HORIZONS = (30, 60, 90)
 KINDS = ("logistic", "gbm")
 LIFETIME_HORIZON_MONTHS = 36
-SURVIVAL_COVARIATES = ("offer_type", "platform", "country")
 # risk bands on the 30-day probability; about 4 % of live subscribers churn in a month
 RISK_BANDS = ((0.15, "high"), (0.05, "medium"), (0.0, "low"))
 BUNDLE_FORMAT = 1
@@ -379,6 +382,12 @@ def score_and_publish(
         return {"scored": 0, "model_version": None, "high_risk": 0}
     scores = score(con, bundle)
     store.write_table(con, "churn_scores", scores)
+    # what the dashboards need to draw a customer's survival curve without the model file
+    store.write_table(
+        con,
+        SURVIVAL_PARAMETERS,
+        parameter_table(bundle["survival"]["model"], bundle["model_version"]),
+    )
     summary = score_summary(scores)
     with store.transaction(con):  # a rerun of the same day replaces that day's distribution
         if len(scores) and store.table_exists(con, "score_history"):

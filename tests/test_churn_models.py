@@ -58,6 +58,7 @@ def test_scores_are_published_with_reasons_and_intervals(home: Path):
     scores = con.execute("select * from ml.churn_scores").df()
     runs = con.execute("select * from ml.model_runs").df()
     curves = con.execute("select * from ml.calibration_curves").df()
+    survival = con.execute("select * from ml.survival_parameters").df()
     live = con.execute(
         "select count(*) from marts.customer_months "
         "where month_end = (select max(month_end) from marts.customer_months)"
@@ -80,6 +81,9 @@ def test_scores_are_published_with_reasons_and_intervals(home: Path):
     assert set(scores.risk_band) <= {"low", "medium", "high"}
     assert runs.is_champion.sum() == 1 and not runs.suspected_leak.any()
     assert set(runs.model_type) == {"logistic", "gbm"}
+    # the champion's survival model, published for the dashboards' curves
+    assert set(survival.model_version) == set(runs.model_version[runs.is_champion])
+    assert set(survival.part) == {"scale", "shape"}
     assert (runs.roc_auc > 0.6).all() and (runs.brier_skill > 0).all()
     # a reliability table of ten bins per model run, its predictions close to what happened
     assert curves.groupby("model_version").size().eq(10).all()

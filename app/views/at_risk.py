@@ -14,12 +14,14 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from app import data, filters, signin
+from app import filters, signin
 from app import formatting as fmt
 from app.campaign_panel import launch_panel, results_panel
-from app.charts import reasons_chart
+from app.charts.at_risk import reasons_chart
 from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption, table
-from app.definitions import AT_RISK_LIST_HELP, AT_RISK_REASONS_HELP, SCORE_DEFINITIONS
+from app.data import at_risk as at_risk_data
+from app.data import snapshot
+from app.metric_help import AT_RISK_LIST_HELP, AT_RISK_REASONS_HELP, SCORE_DEFINITIONS
 from app.users import EXPORT_ROLE
 
 NO_SCORES = (
@@ -40,7 +42,7 @@ PAGE_KEY = "at_risk_page"
 
 #: Reason groups of the model (``top_reason_groups``) in plain words.
 REASON_LABELS: dict[str, str] = {
-    data.NO_REASON: "No stand-out reason",
+    at_risk_data.NO_REASON: "No stand-out reason",
     "tenure": "Tenure",
     "engagement": "Engagement (watch time)",
     "price_level": "Price level",
@@ -71,7 +73,9 @@ def _keep_known(key: str, options: list[str]) -> None:
         st.session_state[key] = [v for v in chosen if v in options]
 
 
-def page_filters(options: dict[str, list[str]], chosen: filters.Filters) -> data.ScoreFilters:
+def page_filters(
+    options: dict[str, list[str]], chosen: filters.Filters
+) -> at_risk_data.ScoreFilters:
     """The page's filter widgets, combined with the global platform, country and offer-type
     filters."""
     for key, dim in ((BAND_KEY, "risk_band"), (REASON_KEY, "reason")):
@@ -106,7 +110,7 @@ def page_filters(options: dict[str, list[str]], chosen: filters.Filters) -> data
         min_ltv = second[2].number_input(
             "Minimum predicted LTV", min_value=0.0, value=0.0, step=10.0, key=LTV_KEY
         )
-    return data.ScoreFilters(
+    return at_risk_data.ScoreFilters(
         platforms=chosen.platforms,
         countries=chosen.countries,
         risk_bands=tuple(bands),
@@ -192,7 +196,9 @@ NUMBER_COLUMNS = {
 }
 
 
-def exports(source: data.Source, selection: data.ScoreFilters, subscribers: int) -> None:
+def exports(
+    source: snapshot.Source, selection: at_risk_data.ScoreFilters, subscribers: int
+) -> None:
     """CSV and Parquet of the whole selection for users who may "retention"; built on click."""
     user = signin.current_user()
     if user is None or not user.may(EXPORT_ROLE):
@@ -206,18 +212,18 @@ def exports(source: data.Source, selection: data.ScoreFilters, subscribers: int)
         with column:
             st.download_button(
                 f"Export selection ({file_format.upper() if file_format == 'csv' else 'Parquet'})",
-                partial(data.export_selection, source, selection, file_format),
+                partial(at_risk_data.export_selection, source, selection, file_format),
                 file_name=f"at_risk_subscribers.{file_format}",
                 mime=mime,
                 key=f"dl_at_risk_{file_format}",
                 icon=":material/download:",
                 on_click="ignore",
             )
-    cap = fmt.count(data.EXPORT_ROW_CAP)
+    cap = fmt.count(at_risk_data.EXPORT_ROW_CAP)
     note = (
         f"The selection has {fmt.count(subscribers)} subscribers: the export holds the first "
         f"{cap} by MRR at risk."
-        if subscribers > data.EXPORT_ROW_CAP
+        if subscribers > at_risk_data.EXPORT_ROW_CAP
         else f"Exports hold the whole selection (at most {cap} rows, most MRR at risk first)"
     )
     st.caption(
@@ -232,14 +238,14 @@ def render() -> None:
     if opened is None:
         return
     source, meta = opened
-    if not data.has_scores(source):
+    if not at_risk_data.has_scores(source):
         st.info(NO_SCORES, icon=":material/model_training:")
         return
     currency = meta.reporting_currency
     chosen = filters.current()
-    selection = page_filters(data.score_options(source), chosen)
+    selection = page_filters(at_risk_data.score_options(source), chosen)
 
-    summary = data.score_summary(source, selection)
+    summary = at_risk_data.score_summary(source, selection)
     if summary is None:
         st.info(NO_SCORES, icon=":material/model_training:")
         return
@@ -256,7 +262,7 @@ def render() -> None:
         return
 
     st.subheader("Why they are at risk", help=AT_RISK_REASONS_HELP)
-    breakdown = data.reason_breakdown(source, selection)
+    breakdown = at_risk_data.reason_breakdown(source, selection)
     if breakdown is not None and not breakdown.empty:
         frame = breakdown.assign(label=breakdown["reason"].map(reason_label))
         st.altair_chart(reasons_chart(frame, currency), width="stretch")
@@ -270,7 +276,7 @@ def render() -> None:
     st.subheader("Subscribers", help=AT_RISK_LIST_HELP)
     pages = math.ceil(subscribers / PAGE_SIZE)
     page = choose_page(pages)
-    rows = data.subscriber_page(source, selection, page, PAGE_SIZE)
+    rows = at_risk_data.subscriber_page(source, selection, page, PAGE_SIZE)
     if rows is not None:
         first = (page - 1) * PAGE_SIZE + 1
         st.caption(

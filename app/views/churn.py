@@ -13,9 +13,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
+from app import filters
 from app import formatting as fmt
-from app.charts import (
+from app.charts.churn import (
     churn_rates_chart,
     churn_rates_frame,
     churn_reasons_chart,
@@ -33,8 +33,11 @@ from app.components import (
     previous_month,
     snapshot_caption,
     table,
+    table_missing,
 )
-from app.definitions import (
+from app.data import churn as churn_data
+from app.data import snapshot
+from app.metric_help import (
     CHURN_RATES_HELP,
     CHURN_REASONS_HELP,
     CHURN_TYPES_HELP,
@@ -68,12 +71,11 @@ def all_segments_note(chosen: filters.Filters) -> str:
 
 
 def render_reasons(
-    source: data.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
+    source: snapshot.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
 ) -> None:
     st.subheader("Cancellation reasons", help=CHURN_REASONS_HELP)
-    reasons = data.churn_reasons(source, start, end)
-    if reasons is None:
-        st.info("The snapshot has no `marts.churn_reasons_monthly` table yet.")
+    reasons = churn_data.churn_reasons(source, start, end)
+    if table_missing(reasons, "marts.churn_reasons_monthly"):
         return
     st.caption(
         f"{filters.month_label(start)} – {filters.month_label(end)} · " + all_segments_note(chosen)
@@ -110,11 +112,12 @@ def render_reasons(
     )
 
 
-def render_scheduled(source: data.Source, chosen: filters.Filters, currency: str | None) -> None:
+def render_scheduled(
+    source: snapshot.Source, chosen: filters.Filters, currency: str | None
+) -> None:
     st.subheader("Scheduled churn", help=SCHEDULED_CHURN_HELP)
-    scheduled = data.scheduled_churn(source)
-    if scheduled is None:
-        st.info("The snapshot has no `marts.scheduled_churn_monthly` table yet.")
+    scheduled = churn_data.scheduled_churn(source)
+    if table_missing(scheduled, "marts.scheduled_churn_monthly"):
         return
     if scheduled.empty:
         st.caption(all_segments_note(chosen))
@@ -163,7 +166,7 @@ def render() -> None:
     if page is None:
         return
     source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
-    series = page.monthly_series(data.churn_monthly)
+    series = page.monthly_series(churn_data.churn_monthly)
     if series is None:
         return
     in_period = series[series["month"].dt.date >= chosen.start].reset_index(drop=True)

@@ -13,10 +13,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
-from app import data_cohorts as dc
+from app import filters
 from app import formatting as fmt
-from app.charts_cohorts import (
+from app.charts.cohorts import (
     LOGO_HELP,
     PROJECTION_HELP,
     REVENUE_HELP,
@@ -28,7 +27,9 @@ from app.charts_cohorts import (
     segment_type_label,
     survival_chart,
 )
-from app.components import csv_download, open_snapshot, snapshot_caption, table
+from app.components import csv_download, open_snapshot, snapshot_caption, table, table_missing
+from app.data import cohorts as cohorts_data
+from app.data import snapshot
 
 CHANNEL_KEY = "cohorts_channels"
 SURVIVAL_TYPE_KEY = "cohorts_survival_type"
@@ -65,7 +66,7 @@ def selection_label(chosen: filters.Filters, channels: tuple[str, ...]) -> str:
 
 
 def retention_caption(
-    chosen: filters.Filters, channels: tuple[str, ...], result: dc.Retention
+    chosen: filters.Filters, channels: tuple[str, ...], result: cohorts_data.Retention
 ) -> str:
     period = (
         f"Cohorts of {filters.month_label(chosen.start)} – {filters.month_label(chosen.end)} "
@@ -78,7 +79,7 @@ def retention_caption(
     elif chosen.segmented or channels:
         note = (
             "For all platforms, countries and channels: the snapshot has no "
-            f"`{dc.SEGMENT_TABLE}` table, so the filter "
+            f"`{cohorts_data.SEGMENT_TABLE}` table, so the filter "
             f"({selection_label(chosen, channels)}) does not apply."
         )
     else:
@@ -87,8 +88,8 @@ def retention_caption(
     return " · ".join(p for p in (period, note, extra) if p)
 
 
-def render_retention(source: data.Source, chosen: filters.Filters) -> None:
-    options = dc.channel_options(source)
+def render_retention(source: snapshot.Source, chosen: filters.Filters) -> None:
+    options = cohorts_data.channel_options(source)
     channels: tuple[str, ...] = ()
     if options:
         _keep_known(CHANNEL_KEY, options)
@@ -102,12 +103,11 @@ def render_retention(source: data.Source, chosen: filters.Filters) -> None:
                 "heatmaps, with the platform and country filters of the sidebar.",
             )
         )
-    result = dc.cohort_retention(
+    result = cohorts_data.cohort_retention(
         source, chosen.start, chosen.end, chosen.platforms, chosen.countries, channels
     )
     st.subheader("Logo retention", help=LOGO_HELP)
-    if result is None:
-        st.info(f"The snapshot has no `{dc.RETENTION_TABLE}` table yet.")
+    if table_missing(result, cohorts_data.RETENTION_TABLE):
         return
     st.caption(retention_caption(chosen, channels, result))
     frame = retention_frame(result.frame)
@@ -153,11 +153,10 @@ def _survival_types(segments: pd.DataFrame) -> list[str]:
     return known + sorted(t for t in present if t not in known)
 
 
-def render_survival(source: data.Source, chosen: filters.Filters) -> None:
+def render_survival(source: snapshot.Source, chosen: filters.Filters) -> None:
     st.subheader("Survival curves (Kaplan–Meier)", help=SURVIVAL_HELP)
-    segments = dc.survival_segments(source)
-    if segments is None:
-        st.info(f"The snapshot has no `{dc.SURVIVAL_TABLE}` table yet.")
+    segments = cohorts_data.survival_segments(source)
+    if table_missing(segments, cohorts_data.SURVIVAL_TABLE):
         return
     if segments.empty:
         st.info("No survival curves yet: they need at least 30 paying customers.")
@@ -182,16 +181,16 @@ def render_survival(source: data.Source, chosen: filters.Filters) -> None:
     picked = right.multiselect(
         "Segments",
         options,
-        default=None if key in st.session_state else options[: dc.MAX_SERIES],
-        max_selections=dc.MAX_SERIES,
+        default=None if key in st.session_state else options[: cohorts_data.MAX_SERIES],
+        max_selections=cohorts_data.MAX_SERIES,
         key=key,
-        placeholder=f"Choose up to {dc.MAX_SERIES} segments",
-        help=f"At most {dc.MAX_SERIES} curves; the largest segments are shown first.",
+        placeholder=f"Choose up to {cohorts_data.MAX_SERIES} segments",
+        help=f"At most {cohorts_data.MAX_SERIES} curves; the largest segments are shown first.",
     )
     notes = [
         f"{len(picked)} of {len(options)} {segment_type_label(segment_type).lower()} segments"
-        f" (largest first, at most {dc.MAX_SERIES}); each curve thinned to about "
-        f"{dc.MAX_POINTS} steps"
+        f" (largest first, at most {cohorts_data.MAX_SERIES}); each curve thinned to about "
+        f"{cohorts_data.MAX_POINTS} steps"
     ]
     applied = FILTERED_TYPES.get(segment_type)
     ignored = [
@@ -212,7 +211,7 @@ def render_survival(source: data.Source, chosen: filters.Filters) -> None:
     if not picked:
         st.info("Choose at least one segment.")
         return
-    curves = dc.survival_curves(source, segment_type, tuple(picked))
+    curves = cohorts_data.survival_curves(source, segment_type, tuple(picked))
     if curves is None or curves.empty:
         st.info("No curve for this selection.")
         return
@@ -254,11 +253,10 @@ def projection_summary(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_projections(source: data.Source, chosen: filters.Filters) -> None:
+def render_projections(source: snapshot.Source, chosen: filters.Filters) -> None:
     st.subheader("Cohort projections", help=PROJECTION_HELP)
-    cohorts = dc.projection_cohorts(source)
-    if cohorts is None:
-        st.info(f"The snapshot has no `{dc.PROJECTION_TABLE}` table yet.")
+    cohorts = cohorts_data.projection_cohorts(source)
+    if table_missing(cohorts, cohorts_data.PROJECTION_TABLE):
         return
     if cohorts.empty:
         st.info("No cohort projected yet: a cohort needs 100 customers and 3 observed months.")
@@ -280,9 +278,9 @@ def render_projections(source: data.Source, chosen: filters.Filters) -> None:
         "Cohorts",
         options,
         default=None if key in st.session_state else _default_cohorts(cohort_type, options),
-        max_selections=dc.MAX_SERIES,
+        max_selections=cohorts_data.MAX_SERIES,
         key=key,
-        placeholder=f"Choose up to {dc.MAX_SERIES} cohorts",
+        placeholder=f"Choose up to {cohorts_data.MAX_SERIES} cohorts",
     )
     st.caption(
         f"{len(picked)} of {len(options)} cohorts · fitted on every customer of the cohort: the "
@@ -291,7 +289,7 @@ def render_projections(source: data.Source, chosen: filters.Filters) -> None:
     if not picked:
         st.info("Choose at least one cohort.")
         return
-    frame = dc.cohort_projections(source, cohort_type, tuple(picked))
+    frame = cohorts_data.cohort_projections(source, cohort_type, tuple(picked))
     if frame is None or frame.empty:
         st.info("No projection for this selection.")
         return

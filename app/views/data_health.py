@@ -15,16 +15,26 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import data, data_ops, signin
 from app import formatting as fmt
-from app.charts_ops import (
+from app import signin
+from app.charts.data_health import (
     HELP,
     freshness_chart,
     freshness_frame,
     quarantine_chart,
     quarantine_frame,
 )
-from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption, table
+from app.components import (
+    Kpi,
+    csv_download,
+    metric,
+    open_snapshot,
+    snapshot_caption,
+    table,
+    table_missing,
+)
+from app.data import data_health as health_data
+from app.data import snapshot
 
 ADMIN_ROLE = "admin"
 NO_OPS = (
@@ -80,9 +90,9 @@ def health_kpis(
     ]
 
 
-def sources_section(source: data.Source) -> None:
+def sources_section(source: snapshot.Source) -> None:
     st.subheader("Sources: last load and freshness", help=HELP["sources"])
-    frame = data_ops.sources(source)
+    frame = health_data.sources(source)
     if frame is None or frame.empty:
         st.info("Nothing loaded yet: put contract files in the landing folder or connect the core.")
         return
@@ -109,7 +119,7 @@ def sources_section(source: data.Source) -> None:
         subscribers=False,
     )  # fmt: skip
     csv_download(frame, "data_health_sources.csv", "Download sources (CSV)", "dl_dh_sources")
-    producers = data_ops.event_sources(source)
+    producers = health_data.event_sources(source)
     if producers is not None and not producers.empty:
         st.markdown("**Events by producing system**", help=HELP["event_sources"])
         table(producers, hide_index=True, width="stretch", subscribers=False)
@@ -121,11 +131,10 @@ def sources_section(source: data.Source) -> None:
         )
 
 
-def quarantine_section(source: data.Source) -> None:
+def quarantine_section(source: snapshot.Source) -> None:
     st.subheader("Quarantined lines by reason", help=HELP["quarantine"])
-    reasons = data_ops.quarantine_reasons(source)
-    if reasons is None:
-        st.info("The snapshot has no `ops.quarantine_reasons` table yet.")
+    reasons = health_data.quarantine_reasons(source)
+    if table_missing(reasons, "ops.quarantine_reasons"):
         return
     if reasons.empty:
         st.success("No line has ever been quarantined.", icon=":material/check_circle:")
@@ -142,9 +151,8 @@ def quarantine_section(source: data.Source) -> None:
     if st.session_state.get(SAMPLE_KEY) not in (None, *codes):
         st.session_state.pop(SAMPLE_KEY)
     reason = st.selectbox("Reason", codes, key=SAMPLE_KEY)
-    samples = data_ops.quarantine_samples(source, reason)
-    if samples is None:
-        st.info("The snapshot has no `ops.quarantine_samples` table yet.")
+    samples = health_data.quarantine_samples(source, reason)
+    if table_missing(samples, "ops.quarantine_samples"):
         return
     table(samples, hide_index=True, width="stretch", subscribers=False)
     csv_download(
@@ -155,10 +163,9 @@ def quarantine_section(source: data.Source) -> None:
     )
 
 
-def checks_section(source: data.Source, counts: dict[str, int] | None) -> None:
+def checks_section(source: snapshot.Source, counts: dict[str, int] | None) -> None:
     st.subheader("Asset checks and dbt tests", help=HELP["checks"])
-    if counts is None:
-        st.info("The snapshot has no `ops.check_results` table yet.")
+    if table_missing(counts, "ops.check_results"):
         return
     if not counts["total"]:
         st.info("No check result recorded yet: they appear after the next `churniq run`.")
@@ -173,7 +180,7 @@ def checks_section(source: data.Source, counts: dict[str, int] | None) -> None:
         )
     st.caption(" · ".join(parts))
     only_failing = st.toggle("Only failing checks", key=FAILING_KEY)
-    frame = data_ops.check_results(source, only_failing)
+    frame = health_data.check_results(source, only_failing)
     if frame is None or frame.empty:
         st.success("Every check passed.", icon=":material/check_circle:")
         return
@@ -196,11 +203,10 @@ def checks_section(source: data.Source, counts: dict[str, int] | None) -> None:
     csv_download(frame, "data_health_checks.csv", "Download check results (CSV)", "dl_dh_checks")
 
 
-def table_rows_section(source: data.Source) -> None:
+def table_rows_section(source: snapshot.Source) -> None:
     st.subheader("Row counts of published tables", help=HELP["table_rows"])
-    frame = data_ops.table_rows(source)
-    if frame is None:
-        st.info("The snapshot has no `ops.table_rows` table yet.")
+    frame = health_data.table_rows(source)
+    if table_missing(frame, "ops.table_rows"):
         return
     table(
         frame,
@@ -215,13 +221,13 @@ def table_rows_section(source: data.Source) -> None:
     csv_download(frame, "data_health_table_rows.csv", "Download row counts (CSV)", "dl_dh_rows")
 
 
-def loads_section(source: data.Source) -> None:
+def loads_section(source: snapshot.Source) -> None:
     st.subheader("Recent loads", help=HELP["loads"])
-    total = data_ops.loads_count(source)
+    total = health_data.loads_count(source)
     if not total:
         st.info("No load recorded yet.")
         return
-    pages = max(1, math.ceil(total / data_ops.LOADS_PAGE_SIZE))
+    pages = max(1, math.ceil(total / health_data.LOADS_PAGE_SIZE))
     value = st.session_state.get(LOADS_PAGE_KEY)
     if value is not None and not 1 <= value <= pages:
         st.session_state.pop(LOADS_PAGE_KEY)
@@ -230,17 +236,17 @@ def loads_section(source: data.Source) -> None:
         page = int(
             st.number_input("Page", min_value=1, max_value=pages, value=1, key=LOADS_PAGE_KEY)
         )
-    frame = data_ops.recent_loads(source, page)
-    first = (page - 1) * data_ops.LOADS_PAGE_SIZE + 1
+    frame = health_data.recent_loads(source, page)
+    first = (page - 1) * health_data.LOADS_PAGE_SIZE + 1
     st.caption(f"Page {page} of {pages} · loads {first}–{first + len(frame) - 1} of {total:,}")
     table(frame, hide_index=True, width="stretch", subscribers=False)
     csv_download(frame, "data_health_loads.csv", "Download this page of loads (CSV)", "dl_dh_loads")
 
 
-def replay_section(source: data.Source, user_name: str) -> None:
+def replay_section(source: snapshot.Source, user_name: str) -> None:
     """The admin's action: file a replay request; pending requests and the last outcomes."""
     st.subheader("Replay quarantined lines", help=HELP["replay"])
-    choices = data_ops.open_reason_codes(source) or list(data_ops.REASON_CODES)
+    choices = health_data.open_reason_codes(source) or list(health_data.REASON_CODES)
     chosen = st.session_state.get(REPLAY_REASONS_KEY)
     if chosen and any(c not in choices for c in chosen):
         st.session_state[REPLAY_REASONS_KEY] = [c for c in chosen if c in choices]
@@ -255,7 +261,7 @@ def replay_section(source: data.Source, user_name: str) -> None:
         submitted = st.form_submit_button("Request replay", icon=":material/replay:")
     if submitted:
         try:
-            request = data_ops.file_replay_request(user_name, reasons)
+            request = health_data.file_replay_request(user_name, reasons)
         except (ValueError, OSError) as exc:
             st.error(f"The request could not be filed: {exc}")
         else:
@@ -264,9 +270,9 @@ def replay_section(source: data.Source, user_name: str) -> None:
                 f"{', '.join(request.reason_codes) or 'every reason'}: the next pipeline run "
                 "executes it (`churniq run`, or the Dagster job)."
             )
-    outcomes = data_ops.replay_outcomes(source)
+    outcomes = health_data.replay_outcomes(source)
     executed = set() if outcomes is None else set(outcomes["request_id"])
-    waiting = data_ops.pending(executed)
+    waiting = health_data.pending(executed)
     st.markdown("**Pending requests**")
     if waiting.empty:
         st.caption("No pending request.")
@@ -287,16 +293,16 @@ def render() -> None:
     if opened is None:
         return
     source, meta = opened
-    if not data_ops.has_ops(source):
+    if not health_data.has_ops(source):
         st.info(NO_OPS, icon=":material/health_and_safety:")
         snapshot_caption(meta)
         return
     st.caption(NO_FILTERS)
-    run = data_ops.run_info(source) or {}
+    run = health_data.run_info(source) or {}
     published = run.get("published_at") or meta.published_at
-    sources = data_ops.sources(source)
-    reasons = data_ops.quarantine_reasons(source)
-    counts = data_ops.check_counts(source)
+    sources = health_data.sources(source)
+    reasons = health_data.quarantine_reasons(source)
+    counts = health_data.check_counts(source)
     kpis = health_kpis(published, sources, reasons, counts)
     for column, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
         with column:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
-from app import data_models as dm
+from app import filters
 from app import formatting as fmt
-from app.charts_models import (
+from app.charts.models import (
     BACKTESTS_HELP,
     CALIBRATION_HELP,
     DRIFT_HELP,
@@ -29,7 +28,16 @@ from app.charts_models import (
     lift_chart,
     truth_calibration_chart,
 )
-from app.components import csv_download, open_snapshot, snapshot_caption, table
+from app.components import (
+    csv_download,
+    missing_table_text,
+    open_snapshot,
+    snapshot_caption,
+    table,
+    table_missing,
+)
+from app.data import models as models_data
+from app.data import snapshot
 
 NO_RUNS = (
     "No model trained yet: run `churniq run` once the business has a few months of history "
@@ -134,7 +142,7 @@ def render_runs(runs: pd.DataFrame) -> pd.Series:
         "model_type",
         "trained_at",
         "horizon_days",
-        *dm.RUN_METRICS,
+        *models_data.RUN_METRICS,
         "suspected_leak",
         "training_rows",
         "backtest_rows",
@@ -156,7 +164,7 @@ def render_runs(runs: pd.DataFrame) -> pd.Series:
                     format="percent" if m in ("base_rate", "top_decile_capture") else "%.4f",
                     help=METRIC_HELP[m],
                 )
-                for m in dm.RUN_METRICS
+                for m in models_data.RUN_METRICS
             },
             "suspected_leak": st.column_config.CheckboxColumn("Suspected leak"),
             "training_rows": st.column_config.NumberColumn("Training rows", format="%d"),
@@ -169,11 +177,10 @@ def render_runs(runs: pd.DataFrame) -> pd.Series:
     return best
 
 
-def render_backtests(source: data.Source) -> None:
+def render_backtests(source: snapshot.Source) -> None:
     st.subheader("Backtests per origin", help=BACKTESTS_HELP)
-    frame = dm.backtests(source)
-    if frame is None:
-        st.info(f"The snapshot has no `{dm.BACKTESTS_TABLE}` table yet.")
+    frame = models_data.backtests(source)
+    if table_missing(frame, models_data.BACKTESTS_TABLE):
         return
     if frame.empty:
         st.info("No backtest origin yet.")
@@ -193,11 +200,11 @@ def render_backtests(source: data.Source) -> None:
     csv_download(frame, "backtests.csv", "Download backtests (CSV)", key="dl_models_backtests")
 
 
-def render_calibration(source: data.Source, best: pd.Series | None) -> None:
+def render_calibration(source: snapshot.Source, best: pd.Series | None) -> None:
     st.subheader("Calibration", help=CALIBRATION_HELP)
-    versions = dm.calibration_versions(source)
-    if dm.CALIBRATION_TABLE not in data.tables(source):
-        st.info(f"The snapshot has no `{dm.CALIBRATION_TABLE}` table yet.")
+    versions = models_data.calibration_versions(source)
+    if models_data.CALIBRATION_TABLE not in snapshot.tables(source):
+        st.info(missing_table_text(models_data.CALIBRATION_TABLE))
         return
     if not versions:
         st.info("No calibration bins yet.")
@@ -210,11 +217,11 @@ def render_calibration(source: data.Source, best: pd.Series | None) -> None:
         else len(versions) - 1
     )
     version = st.selectbox("Model version", versions, index=default, key=VERSION_KEY)
-    bins = dm.calibration(source, version)
+    bins = models_data.calibration(source, version)
     if bins is None or bins.empty:
         st.info("No calibration bins for this model version.")
         return
-    lift = dm.lift_frame(bins)
+    lift = models_data.lift_frame(bins)
     st.caption(
         f"{len(bins)} equal-count bins of {fmt.count(bins['n'].sum())} backtest predictions · "
         f"base rate {fmt.percent(lift['base_rate'].iloc[0])}"
@@ -244,11 +251,10 @@ def render_calibration(source: data.Source, best: pd.Series | None) -> None:
     )
 
 
-def render_drift(source: data.Source) -> None:
+def render_drift(source: snapshot.Source) -> None:
     st.subheader("Score drift", help=DRIFT_HELP)
-    history = dm.score_history(source)
-    if history is None:
-        st.info(f"The snapshot has no `{dm.HISTORY_TABLE}` table yet.")
+    history = models_data.score_history(source)
+    if table_missing(history, models_data.HISTORY_TABLE):
         return
     if history.empty:
         st.info("No scoring yet.")
@@ -267,7 +273,7 @@ def render_drift(source: data.Source) -> None:
             "consecutive scorings."
         )
         return
-    drift = dm.drift_table(history)
+    drift = models_data.drift_table(history)
     latest = drift.iloc[-1]
     verdict = "a shift worth a look" if latest["psi"] > PSI_SHIFT else "no notable shift"
     st.caption(
@@ -293,12 +299,12 @@ def render_drift(source: data.Source) -> None:
     csv_download(drift, "score_drift_psi.csv", "Download PSI (CSV)", key="dl_models_psi")
 
 
-def render_truth(source: data.Source, best: pd.Series | None) -> None:
+def render_truth(source: snapshot.Source, best: pd.Series | None) -> None:
     st.subheader("Against the simulator's ground truth", help=TRUTH_HELP)
-    truth = dm.truth_files()
+    truth = models_data.truth_files()
     if truth is None:
         st.info(
-            f"No ground truth: `{data.paths().ground_truth}` holds no simulator files. Real data "
+            f"No ground truth: `{snapshot.paths().ground_truth}` holds no simulator files. Real data "
             "has no known true churn probability; the backtests above are the measure of quality."
         )
         return
@@ -317,12 +323,14 @@ def render_truth(source: data.Source, best: pd.Series | None) -> None:
     st.caption(" · ".join(notes))
 
     # 1. The backtest origins: the model's metrics against the true probability's, same rows.
-    backtests = dm.backtests(source)
+    backtests = models_data.backtests(source)
     if backtests is not None and not backtests.empty and best is not None:
         mine = backtests[backtests["model_version"] == best["model_version"]].copy()
         mine["as_of"] = pd.to_datetime(mine["origin"]) + pd.Timedelta(days=1)
-        dates = tuple(d.date() for d in mine["as_of"] if dm.observable(truth, d.date(), horizon))
-        bench = dm.truth_benchmark(source, truth, dates, horizon)
+        dates = tuple(
+            d.date() for d in mine["as_of"] if models_data.observable(truth, d.date(), horizon)
+        )
+        bench = models_data.truth_benchmark(source, truth, dates, horizon)
         if bench is not None and not bench.empty:
             truth_side = bench.rename(
                 columns={c: f"{c}_truth" for c in bench.columns if c != "as_of"}
@@ -384,7 +392,7 @@ def render_truth(source: data.Source, best: pd.Series | None) -> None:
 
     # 2. The latest scoring, customer by customer, against the true probability.
     st.markdown("**Latest scoring against the true probability**", help=TRUTH_CALIBRATION_HELP)
-    scored = dm.scores_against_truth(source, truth, horizon)
+    scored = models_data.scores_against_truth(source, truth, horizon)
     if scored is None:
         st.info("No scores yet (the snapshot has no `ml.churn_scores` table).")
         return
@@ -432,7 +440,7 @@ def render() -> None:
         return
     source, meta = opened
     st.caption(filters_note(filters.current()))
-    runs = dm.model_runs(source)
+    runs = models_data.model_runs(source)
     best = None
     if runs is None or runs.empty:
         st.info(NO_RUNS, icon=":material/model_training:")

@@ -7,9 +7,11 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
+from app import filters
 from app import formatting as fmt
-from app.charts import (
+from app.charts.base import MOVEMENTS
+from app.charts.mrr import (
+    BRIDGE_STEPS,
     bridge_frame,
     segment_bridge_frame,
     segment_movements_chart,
@@ -26,7 +28,8 @@ from app.components import (
     snapshot_caption,
     table,
 )
-from app.definitions import MRR_BRIDGE_HELP, MRR_SEGMENTS_HELP
+from app.data import mrr as mrr_data
+from app.metric_help import MRR_BRIDGE_HELP, MRR_SEGMENTS_HELP
 
 MONTH_KEY = "mrr_month"
 
@@ -73,7 +76,7 @@ def render() -> None:
     if page is None:
         return
     source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
-    series = page.monthly_series(data.mrr_bridge)
+    series = page.monthly_series(mrr_data.mrr_bridge)
     if series is None:
         return
     in_period = [m for m in series["month"].dt.date if chosen.start <= m <= chosen.end]
@@ -115,7 +118,7 @@ def render() -> None:
     )
 
     st.subheader("Movements by segment", help=MRR_SEGMENTS_HELP)
-    by_segment = data.mrr_bridge_by_segment(source, month, *page.segments)
+    by_segment = mrr_data.mrr_bridge_by_segment(source, month, *page.segments)
     if by_segment is None or by_segment.empty:
         st.info("No segment breakdown for this month.")
     else:
@@ -131,14 +134,7 @@ def render() -> None:
                     c: st.column_config.NumberColumn(label, format="%.2f")
                     for c, label in (
                         ("mrr_at_start", "MRR at start"),
-                        ("new_mrr", "New"),
-                        ("reactivation_mrr", "Reactivation"),
-                        ("expansion_mrr", "Expansion"),
-                        ("resume_mrr", "Resume"),
-                        ("contraction_mrr", "Contraction"),
-                        ("churned_mrr", "Churn"),
-                        ("pause_mrr", "Pause"),
-                        ("fx_adjustment", "FX adjustment"),
+                        *((step, MOVEMENTS[step][0]) for step in BRIDGE_STEPS),
                         ("net_new_mrr", "Net new MRR"),
                         ("mrr", "MRR at end"),
                     )

@@ -16,10 +16,28 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
-from app import data_commerce as dc
+from app import filters
 from app import formatting as fmt
-from app.charts_commerce import (
+from app.charts.base import month_frame
+from app.charts.offers import (
+    coupon_expiry_chart,
+    coupon_outcomes_chart,
+    one_time_offers_chart,
+    retention_chart,
+    trial_trend_chart,
+)
+from app.components import (
+    Kpi,
+    csv_download,
+    metric,
+    open_snapshot,
+    snapshot_caption,
+    table,
+    table_missing,
+)
+from app.data import offers as offers_data
+from app.data import snapshot
+from app.metric_help import (
     COMMERCE_DEFINITIONS,
     COUPON_EXPIRY_HELP,
     COUPONS_HELP,
@@ -28,14 +46,7 @@ from app.charts_commerce import (
     RETENTION_HELP,
     TRIAL_OFFERS_HELP,
     TRIAL_TREND_HELP,
-    coupon_expiry_chart,
-    coupon_outcomes_chart,
-    month_frame,
-    one_time_offers_chart,
-    retention_chart,
-    trial_trend_chart,
 )
-from app.components import Kpi, csv_download, metric, open_snapshot, snapshot_caption, table
 
 PAGE_SIZE = 50
 #: Most rows of a table's CSV download (the tables are per offer or coupon: small in practice).
@@ -45,7 +56,7 @@ COUPONS_PAGE_KEY = "coupons_page"
 RETENTION_TOP = 10
 ONE_TIME_TOP = 15
 
-PAGE_TABLES = (dc.OFFERS_TABLE, dc.COUPONS_TABLE, dc.TRIALS_TABLE)
+PAGE_TABLES = (offers_data.OFFERS_TABLE, offers_data.COUPONS_TABLE, offers_data.TRIALS_TABLE)
 
 #: KPIs of the selected offers (as of the snapshot): label, summary key, kind of number.
 OFFER_KPIS: tuple[tuple[str, str, str], ...] = (
@@ -179,13 +190,12 @@ def offer_kpis(summary: dict[str, Any], currency: str | None) -> list[Kpi]:
     return kpis
 
 
-def render_offers(source: data.Source, chosen: filters.Filters, currency: str | None) -> None:
+def render_offers(source: snapshot.Source, chosen: filters.Filters, currency: str | None) -> None:
     st.subheader("Offer performance", help=OFFERS_HELP)
-    summary = dc.offer_summary(source, chosen.offer_types)
-    if summary is None:
-        st.info("The snapshot has no `marts.offer_performance` table yet.")
+    summary = offers_data.offer_summary(source, chosen.offer_types)
+    if table_missing(summary, "marts.offer_performance"):
         return
-    st.caption(snapshot_note(chosen, dc.OFFERS_TABLE, offer_type_applies=True))
+    st.caption(snapshot_note(chosen, offers_data.OFFERS_TABLE, offer_type_applies=True))
     offers = int(summary["offers"])
     if offers == 0:
         st.info("No offers of the selected offer types.")
@@ -201,7 +211,7 @@ def render_offers(source: data.Source, chosen: filters.Filters, currency: str | 
         "recomputed from the sums over the offers"
     )
     page = choose_page(OFFERS_PAGE_KEY, offers)
-    rows = dc.offer_page(source, chosen.offer_types, page, PAGE_SIZE)
+    rows = offers_data.offer_page(source, chosen.offer_types, page, PAGE_SIZE)
     if rows is not None and not rows.empty:
         st.caption(
             page_caption(
@@ -213,7 +223,7 @@ def render_offers(source: data.Source, chosen: filters.Filters, currency: str | 
             )
         )
         table(rows, hide_index=True, column_config=column_config(rows, currency), subscribers=False)
-    everything = dc.offer_page(source, chosen.offer_types, 1, DOWNLOAD_CAP)
+    everything = offers_data.offer_page(source, chosen.offer_types, 1, DOWNLOAD_CAP)
     if everything is not None:
         csv_download(
             everything,
@@ -224,7 +234,7 @@ def render_offers(source: data.Source, chosen: filters.Filters, currency: str | 
         if offers > DOWNLOAD_CAP:
             st.caption(f"The download holds the first {fmt.count(DOWNLOAD_CAP)} offers.")
 
-    top = dc.offer_retention_top(source, chosen.offer_types, RETENTION_TOP)
+    top = offers_data.offer_retention_top(source, chosen.offer_types, RETENTION_TOP)
     if top is not None and not top.empty:
         st.subheader("Retention by offer", help=RETENTION_HELP)
         st.caption(
@@ -239,7 +249,7 @@ def render_offers(source: data.Source, chosen: filters.Filters, currency: str | 
             key="dl_offer_retention",
         )
 
-    one_time = dc.one_time_offers_top(source, chosen.offer_types, ONE_TIME_TOP)
+    one_time = offers_data.one_time_offers_top(source, chosen.offer_types, ONE_TIME_TOP)
     if one_time is not None and not one_time.empty:
         st.subheader("One-time offers", help=ONE_TIME_OFFERS_HELP)
         st.caption(
@@ -256,10 +266,10 @@ def render_offers(source: data.Source, chosen: filters.Filters, currency: str | 
         )
 
 
-def trials_note(source: data.Source, chosen: filters.Filters) -> str:
+def trials_note(source: snapshot.Source, chosen: filters.Filters) -> str:
     parts = [f"{filters.month_label(chosen.start)} – {filters.month_label(chosen.end)}"]
     if chosen.offer_types:
-        if dc.OFFERS_TABLE in data.tables(source):
+        if offers_data.OFFERS_TABLE in snapshot.tables(source):
             parts.append(
                 f"offer type: {', '.join(chosen.offer_types)} (the type of the offer the "
                 "subscription started with)"
@@ -274,17 +284,16 @@ def trials_note(source: data.Source, chosen: filters.Filters) -> str:
             n for n, v in (("platform", chosen.platforms), ("country", chosen.countries)) if v
         )
         parts.append(
-            f"for all platforms and countries: `{dc.TRIALS_TABLE}` has no platform or country "
+            f"for all platforms and countries: `{offers_data.TRIALS_TABLE}` has no platform or country "
             f"column, so the {ignored} filter does not apply to it"
         )
     return " · ".join(parts)
 
 
-def render_trials(source: data.Source, chosen: filters.Filters) -> None:
+def render_trials(source: snapshot.Source, chosen: filters.Filters) -> None:
     st.subheader("Trial conversion over time", help=TRIAL_TREND_HELP)
-    trend = dc.trial_conversion_trend(source, chosen.start, chosen.end, chosen.offer_types)
-    if trend is None:
-        st.info("The snapshot has no `marts.trial_conversion_monthly` table yet.")
+    trend = offers_data.trial_conversion_trend(source, chosen.start, chosen.end, chosen.offer_types)
+    if table_missing(trend, "marts.trial_conversion_monthly"):
         return
     if chosen.start is not None and chosen.end is not None:
         st.caption(trials_note(source, chosen))
@@ -307,7 +316,9 @@ def render_trials(source: data.Source, chosen: filters.Filters) -> None:
     )
 
     st.subheader("Trial conversion by offer", help=TRIAL_OFFERS_HELP)
-    by_offer = dc.trial_conversion_by_offer(source, chosen.start, chosen.end, chosen.offer_types)
+    by_offer = offers_data.trial_conversion_by_offer(
+        source, chosen.start, chosen.end, chosen.offer_types
+    )
     if by_offer is None or by_offer.empty:
         return
     table(by_offer, hide_index=True, column_config=column_config(by_offer, None), subscribers=False)
@@ -319,13 +330,12 @@ def render_trials(source: data.Source, chosen: filters.Filters) -> None:
     )
 
 
-def render_coupons(source: data.Source, chosen: filters.Filters, currency: str | None) -> None:
+def render_coupons(source: snapshot.Source, chosen: filters.Filters, currency: str | None) -> None:
     st.subheader("Coupons and campaigns", help=COUPONS_HELP)
-    summary = dc.coupon_summary(source)
-    if summary is None:
-        st.info("The snapshot has no `marts.coupon_performance` table yet.")
+    summary = offers_data.coupon_summary(source)
+    if table_missing(summary, "marts.coupon_performance"):
         return
-    st.caption(snapshot_note(chosen, dc.COUPONS_TABLE, offer_type_applies=False))
+    st.caption(snapshot_note(chosen, offers_data.COUPONS_TABLE, offer_type_applies=False))
     coupons = int(summary["coupons"])
     if coupons == 0:
         st.info("No coupon redemptions yet.")
@@ -338,13 +348,13 @@ def render_coupons(source: data.Source, chosen: filters.Filters, currency: str |
         f"old" + (f" ({fmt.percent(rate)}, recomputed from the sums)" if rate is not None else "")
     )
     page = choose_page(COUPONS_PAGE_KEY, coupons)
-    rows = dc.coupon_page(source, page, PAGE_SIZE)
+    rows = offers_data.coupon_page(source, page, PAGE_SIZE)
     if rows is None or rows.empty:
         return
     st.altair_chart(coupon_outcomes_chart(rows), width="stretch")
     st.caption(page_caption(page, len(rows), coupons, "coupons", "most redemptions first"))
     table(rows, hide_index=True, column_config=column_config(rows, currency), subscribers=False)
-    everything = dc.coupon_page(source, 1, DOWNLOAD_CAP)
+    everything = offers_data.coupon_page(source, 1, DOWNLOAD_CAP)
     if everything is not None:
         csv_download(
             everything,

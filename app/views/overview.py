@@ -5,20 +5,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
-from app.charts import movements_chart, movements_frame, trend_chart, trend_frame
+from app import filters
+from app.charts.overview import movements_chart, movements_frame, trend_chart, trend_frame
 from app.components import (
     Kpi,
     csv_download,
     empty_state,
     metric,
+    missing_table_text,
     month_kpis,
     month_row,
     open_metrics_page,
     previous_month,
     snapshot_caption,
 )
-from app.definitions import MRR_MOVEMENTS_HELP, MRR_TREND_HELP
+from app.data import overview as overview_data
+from app.metric_help import MRR_MOVEMENTS_HELP, MRR_TREND_HELP
 
 #: Headline KPIs: label, metric column, kind of number.
 KPI_SPECS: tuple[tuple[str, str, str], ...] = (
@@ -43,10 +45,12 @@ def render() -> None:
     if page is None:
         return
     source, meta, currency, chosen = page.source, page.meta, page.currency, page.chosen
-    kpi_rows = data.monthly_metrics(source, previous_month(chosen.end), chosen.end, *page.segments)
-    series = data.monthly_metrics(source, chosen.start, chosen.end, *page.segments)
+    kpi_rows = overview_data.monthly_metrics(
+        source, previous_month(chosen.end), chosen.end, *page.segments
+    )
+    series = overview_data.monthly_metrics(source, chosen.start, chosen.end, *page.segments)
     if kpi_rows is None or series is None:
-        empty_state("The snapshot has no `marts.metrics_monthly_by_segment` table yet.")
+        empty_state(missing_table_text("marts.metrics_monthly_by_segment"))
         return
     current = month_row(kpi_rows, chosen.end)
     if current is None or series.empty:

@@ -14,19 +14,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
-from app import data_commerce as dc
+from app import filters
 from app import formatting as fmt
-from app.charts_commerce import (
-    ONE_TIME_HELP,
-    ONE_TIME_TYPES,
-    RECOVERY_CODES_HELP,
-    RECOVERY_TREND_HELP,
-    REVENUE_SEGMENTS_HELP,
-    REVENUE_TREND_HELP,
-    REVERSALS_HELP,
-    commerce_kpis,
-    month_frame,
+from app.charts.base import ONE_TIME_TYPES, month_frame
+from app.charts.revenue import (
     one_time_chart,
     recovery_codes_chart,
     recovery_trend_chart,
@@ -38,11 +29,24 @@ from app.components import (
     csv_download,
     empty_state,
     metric,
+    month_kpis,
     month_row,
     open_snapshot,
     previous_month,
     snapshot_caption,
     table,
+    table_missing,
+)
+from app.data import revenue as revenue_data
+from app.data import snapshot
+from app.metric_help import (
+    COMMERCE_DEFINITIONS,
+    ONE_TIME_HELP,
+    RECOVERY_CODES_HELP,
+    RECOVERY_TREND_HELP,
+    REVENUE_SEGMENTS_HELP,
+    REVENUE_TREND_HELP,
+    REVERSALS_HELP,
 )
 
 DIMENSION_KEY = "revenue_dimension"
@@ -107,7 +111,7 @@ def column_config(frame: pd.DataFrame, currency: str | None) -> dict:
     }
     config: dict = {
         "month": st.column_config.DateColumn("Month", format="MMM YYYY"),
-        **{c: label for c, label in dc.DIMENSIONS.items()},
+        **{c: label for c, label in revenue_data.DIMENSIONS.items()},
         "failure_code": "Failure code",
     }
     for column in frame.columns:
@@ -131,15 +135,15 @@ def segment_note(chosen: filters.Filters) -> str:
     return f"{base} (the payment recovery tables have no segment breakdown)."
 
 
-def period_of(source: data.Source, chosen: filters.Filters) -> tuple[date, date] | None:
+def period_of(source: snapshot.Source, chosen: filters.Filters) -> tuple[date, date] | None:
     """The global period; without one (no monthly metrics), every month of the revenue or
     the recovery mart."""
     if chosen.start is not None and chosen.end is not None:
         return chosen.start, chosen.end
-    months = dc.revenue_months(source)
+    months = revenue_data.revenue_months(source)
     if months is not None:
         return months
-    recovery = dc.recovery_monthly(source)
+    recovery = revenue_data.recovery_monthly(source)
     if recovery is None or recovery.empty:
         return None
     return recovery["month"].min().date(), recovery["month"].max().date()
@@ -156,16 +160,15 @@ def render_kpi_row(kpis: list) -> None:
 
 
 #: The monthly revenue of the selection, as downloaded under the KPIs.
-MONTHLY_COLUMNS = [*dc.REVENUE_SUMS, "refund_share", "chargeback_share", "reversed_share"]
+MONTHLY_COLUMNS = [*revenue_data.REVENUE_SUMS, "refund_share", "chargeback_share", "reversed_share"]
 
 
 def render_revenue(
-    source: data.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
+    source: snapshot.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
 ) -> None:
     segments = (chosen.platforms, chosen.countries, chosen.offer_types)
-    series = dc.revenue_monthly(source, previous_month(start), end, *segments)
-    if series is None:
-        st.info("The snapshot has no `marts.revenue_monthly_by_segment` table yet.")
+    series = revenue_data.revenue_monthly(source, previous_month(start), end, *segments)
+    if table_missing(series, "marts.revenue_monthly_by_segment"):
         return
     series["refunds_and_chargebacks"] = series["refunds"] + series["chargebacks"]
     in_period = series[series["month"].dt.date >= start].reset_index(drop=True)
@@ -182,12 +185,13 @@ def render_revenue(
         " · summed over the offer type × platform × provider × country segments"
     )
     render_kpi_row(
-        commerce_kpis(
+        month_kpis(
             REVENUE_KPIS,
             current,
             month_row(series, previous_month(end)),
             currency,
             LOWER_IS_BETTER,
+            definitions=COMMERCE_DEFINITIONS,
         )
     )
     csv_download(
@@ -202,22 +206,22 @@ def render_revenue(
 
 
 def render_segments(
-    source: data.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
+    source: snapshot.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
 ) -> None:
     segments = (chosen.platforms, chosen.countries, chosen.offer_types)
     st.subheader("Revenue by segment", help=REVENUE_SEGMENTS_HELP)
-    if st.session_state.get(DIMENSION_KEY) not in dc.DIMENSIONS:
+    if st.session_state.get(DIMENSION_KEY) not in revenue_data.DIMENSIONS:
         st.session_state.pop(DIMENSION_KEY, None)
     dimension = st.radio(
         "Break down by",
-        list(dc.DIMENSIONS),
-        format_func=dc.DIMENSIONS.get,
+        list(revenue_data.DIMENSIONS),
+        format_func=revenue_data.DIMENSIONS.get,
         horizontal=True,
         key=DIMENSION_KEY,
     )
-    label = dc.DIMENSIONS[dimension]
+    label = revenue_data.DIMENSIONS[dimension]
     st.caption(f"{period_label(start, end)} · {chosen.describe()}")
-    by_value = dc.revenue_by_dimension(source, dimension, start, end, *segments)
+    by_value = revenue_data.revenue_by_dimension(source, dimension, start, end, *segments)
     if by_value is None or by_value.empty:
         st.info("No revenue in the selected period.")
         return
@@ -238,13 +242,15 @@ def render_segments(
     )
 
     st.subheader(f"Revenue trend by {label.lower()}", help=REVENUE_TREND_HELP)
-    trend = dc.revenue_trend_by_dimension(source, dimension, start, end, *segments, top=TREND_TOP)
+    trend = revenue_data.revenue_trend_by_dimension(
+        source, dimension, start, end, *segments, top=TREND_TOP
+    )
     if trend is None or trend.empty:
         return
-    if (trend[dimension] == dc.OTHER).any():
+    if (trend[dimension] == revenue_data.OTHER).any():
         st.caption(
             f"The {TREND_TOP} {label.lower()} values with the most net cash revenue over the "
-            f"period by name, the rest summed as “{dc.OTHER}”."
+            f"period by name, the rest summed as “{revenue_data.OTHER}”."
         )
     st.altair_chart(revenue_trend_chart(trend, dimension, label, currency), width="stretch")
     frame = month_frame(
@@ -259,10 +265,10 @@ def render_segments(
 
 
 def render_one_time(
-    source: data.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
+    source: snapshot.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
 ) -> None:
     st.subheader("One-time revenue", help=ONE_TIME_HELP)
-    one_time = dc.one_time_revenue(
+    one_time = revenue_data.one_time_revenue(
         source, start, end, chosen.platforms, chosen.countries, chosen.offer_types
     )
     if one_time is None or one_time.empty:
@@ -350,13 +356,11 @@ RECOVERY_COLUMNS = [
 
 
 def render_recovery(
-    source: data.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
+    source: snapshot.Source, chosen: filters.Filters, start: date, end: date, currency: str | None
 ) -> None:
     st.subheader("Failed payments and recovery", help=RECOVERY_TREND_HELP)
-    monthly = dc.recovery_monthly(source, previous_month(start), end)
-    if monthly is None:
-        st.info("The snapshot has no `marts.payment_recovery_monthly` table yet.")
-    else:
+    monthly = revenue_data.recovery_monthly(source, previous_month(start), end)
+    if not table_missing(monthly, "marts.payment_recovery_monthly"):
         in_period = monthly[monthly["month"].dt.date >= start].reset_index(drop=True)
         st.caption(
             f"{period_label(start, end)} · by month of the first failure · " + segment_note(chosen)
@@ -366,12 +370,13 @@ def render_recovery(
             st.info(f"No payment recovery figures for {filters.month_label(end)} yet.")
         else:
             render_kpi_row(
-                commerce_kpis(
+                month_kpis(
                     RECOVERY_KPIS,
                     current,
                     month_row(monthly, previous_month(end)),
                     currency,
                     LOWER_IS_BETTER,
+                    definitions=COMMERCE_DEFINITIONS,
                 )
             )
             open_now = int(current["open_windows"])
@@ -402,9 +407,8 @@ def render_recovery(
             )
 
     st.subheader("Failed payments by failure code and provider", help=RECOVERY_CODES_HELP)
-    by_code = dc.recovery_by_code(source, start, end)
-    if by_code is None:
-        st.info("The snapshot has no `marts.payment_recovery_by_code` table yet.")
+    by_code = revenue_data.recovery_by_code(source, start, end)
+    if table_missing(by_code, "marts.payment_recovery_by_code"):
         return
     st.caption(f"{period_label(start, end)} · " + segment_note(chosen))
     if by_code.empty:
@@ -424,7 +428,11 @@ def render_recovery(
     )
 
 
-PAGE_TABLES = (dc.REVENUE_TABLE, dc.RECOVERY_TABLE, dc.RECOVERY_BY_CODE_TABLE)
+PAGE_TABLES = (
+    revenue_data.REVENUE_TABLE,
+    revenue_data.RECOVERY_TABLE,
+    revenue_data.RECOVERY_BY_CODE_TABLE,
+)
 
 
 def render() -> None:

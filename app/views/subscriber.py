@@ -14,10 +14,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
-from app import data_subscriber as ds
+from app import filters
 from app import formatting as fmt
-from app.charts_subscriber import (
+from app.charts.subscriber import (
     ENGAGEMENT_HELP,
     MODEL_SURVIVAL_HELP,
     PAYMENTS_HELP,
@@ -36,10 +35,14 @@ from app.components import (
     csv_download,
     empty_state,
     metric,
+    missing_table_text,
     open_snapshot,
     snapshot_caption,
     table,
+    table_missing,
 )
+from app.data import snapshot
+from app.data import subscriber as subscriber_data
 
 ID_KEY = "subscriber_id"
 FAMILY_KEY = "subscriber_families"
@@ -100,7 +103,7 @@ def choose_customer() -> str:
         help="The customer's pseudonymous id, as in the at-risk list. The platform keeps no "
         "names or emails.",
     )
-    return ds.clean_id(typed)
+    return subscriber_data.clean_id(typed)
 
 
 # --- Sections -------------------------------------------------------------------------------
@@ -133,7 +136,7 @@ def render_profile(row: pd.Series, currency: str | None) -> None:
     for column, kpi in zip(st.columns(len(kpis)), kpis, strict=True):
         with column:
             metric(kpi)
-    first_paid = ds.as_date(row.get("first_paid_date"))
+    first_paid = subscriber_data.as_date(row.get("first_paid_date"))
     parts = [
         f"Country {row.get('country') or 'unknown'}",
         f"signup platform {row.get('signup_platform') or 'unknown'}",
@@ -153,11 +156,10 @@ def render_profile(row: pd.Series, currency: str | None) -> None:
     )
 
 
-def render_subscriptions(source: data.Source, customer_id: str, currency: str | None) -> None:
+def render_subscriptions(source: snapshot.Source, customer_id: str, currency: str | None) -> None:
     st.subheader("Subscriptions", help=SUBSCRIPTIONS_HELP)
-    subs = ds.subscriptions(source, customer_id)
-    if subs is None:
-        st.info("The snapshot has no `marts.fct_subscriptions` table yet.")
+    subs = subscriber_data.subscriptions(source, customer_id)
+    if table_missing(subs, "marts.fct_subscriptions"):
         return
     if subs.empty:
         st.info("No subscriptions: the customer never started one.")
@@ -200,7 +202,9 @@ def render_subscriptions(source: data.Source, customer_id: str, currency: str | 
     )
 
 
-def render_score(score: ds.Score | None, currency: str | None, customer_id: str) -> None:
+def render_score(
+    score: subscriber_data.Score | None, currency: str | None, customer_id: str
+) -> None:
     st.subheader("Churn score", help=SCORE_HELP)
     if score is None:
         st.info(
@@ -284,8 +288,8 @@ def render_score(score: ds.Score | None, currency: str | None, customer_id: str)
     )
 
 
-def render_survival(source: data.Source, customer_id: str, status: str | None) -> None:
-    features = ds.survival_features(source, customer_id)
+def render_survival(source: snapshot.Source, customer_id: str, status: str | None) -> None:
+    features = subscriber_data.survival_features(source, customer_id)
     if features is None:
         st.subheader("Survival curve", help=SEGMENT_SURVIVAL_HELP)
         st.info(
@@ -295,8 +299,7 @@ def render_survival(source: data.Source, customer_id: str, status: str | None) -
     tenure = features.get("tenure_months")
     live = status in ("active", "paused", "trialing")
     horizon = max(36, (tenure or 0) + 36)
-    with st.spinner("Loading the survival model…"):
-        curve = ds.model_curve(source, features, horizon)
+    curve = subscriber_data.model_curve(source, features, horizon)
     tenure_note = (
         f"tenure {tenure} months at the as-of date"
         if live and tenure is not None
@@ -331,16 +334,16 @@ def render_survival(source: data.Source, customer_id: str, status: str | None) -
         return
 
     st.subheader("Survival curve", help=SEGMENT_SURVIVAL_HELP)
-    curves = ds.segment_curves(source, features)
+    curves = subscriber_data.segment_curves(source, features)
     if curves is None:
         st.info(
-            "No fitted survival model is stored under `$CHURNIQ_HOME/models/` and the snapshot "
-            "has no `ml.survival_curves` table yet."
+            "The snapshot has no survival model (`ml.survival_parameters`) and no "
+            "`ml.survival_curves` table yet."
         )
         return
     available = [
         (t, s)
-        for t, s in ds._segment_options(features)
+        for t, s in subscriber_data._segment_options(features)
         if ((curves["segment_type"] == t) & (curves["segment"] == s)).any()
     ]
     if not available:
@@ -359,7 +362,7 @@ def render_survival(source: data.Source, customer_id: str, status: str | None) -
     shown = curves[(curves["segment_type"] == chosen[0]) & (curves["segment"] == chosen[1])]
     shown = shown.reset_index(drop=True)
     st.caption(
-        "No fitted survival model is stored under `$CHURNIQ_HOME/models/`: this is the "
+        "The snapshot has no survival model (`ml.survival_parameters`): this is the "
         "Kaplan–Meier curve of the customer's segment, not their own curve"
         + (f"; {tenure_note}" if tenure_note else "")
         + "."
@@ -373,11 +376,10 @@ def render_survival(source: data.Source, customer_id: str, status: str | None) -
     )
 
 
-def render_engagement(source: data.Source, customer_id: str) -> None:
+def render_engagement(source: snapshot.Source, customer_id: str) -> None:
     st.subheader("Engagement", help=ENGAGEMENT_HELP)
-    months = ds.engagement(source, customer_id)
-    if months is None:
-        st.info("The snapshot has no `marts.customer_months` table yet.")
+    months = subscriber_data.engagement(source, customer_id)
+    if table_missing(months, "marts.customer_months"):
         return
     if months.empty or "minutes_watched_4w" not in months.columns:
         st.info("No live month: the customer never had a live subscription at a month end.")
@@ -403,9 +405,9 @@ def choose_timeline_page(pages: int) -> int:
     return int(st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key=PAGE_KEY))
 
 
-def render_timeline(source: data.Source, customer_id: str, currency: str | None) -> None:
+def render_timeline(source: snapshot.Source, customer_id: str, currency: str | None) -> None:
     st.subheader("Timeline", help=TIMELINE_HELP)
-    families = ds.timeline_families(source, customer_id)
+    families = subscriber_data.timeline_families(source, customer_id)
     if families is None:
         st.info("The snapshot has no `marts.customer_timeline` table yet: run `churniq run`.")
         return
@@ -426,7 +428,7 @@ def render_timeline(source: data.Source, customer_id: str, currency: str | None)
     total = sum(counts[f] for f in chosen) if chosen else sum(counts.values())
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = choose_timeline_page(pages)
-    rows = ds.timeline_page(source, customer_id, tuple(chosen), page, PAGE_SIZE)
+    rows = subscriber_data.timeline_page(source, customer_id, tuple(chosen), page, PAGE_SIZE)
     assert rows is not None
     first = (page - 1) * PAGE_SIZE + 1
     st.caption(
@@ -457,16 +459,16 @@ def render_timeline(source: data.Source, customer_id: str, currency: str | None)
     )
 
 
-def render_payments(source: data.Source, customer_id: str, currency: str | None) -> None:
+def render_payments(source: snapshot.Source, customer_id: str, currency: str | None) -> None:
     st.subheader("Payments", help=PAYMENTS_HELP)
-    rows = ds.payments(source, customer_id)
+    rows = subscriber_data.payments(source, customer_id)
     if rows is None:
         st.info("The snapshot has no `marts.customer_timeline` table yet: run `churniq run`.")
         return
     if rows.empty:
         st.info("No payments.")
         return
-    totals = ds.payment_totals(source, customer_id)
+    totals = subscriber_data.payment_totals(source, customer_id)
     assert totals is not None
     by = dict(
         zip(totals["event_type"], zip(totals["events"], totals["amount"], strict=True), strict=True)
@@ -492,8 +494,8 @@ def render_payments(source: data.Source, customer_id: str, currency: str | None)
         " · ".join(p for p in parts if p)
         + f" · net revenue {fmt.money(net, currency)}"
         + (
-            f" · the {fmt.count(ds.ROW_CAP)} latest of {fmt.count(count)} shown"
-            if count > ds.ROW_CAP
+            f" · the {fmt.count(subscriber_data.ROW_CAP)} latest of {fmt.count(count)} shown"
+            if count > subscriber_data.ROW_CAP
             else ""
         )
     )
@@ -519,9 +521,9 @@ def render_payments(source: data.Source, customer_id: str, currency: str | None)
     )
 
 
-def render_tickets(source: data.Source, customer_id: str) -> None:
+def render_tickets(source: snapshot.Source, customer_id: str) -> None:
     st.subheader("Support tickets", help=TICKETS_HELP)
-    rows = ds.tickets(source, customer_id)
+    rows = subscriber_data.tickets(source, customer_id)
     if rows is None:
         st.info("The snapshot has no `marts.customer_timeline` table yet: run `churniq run`.")
         return
@@ -557,7 +559,7 @@ def render_tickets(source: data.Source, customer_id: str) -> None:
 
 
 def render() -> None:
-    opened = open_snapshot("Subscriber 360", needs=(ds.PROFILE_TABLE,))
+    opened = open_snapshot("Subscriber 360", needs=(subscriber_data.PROFILE_TABLE,))
     if opened is None:
         return
     source, meta = opened
@@ -568,16 +570,16 @@ def render() -> None:
         st.info("Enter a customer id to see their profile, score, timeline, payments and tickets.")
         snapshot_caption(meta)
         return
-    found = ds.profile(source, customer_id)
+    found = subscriber_data.profile(source, customer_id)
     if found is None:
-        empty_state("The snapshot has no `marts.dim_customers` table yet.")
+        empty_state(missing_table_text("marts.dim_customers"))
         return
     if found.empty:
         st.warning(f"No customer with id `{customer_id}` in the snapshot.")
         snapshot_caption(meta)
         return
     row = found.iloc[0]
-    score = ds.latest_score(source, customer_id)
+    score = subscriber_data.latest_score(source, customer_id)
     render_profile(row, currency)
     render_score(score, currency, customer_id)
     render_survival(source, customer_id, row.get("status"))

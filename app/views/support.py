@@ -13,10 +13,9 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from app import data, filters
-from app import data_support as ds
+from app import filters
 from app import formatting as fmt
-from app.charts_support import (
+from app.charts.support import (
     CSAT_TREND_HELP,
     SUPPORT_CHURN_HELP,
     SUPPORT_CHURN_POOLED_HELP,
@@ -40,7 +39,10 @@ from app.components import (
     open_snapshot,
     snapshot_caption,
     table,
+    table_missing,
 )
+from app.data import snapshot
+from app.data import support as support_data
 
 
 def minutes(value: object) -> str | None:
@@ -117,10 +119,11 @@ TICKET_COLUMNS = {
 }
 
 
-def render_tickets(source: data.Source, start: date | None, end: date | None, span: str) -> None:
-    trend = ds.support_trend(source, start, end)
-    if trend is None:
-        st.info("The snapshot has no `marts.support_monthly` table yet.")
+def render_tickets(
+    source: snapshot.Source, start: date | None, end: date | None, span: str
+) -> None:
+    trend = support_data.support_trend(source, start, end)
+    if table_missing(trend, "marts.support_monthly"):
         return
     if trend.empty:
         st.info("No support tickets in the selected period.")
@@ -141,7 +144,7 @@ def render_tickets(source: data.Source, start: date | None, end: date | None, sp
             metric(kpi)
 
     st.subheader("Tickets by category and channel", help=TICKETS_BY_CATEGORY_HELP)
-    by = ds.tickets_by_category_channel(source, start, end)
+    by = support_data.tickets_by_category_channel(source, start, end)
     assert by is not None  # the table exists: the trend came from it
     st.caption(
         f"{span}: {fmt.count(by['tickets_opened'].sum())} tickets opened, "
@@ -180,7 +183,7 @@ def render_tickets(source: data.Source, start: date | None, end: date | None, sp
     )
 
     st.subheader("Resolution time per month, category and channel", help=SUPPORT_ROWS_HELP)
-    rows = ds.support_rows(source, start, end)
+    rows = support_data.support_rows(source, start, end)
     assert rows is not None
     st.caption(
         f"{fmt.count(len(rows))} rows, newest month first: medians of several rows cannot be "
@@ -202,7 +205,7 @@ def render_tickets(source: data.Source, start: date | None, end: date | None, sp
 
 def interval_text(value: float, lower: float, upper: float, kind: str) -> str:
     """``2.61 (95% CI 2.40–2.83)`` or, for a difference, ``+7.10 pp (95% CI …)``."""
-    level = f"{ds.CONFIDENCE:.0%} CI"
+    level = f"{support_data.CONFIDENCE:.0%} CI"
     if fmt.is_missing(value):
         return "n/a"
     if kind == "pp":
@@ -241,13 +244,12 @@ CHURN_COLUMNS = {
 }
 
 
-def render_churn(source: data.Source, start: date | None, end: date | None, span: str) -> None:
+def render_churn(source: snapshot.Source, start: date | None, end: date | None, span: str) -> None:
     st.subheader("Churn with and without a recent ticket", help=SUPPORT_CHURN_HELP)
-    monthly = ds.support_churn(source, start, end)
-    if monthly is None:
-        st.info("The snapshot has no `marts.support_churn` table yet.")
+    monthly = support_data.support_churn(source, start, end)
+    if table_missing(monthly, "marts.support_churn"):
         return
-    pooled = ds.pooled_churn(monthly)
+    pooled = support_data.pooled_churn(monthly)
     if pooled is None:
         st.info("No paying customers at the start of a month in the selected period.")
         return
@@ -320,7 +322,7 @@ def render() -> None:
     if opened is None:
         return
     source, meta = opened
-    if not (ds.has_support(source) or ds.has_support_churn(source)):
+    if not (support_data.has_support(source) or support_data.has_support_churn(source)):
         empty_state("The snapshot has no `marts.support_monthly` or `marts.support_churn` yet.")
         snapshot_caption(meta)
         return

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from app import data
 from app.components import EMPTY_STATE
+from app.data import snapshot
 
 Runner = Callable[..., AppTest]
 
@@ -32,8 +32,8 @@ def captions(at: AppTest) -> str:
     return " ".join(c.value for c in at.caption)
 
 
-def source() -> data.Source:
-    src = data.current_source()
+def source() -> snapshot.Source:
+    src = snapshot.current_source()
     assert src is not None
     return src
 

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import data
-from app.definitions import SCORE_DEFINITIONS
+from app.data import at_risk as at_risk_data
+from app.metric_help import SCORE_DEFINITIONS
 from app.users import save_user
 from tests.app.page_support import Runner, captions, download_labels, open_page, source
 
@@ -78,14 +78,14 @@ def test_kpis_list_and_breakdown_of_latest_scoring(snapshot_home: Path, app_runn
     assert "Page 1 of 1 · subscribers 1–8 of 8" in captions(at)
     assert len(at.get("vega_lite_chart")) == 1
 
-    breakdown = data.reason_breakdown(source(), data.ScoreFilters())
+    breakdown = at_risk_data.reason_breakdown(source(), at_risk_data.ScoreFilters())
     assert breakdown is not None
     assert list(breakdown["reason"]) == [
         "failed_payments",
         "pending_cancellation",
         "tenure",
         "engagement",
-        data.NO_REASON,
+        at_risk_data.NO_REASON,
         "trial",
     ]
     assert list(breakdown["subscribers"]) == [2, 2, 1, 1, 1, 1]
@@ -168,7 +168,10 @@ def test_no_match_warns(snapshot_home: Path, app_runner: Runner) -> None:
 
 
 def test_pagination_in_duckdb(snapshot_home: Path) -> None:
-    pages = [data.subscriber_page(source(), data.ScoreFilters(), n, 3) for n in (1, 2, 3, 4)]
+    pages = [
+        at_risk_data.subscriber_page(source(), at_risk_data.ScoreFilters(), n, 3)
+        for n in (1, 2, 3, 4)
+    ]
     assert [None if p is None else list(p["customer_id"]) for p in pages] == [
         BY_RISK[:3],
         BY_RISK[3:6],
@@ -220,21 +223,21 @@ def expected_selection(path: Path, *, bands=(), min_p=0.0, countries=()) -> pd.D
 @pytest.mark.parametrize(
     ("chosen", "expected"),
     [
-        (data.ScoreFilters(), {}),
-        (data.ScoreFilters(risk_bands=("high", "medium")), {"bands": ("high", "medium")}),
+        (at_risk_data.ScoreFilters(), {}),
+        (at_risk_data.ScoreFilters(risk_bands=("high", "medium")), {"bands": ("high", "medium")}),
         (
-            data.ScoreFilters(min_probability=0.3, countries=("FR",)),
+            at_risk_data.ScoreFilters(min_probability=0.3, countries=("FR",)),
             {"min_p": 0.3, "countries": ("FR",)},
         ),
     ],
 )
 def test_exports_equal_the_selection(
-    snapshot_home: Path, chosen: data.ScoreFilters, expected: dict
+    snapshot_home: Path, chosen: at_risk_data.ScoreFilters, expected: dict
 ) -> None:
     want = expected_selection(snapshot_home / "serving.duckdb", **expected)
-    csv = pd.read_csv(io.BytesIO(data.export_selection(source(), chosen, "csv")))
+    csv = pd.read_csv(io.BytesIO(at_risk_data.export_selection(source(), chosen, "csv")))
     parquet = pq.read_table(
-        io.BytesIO(data.export_selection(source(), chosen, "parquet"))
+        io.BytesIO(at_risk_data.export_selection(source(), chosen, "parquet"))
     ).to_pandas()
     for exported in (csv, parquet):
         assert list(exported["customer_id"]) == list(want["customer_id"])
@@ -254,7 +257,7 @@ def test_exports_equal_the_selection(
             "top_reasons",
         } <= set(exported.columns)
         assert not {"email", "name"} & set(exported.columns)
-    summary = data.score_summary(source(), chosen)
+    summary = at_risk_data.score_summary(source(), chosen)
     assert summary is not None and summary["subscribers"] == len(want)
     with pytest.raises(ValueError):
-        data.export_selection(source(), chosen, "xlsx")
+        at_risk_data.export_selection(source(), chosen, "xlsx")

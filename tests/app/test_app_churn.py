@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import data
-from app.definitions import DEFINITIONS
+from app.data import churn as churn_data
+from app.metric_help import DEFINITIONS
 from tests.app.page_support import Runner, captions, download_labels, kpis, open_page, source
 
 Builder = Callable[..., Path]
@@ -41,19 +41,19 @@ def test_kpis_of_last_month(snapshot_home: Path, app_runner: Runner) -> None:
 
 def test_voluntary_plus_involuntary_is_churned(snapshot_home: Path) -> None:
     for segments in [((), ()), (("web",), ()), ((), ("DE",)), (("ios",), ("FR",))]:
-        series = data.churn_monthly(source(), None, None, *segments)
+        series = churn_data.churn_monthly(source(), None, None, *segments)
         assert series is not None and len(series) == 3
         assert (
             series["voluntary_churned_customers"] + series["involuntary_churned_customers"]
             == series["churned_customers"]
         ).all()
-    series = data.churn_monthly(source())
+    series = churn_data.churn_monthly(source())
     assert series is not None
     assert list(series["voluntary_churned_customers"]) == [0, 9, 8]
     assert list(series["involuntary_churned_customers"]) == [0, 2, 2]
     # The reasons add up to the month's churned customers too.
     for month, churned in ((date(2024, 2, 1), 11), (date(2024, 3, 1), 10)):
-        reasons = data.churn_reasons(source(), month, month)
+        reasons = churn_data.churn_reasons(source(), month, month)
         assert reasons is not None
         assert reasons["churned_customers"].sum() == churned
         by_type = reasons.groupby("churn_type")["churned_customers"].sum()

@@ -25,8 +25,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from app import data_cohorts as dc
-from app.charts_cohorts import LOGO_HELP, PROJECTION_HELP, REVENUE_HELP, SURVIVAL_HELP
+from app.charts.cohorts import LOGO_HELP, PROJECTION_HELP, REVENUE_HELP, SURVIVAL_HELP
+from app.data import cohorts as cohorts_data
 from tests.app.page_support import Runner, captions, download_labels, open_page, source
 
 Builder = Callable[..., Path]
@@ -150,7 +150,7 @@ def _ratios(frame: pd.DataFrame, column: str) -> dict[tuple[str, int], float]:
 
 
 def test_retention_all_segments_equals_published_totals(cohort_home: Path) -> None:
-    result = dc.cohort_retention(source())
+    result = cohorts_data.cohort_retention(source())
     assert result is not None and result.segmented
     frame = result.frame
     assert _ratios(frame, "logo_retention") == {
@@ -179,7 +179,7 @@ def test_retention_all_segments_equals_published_totals(cohort_home: Path) -> No
 
 
 def test_retention_recomputed_from_segment_sums(cohort_home: Path) -> None:
-    de = dc.cohort_retention(source(), countries=("DE",))
+    de = cohorts_data.cohort_retention(source(), countries=("DE",))
     assert de is not None
     # Jan: 5 customers, 5/4/2 active, MRR 50/40/20; Feb: 6, 6/3, MRR 60/45.
     assert _ratios(de.frame, "logo_retention") == {
@@ -190,14 +190,14 @@ def test_retention_recomputed_from_segment_sums(cohort_home: Path) -> None:
         ("2024-02", 1): 0.5,
     }
     assert _ratios(de.frame, "revenue_retention")[("2024-02", 1)] == 0.75
-    web_organic = dc.cohort_retention(source(), platforms=("web",), channels=("organic",))
+    web_organic = cohorts_data.cohort_retention(source(), platforms=("web",), channels=("organic",))
     assert web_organic is not None
     # Jan: FR/web + DE/web = 15 customers, active 15/12/8 (not the mean of 60% and 40%).
     jan = web_organic.frame[web_organic.frame["cohort_month"] == "2024-01-01"]
     assert list(jan["cohort_customers"]) == [15, 15, 15]
     assert list(jan["logo_retention"].round(4)) == [1.0, 0.8, 0.5333]
     assert list(jan["revenue_retention"].round(4)) == [1.0, 0.8, 0.5733]  # 150 → 120, 86
-    paid = dc.cohort_retention(source(), channels=("paid_search",))
+    paid = cohorts_data.cohort_retention(source(), channels=("paid_search",))
     assert paid is not None
     assert _ratios(paid.frame, "logo_retention") == {
         ("2024-01", 0): 0.8,
@@ -207,27 +207,27 @@ def test_retention_recomputed_from_segment_sums(cohort_home: Path) -> None:
     assert _ratios(paid.frame, "revenue_retention")[("2024-01", 2)] == 0.72
     from datetime import date
 
-    february = dc.cohort_retention(source(), date(2024, 2, 1), date(2024, 3, 1))
+    february = cohorts_data.cohort_retention(source(), date(2024, 2, 1), date(2024, 3, 1))
     assert february is not None
     assert set(february.frame["cohort_month"].dt.month) == {2}
-    assert dc.channel_options(source()) == ["organic", "paid_search"]
+    assert cohorts_data.channel_options(source()) == ["organic", "paid_search"]
 
 
 def test_retention_falls_back_to_published_mart(home: Path, snapshot_builder: Builder) -> None:
     add_cohort_tables(snapshot_builder(home), by_segment=False)
-    result = dc.cohort_retention(source(), countries=("DE",))
+    result = cohorts_data.cohort_retention(source(), countries=("DE",))
     assert result is not None and not result.segmented
     assert _ratios(result.frame, "logo_retention")[("2024-01", 2)] == 0.55  # all segments
     assert _ratios(result.frame, "revenue_retention")[("2024-01", 2)] == 0.61
-    assert dc.channel_options(source()) == []
+    assert cohorts_data.channel_options(source()) == []
 
 
 def test_survival_and_projection_queries(cohort_home: Path) -> None:
-    segments = dc.survival_segments(source())
+    segments = cohorts_data.survival_segments(source())
     assert segments is not None
     platforms = segments[segments["segment_type"] == "platform"]
     assert list(platforms["segment"]) == ["web", "ios", "android"]  # largest first
-    curves = dc.survival_curves(source(), "platform", ("web", "ios"))
+    curves = cohorts_data.survival_curves(source(), "platform", ("web", "ios"))
     assert curves is not None
     assert list(zip(curves["segment"], curves["t_days"], strict=True)) == [
         ("ios", 0),
@@ -237,19 +237,19 @@ def test_survival_and_projection_queries(cohort_home: Path) -> None:
         ("web", 60),
     ]
     # Thinned to 2 buckets of t (width 31 days): t = 0 stays, then the last step of each bucket.
-    thin = dc.survival_curves(source(), "platform", ("web",), max_points=2)
+    thin = cohorts_data.survival_curves(source(), "platform", ("web",), max_points=2)
     assert thin is not None
     assert list(thin["t_days"]) == [0, 30, 60]
-    thinner = dc.survival_curves(source(), "platform", ("web",), max_points=1)
+    thinner = cohorts_data.survival_curves(source(), "platform", ("web",), max_points=1)
     assert thinner is not None and list(thinner["t_days"]) == [0, 60]
-    cohorts = dc.projection_cohorts(source())
+    cohorts = cohorts_data.projection_cohorts(source())
     assert cohorts is not None
     assert set(zip(cohorts["cohort_type"], cohorts["cohort"], strict=True)) == {
         ("offer", "monthly"),
         ("signup_month", "2024-01"),
         ("signup_month", "2024-02"),
     }
-    projection = dc.cohort_projections(source(), "signup_month", ("2024-02",))
+    projection = cohorts_data.cohort_projections(source(), "signup_month", ("2024-02",))
     assert projection is not None
     assert list(projection["period"]) == [0, 1]
     assert list(projection["actual_retention"]) == [1.0, 0.85]

@@ -8,34 +8,35 @@ from pathlib import Path
 
 import pytest
 
-from app import data
-from app.charts import movements_frame
+from app.charts.overview import movements_frame
+from app.data import overview as overview_data
+from app.data import snapshot
 from tests.app.page_support import source
 
 
 def test_no_snapshot_means_no_source(home: Path) -> None:
-    assert data.current_source() is None
-    assert not data.has_metrics(None)
+    assert snapshot.current_source() is None
+    assert not snapshot.has_metrics(None)
 
 
 def test_snapshot_without_marts(home: Path, snapshot_builder: Callable[..., Path]) -> None:
     snapshot_builder(home, with_marts=False)
     src = source()
-    assert not data.has_metrics(src)
-    assert data.months(src) == []
-    assert data.monthly_metrics(src) is None
-    assert data.monthly_metrics(src, platforms=("web",)) is None
-    assert data.segment_options(src) == {"platform": [], "country": [], "offer_type": []}
+    assert not snapshot.has_metrics(src)
+    assert snapshot.months(src) == []
+    assert overview_data.monthly_metrics(src) is None
+    assert overview_data.monthly_metrics(src, platforms=("web",)) is None
+    assert snapshot.segment_options(src) == {"platform": [], "country": [], "offer_type": []}
 
 
 def test_meta_months_and_options(snapshot_home: Path) -> None:
     src = source()
-    meta = data.snapshot_meta(src)
+    meta = snapshot.snapshot_meta(src)
     assert meta.version == "test-v1"
     assert meta.watermark == datetime(2024, 3, 31, 23, 59, 59)
     assert meta.reporting_currency == "EUR"
-    assert data.months(src) == [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
-    assert data.segment_options(src) == {
+    assert snapshot.months(src) == [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)]
+    assert snapshot.segment_options(src) == {
         "platform": ["ios", "web"],
         "country": ["DE", "FR"],
         "offer_type": ["bundle", "pass", "subscription"],  # of the churn scores (every scoring)
@@ -43,14 +44,14 @@ def test_meta_months_and_options(snapshot_home: Path) -> None:
 
 
 def test_unfiltered_reads_metrics_monthly(snapshot_home: Path) -> None:
-    df = data.monthly_metrics(source(), date(2024, 2, 1), date(2024, 3, 1))
+    df = overview_data.monthly_metrics(source(), date(2024, 2, 1), date(2024, 3, 1))
     assert df is not None
     assert list(df["month"].dt.date) == [date(2024, 2, 1), date(2024, 3, 1)]
     assert list(df["mrr"]) == [1090, 1105]
 
 
 def test_segment_sums_and_recomputed_rates(snapshot_home: Path) -> None:
-    df = data.monthly_metrics(source(), date(2024, 3, 1), date(2024, 3, 1), ("web",), ())
+    df = overview_data.monthly_metrics(source(), date(2024, 3, 1), date(2024, 3, 1), ("web",), ())
     assert df is not None and len(df) == 1
     row = df.iloc[0]
     assert row["mrr"] == 805
@@ -66,22 +67,22 @@ def test_segment_sums_and_recomputed_rates(snapshot_home: Path) -> None:
 
 
 def test_segment_filters_combine(snapshot_home: Path) -> None:
-    df = data.monthly_metrics(source(), None, None, ("web", "ios"), ("FR",))
+    df = overview_data.monthly_metrics(source(), None, None, ("web", "ios"), ("FR",))
     assert df is not None
     assert list(df["mrr"]) == [800, 900, 900]
     # With every segment selected the sums equal the published totals.
-    everything = data.monthly_metrics(source(), None, None, ("web", "ios"), ("FR", "DE"))
-    totals = data.monthly_metrics(source())
+    everything = overview_data.monthly_metrics(source(), None, None, ("web", "ios"), ("FR", "DE"))
+    totals = overview_data.monthly_metrics(source())
     assert everything is not None and totals is not None
     for column in ("mrr", "net_new_mrr", "paying_customers", "customer_churn_rate"):
         assert list(everything[column].fillna(-1)) == pytest.approx(list(totals[column].fillna(-1)))
 
 
 def test_movements_frame_keeps_fx_only_when_present(snapshot_home: Path) -> None:
-    df = data.monthly_metrics(source())
+    df = overview_data.monthly_metrics(source())
     assert df is not None
     assert "fx_adjustment" in movements_frame(df).columns  # 5 in March
-    feb = data.monthly_metrics(source(), date(2024, 2, 1), date(2024, 2, 1))
+    feb = overview_data.monthly_metrics(source(), date(2024, 2, 1), date(2024, 2, 1))
     assert feb is not None
     frame = movements_frame(feb)
     assert "fx_adjustment" not in frame.columns

@@ -20,8 +20,8 @@ import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import data_ops
-from app.charts_ops import HELP
+from app.charts.data_health import HELP
+from app.data import data_health as health_data
 from app.users import save_user
 from app.views.data_health import NO_FILTERS, hours_text
 from tests.app.page_support import Runner, captions, csv_files, download_labels, open_page, source
@@ -241,25 +241,25 @@ def test_admin_files_a_replay_request(ops_home: Path, app_runner: Runner) -> Non
 
 def test_data_functions(ops_home: Path) -> None:
     src = source()
-    assert data_ops.has_ops(src)
-    assert data_ops.run_info(src)["run_id"] == "run-7"
-    assert data_ops.check_counts(src) == {"total": 4, "failed": 1, "warned": 1, "earlier": 1}
-    assert list(data_ops.check_results(src, True)["passed"]) == [False, False]
-    assert data_ops.loads_count(src) == 60
-    assert list(data_ops.recent_loads(src, 2)["batch_id"])[:2] == ["b-010", "b-009"]
-    assert data_ops.open_reason_codes(src) == ["malformed_json", "future_timestamp"]
-    assert list(data_ops.quarantine_samples(src, "nope")["event_id"]) == []
-    assert data_ops.pending().empty
-    request = data_ops.file_replay_request("tester", [])
-    assert list(data_ops.pending()["reason_codes"]) == ["every reason"]
-    assert data_ops.pending({request.request_id}).empty
+    assert health_data.has_ops(src)
+    assert health_data.run_info(src)["run_id"] == "run-7"
+    assert health_data.check_counts(src) == {"total": 4, "failed": 1, "warned": 1, "earlier": 1}
+    assert list(health_data.check_results(src, True)["passed"]) == [False, False]
+    assert health_data.loads_count(src) == 60
+    assert list(health_data.recent_loads(src, 2)["batch_id"])[:2] == ["b-010", "b-009"]
+    assert health_data.open_reason_codes(src) == ["malformed_json", "future_timestamp"]
+    assert list(health_data.quarantine_samples(src, "nope")["event_id"]) == []
+    assert health_data.pending().empty
+    request = health_data.file_replay_request("tester", [])
+    assert list(health_data.pending()["reason_codes"]) == ["every reason"]
+    assert health_data.pending({request.request_id}).empty
     with pytest.raises(ValueError):
-        data_ops.file_replay_request("tester", ["nope"])
+        health_data.file_replay_request("tester", ["nope"])
     assert hours_text(2.5) == "2.5 h" and hours_text(72) == "3.0 days" and hours_text(None) is None
 
 
 def test_data_functions_without_ops(snapshot_home: Path) -> None:
     src = source()
-    assert not data_ops.has_ops(src)
-    assert data_ops.sources(src) is None and data_ops.check_counts(src) is None
-    assert data_ops.loads_count(src) == 0 and data_ops.open_reason_codes(src) == []
+    assert not health_data.has_ops(src)
+    assert health_data.sources(src) is None and health_data.check_counts(src) is None
+    assert health_data.loads_count(src) == 0 and health_data.open_reason_codes(src) == []

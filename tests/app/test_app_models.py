@@ -30,8 +30,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from app import data_models as dm
-from app.charts_models import CALIBRATION_HELP, DRIFT_HELP, METRIC_HELP, RUNS_HELP, TRUTH_HELP
+from app.charts.models import CALIBRATION_HELP, DRIFT_HELP, METRIC_HELP, RUNS_HELP, TRUTH_HELP
+from app.data import models as models_data
 from tests.app.page_support import Runner, captions, kpis, open_page, source
 
 Builder = Callable[..., Path]
@@ -147,43 +147,43 @@ def models_home(snapshot_home: Path) -> Path:
 
 
 def test_runs_backtests_and_calibration(models_home: Path) -> None:
-    runs = dm.model_runs(source())
+    runs = models_data.model_runs(source())
     assert runs is not None
     assert list(runs["model_version"]) == ["v2-gbm", "v2-logistic", "v1-gbm"]  # newest first
-    backtests = dm.backtests(source())
+    backtests = models_data.backtests(source())
     assert backtests is not None
     assert len(backtests) == 4  # the pooled row is not an origin
     assert list(backtests["origin"].astype(str))[:2] == ["2024-01-31", "2024-02-29"]
-    assert dm.calibration_versions(source()) == ["v2-gbm", "v2-logistic"]
-    bins = dm.calibration(source(), "v2-gbm")
+    assert models_data.calibration_versions(source()) == ["v2-gbm", "v2-logistic"]
+    bins = models_data.calibration(source(), "v2-gbm")
     assert bins is not None
-    lift = dm.lift_frame(bins)
+    lift = models_data.lift_frame(bins)
     assert lift["base_rate"].iloc[0] == pytest.approx(0.15)
     assert list(lift["lift"]) == pytest.approx([0.0, 0.04 / 0.15, 0.8, 0.44 / 0.15])
 
 
 def test_score_history_and_psi(models_home: Path) -> None:
-    history = dm.score_history(source())
+    history = models_data.score_history(source())
     assert history is not None and history["scored_at"].nunique() == 3
     assert list(history["share"].iloc[-3:]) == pytest.approx([0.2, 0.3, 0.5])
-    drift = dm.drift_table(history)
+    drift = models_data.drift_table(history)
     assert list(drift["psi"]) == pytest.approx([0.0, 0.6 * 0.9162907318741551])
     assert list(drift["mean_probability"]) == pytest.approx([0.11, 0.20])
-    latest_two = dm.score_history(source(), max_scorings=2)
+    latest_two = models_data.score_history(source(), max_scorings=2)
     assert latest_two is not None and latest_two["scored_at"].nunique() == 2
 
 
 def test_truth_benchmark_and_scores(models_home: Path) -> None:
-    truth = dm.truth_files()
+    truth = models_data.truth_files()
     assert truth is not None and truth.window_end == date(2024, 5, 1)
-    bench = dm.truth_benchmark(source(), truth, (date(2024, 2, 1), date(2024, 3, 1)), 30)
+    bench = models_data.truth_benchmark(source(), truth, (date(2024, 2, 1), date(2024, 3, 1)), 30)
     assert bench is not None
     assert list(bench["n"]) == [4, 4]
     assert list(bench["positives"]) == [1, 1]
     assert list(bench["roc_auc"]) == pytest.approx([1.0, 2 / 3])
     assert list(bench["brier"]) == pytest.approx([0.075, 0.178125])
     assert list(bench["mean_score"]) == pytest.approx([0.35, 0.4375])
-    scored = dm.scores_against_truth(source(), truth, 30, bins=4)
+    scored = models_data.scores_against_truth(source(), truth, 30, bins=4)
     assert scored is not None and scored["matched"] == 8
     assert scored["as_of"] == date(2024, 4, 1)
     bins = scored["bins"]
@@ -200,16 +200,16 @@ def test_truth_benchmark_and_scores(models_home: Path) -> None:
 def test_truth_outcomes_unknown_beyond_the_window(snapshot_home: Path) -> None:
     add_model_tables(snapshot_home / "serving.duckdb")
     write_truth(snapshot_home, window_end="2024-04-15T00:00:00Z")
-    truth = dm.truth_files()
+    truth = models_data.truth_files()
     assert truth is not None
-    scored = dm.scores_against_truth(source(), truth, 30)
+    scored = models_data.scores_against_truth(source(), truth, 30)
     assert scored is not None and scored["matched"] == 8 and scored["outcomes"] is None
-    assert dm.observable(truth, date(2024, 3, 1), 30)
-    assert not dm.observable(truth, date(2024, 4, 1), 30)
+    assert models_data.observable(truth, date(2024, 3, 1), 30)
+    assert not models_data.observable(truth, date(2024, 4, 1), 30)
 
 
 def test_no_truth_on_real_data(snapshot_home: Path) -> None:
-    assert dm.truth_files() is None
+    assert models_data.truth_files() is None
 
 
 # --- The page ---------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app import data
-from app.charts import BRIDGE_STEPS, bridge_frame
-from app.definitions import DEFINITIONS
+from app.charts.mrr import BRIDGE_STEPS, bridge_frame
+from app.data import mrr as mrr_data
+from app.metric_help import DEFINITIONS
 from tests.app.page_support import Runner, captions, download_labels, kpis, open_page, source
 
 Builder = Callable[..., Path]
@@ -41,7 +41,7 @@ def test_waterfall_balances(snapshot_home: Path, app_runner: Runner) -> None:
     assert not at.warning  # no bridge gap
     # The frame behind the waterfall, for every month and segment selection.
     for segments in [((), ()), (("web",), ()), ((), ("DE",)), (("ios",), ("FR",))]:
-        series = data.mrr_bridge(source(), None, None, *segments)
+        series = mrr_data.mrr_bridge(source(), None, None, *segments)
         assert series is not None and len(series) == 3
         for _, row in series.iterrows():
             frame = bridge_frame(row)
@@ -52,7 +52,7 @@ def test_waterfall_balances(snapshot_home: Path, app_runner: Runner) -> None:
             assert frame["end"].iloc[-2] == end  # the last step lands on MRR at end
             assert row["bridge_gap"] == 0
     # March MRR at start is February's published MRR, not derived from the movements.
-    march = data.mrr_bridge(source(), date(2024, 3, 1), date(2024, 3, 1))
+    march = mrr_data.mrr_bridge(source(), date(2024, 3, 1), date(2024, 3, 1))
     assert march is not None and march.iloc[0]["mrr_at_start"] == 1090
     assert {c: march.iloc[0][c] for c in BRIDGE_STEPS} == {
         "new_mrr": 100,
@@ -133,8 +133,8 @@ def test_period_filter_limits_the_months(snapshot_home: Path, app_runner: Runner
 
 @pytest.mark.parametrize("month", [date(2024, 1, 1), date(2024, 2, 1), date(2024, 3, 1)])
 def test_by_segment_query_sums_to_bridge(snapshot_home: Path, month: date) -> None:
-    total = data.mrr_bridge(source(), month, month)
-    parts = data.mrr_bridge_by_segment(source(), month)
+    total = mrr_data.mrr_bridge(source(), month, month)
+    parts = mrr_data.mrr_bridge_by_segment(source(), month)
     assert total is not None and parts is not None
     for column in ("mrr_at_start", *BRIDGE_STEPS, "mrr"):
         assert parts[column].sum() == total.iloc[0][column]

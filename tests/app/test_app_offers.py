@@ -37,8 +37,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from app import data_commerce as dc
-from app.charts_commerce import COMMERCE_DEFINITIONS
+from app.data import offers as offers_data
+from app.metric_help import COMMERCE_DEFINITIONS
 from tests.app.page_support import (
     Runner,
     assert_empty_state,
@@ -54,7 +54,7 @@ Builder = Callable[..., Path]
 
 PAGE = "views/offers.py"
 
-OFFER_COLUMNS = ", ".join(dc.OFFER_COLUMNS)
+OFFER_COLUMNS = ", ".join(offers_data.OFFER_COLUMNS)
 # offer_id, title, offer_type, started, trials, conversions, conversion rate, active, churned,
 # r1m, r1m eligible, r3m, r3m eligible, r6m, r6m eligible, current MRR, MRR on offer, purchases,
 # one-time revenue
@@ -74,7 +74,7 @@ TRIAL_ROWS = """
 ('2024-03-01', 'o_monthly', 10, 5),
 ('2024-04-01', 'o_monthly', 5, 5)
 """
-COUPON_COLUMNS = ", ".join(dc.COUPON_COLUMNS)
+COUPON_COLUMNS = ", ".join(offers_data.COUPON_COLUMNS)
 COUPON_ROWS = """
 ('WELCOME50', 'welcome', 100, 100, 95, 80, 20, 0.25, 0.7, 60, 300, 600, 2.0),
 ('FIVEOFF', 'none', 40, 40, 40, 20, 2, 0.1, 0.9, 0, 0, 0, null),
@@ -120,18 +120,18 @@ def add_offer_marts(
         con.execute("create schema if not exists marts")
         if offers:
             con.execute(
-                f"create table {dc.OFFERS_TABLE} as select {_casts(OFFER_COLUMNS)}"
+                f"create table {offers_data.OFFERS_TABLE} as select {_casts(OFFER_COLUMNS)}"
                 f" from (values {OFFER_ROWS}) as t({OFFER_COLUMNS})"
             )
         if trials:
             con.execute(
-                f"create table {dc.TRIALS_TABLE} as select {_casts(TRIAL_COLUMNS)},"
+                f"create table {offers_data.TRIALS_TABLE} as select {_casts(TRIAL_COLUMNS)},"
                 " converted::double / trials_ended as conversion_rate"
                 f" from (values {TRIAL_ROWS}) as t({TRIAL_COLUMNS})"
             )
         if coupons:
             con.execute(
-                f"create table {dc.COUPONS_TABLE} as select {_casts(COUPON_COLUMNS)}"
+                f"create table {offers_data.COUPONS_TABLE} as select {_casts(COUPON_COLUMNS)}"
                 f" from (values {COUPON_ROWS}) as t({COUPON_COLUMNS})"
             )
 
@@ -179,7 +179,9 @@ def test_offer_kpis_table_and_charts(offers_home: Path, app_runner: Runner, down
     )
     assert "14 purchases, €115.00 one-time revenue over the selected offers" in text
     frame, name = downloads["dl_offers"]
-    assert name == "offer_performance.csv" and list(frame.columns) == list(dc.OFFER_COLUMNS)
+    assert name == "offer_performance.csv" and list(frame.columns) == list(
+        offers_data.OFFER_COLUMNS
+    )
     assert list(frame["offer_id"]) == ["o_monthly", "o_trial", "o_pass", "o_tvod"]
     retention, _ = downloads["dl_offer_retention"]
     assert list(retention["offer_id"]) == ["o_monthly", "o_trial"]  # one-time offers have none
@@ -239,7 +241,7 @@ def test_coupons(offers_home: Path, app_runner: Runner, downloads) -> None:
     assert list(expiry["coupon_id"]) == ["WELCOME50", "LOYAL15"]
     assert list(expiry["mrr_after_coupon"]) == [600, 240]
     everything, _ = downloads["dl_coupons"]
-    assert list(everything.columns) == list(dc.COUPON_COLUMNS) and len(everything) == 3
+    assert list(everything.columns) == list(offers_data.COUPON_COLUMNS) and len(everything) == 3
 
 
 def test_offer_type_filter(offers_home: Path, app_runner: Runner) -> None:
@@ -317,40 +319,40 @@ def test_trials_without_offer_table_ignore_offer_type(
 
 
 def test_offer_functions(offers_home: Path) -> None:
-    summary = dc.offer_summary(source())
+    summary = offers_data.offer_summary(source())
     assert summary is not None
     assert summary["offers"] == 4 and summary["trials"] == 90 and summary["conversions"] == 50
     assert summary["trial_conversion_rate"] == pytest.approx(50 / 90)
     assert summary["retention_1m"] == pytest.approx((81 + 20) / 130)
     assert summary["retention_6m"] == pytest.approx(30 / 60)
     assert summary["current_mrr"] == 800
-    tvod = dc.offer_summary(source(), ("tvod",))
+    tvod = offers_data.offer_summary(source(), ("tvod",))
     assert tvod is not None and tvod["offers"] == 1 and tvod["retention_3m"] is None
-    pages = [dc.offer_page(source(), (), n, 3) for n in (1, 2, 3)]
+    pages = [offers_data.offer_page(source(), (), n, 3) for n in (1, 2, 3)]
     assert [list(p["offer_id"]) for p in pages if p is not None] == [
         ["o_monthly", "o_trial", "o_pass"],
         ["o_tvod"],
         [],
     ]
-    top = dc.offer_retention_top(source(), (), 1)
+    top = offers_data.offer_retention_top(source(), (), 1)
     assert top is not None and list(top["offer_id"]) == ["o_monthly"]
-    one_time = dc.one_time_offers_top(source(), ("tvod", "subscription"))
+    one_time = offers_data.one_time_offers_top(source(), ("tvod", "subscription"))
     assert one_time is not None and list(one_time["offer_id"]) == ["o_tvod"]
 
 
 def test_trial_and_coupon_functions(offers_home: Path) -> None:
-    trend = dc.trial_conversion_trend(source())  # no period: April counts too
+    trend = offers_data.trial_conversion_trend(source())  # no period: April counts too
     assert trend is not None and list(trend["trials_ended"]) == [10, 30, 10, 5]
     assert list(trend["conversion_rate"]) == pytest.approx([0.4, 17 / 30, 0.5, 1.0])
-    none = dc.trial_conversion_trend(source(), None, None, ("pass",))
+    none = offers_data.trial_conversion_trend(source(), None, None, ("pass",))
     assert none is not None and none.empty
-    by_offer = dc.trial_conversion_by_offer(source(), date(2024, 3, 1), date(2024, 4, 1))
+    by_offer = offers_data.trial_conversion_by_offer(source(), date(2024, 3, 1), date(2024, 4, 1))
     assert by_offer is not None and list(by_offer["converted"]) == [10]
-    summary = dc.coupon_summary(source())
+    summary = offers_data.coupon_summary(source())
     assert summary is not None
     assert summary["churn_rate_90d"] == pytest.approx(32 / 150)
     assert summary["mrr_after_to_during_ratio"] == pytest.approx(840 / 500)
-    pages = [dc.coupon_page(source(), n, 2) for n in (1, 2)]
+    pages = [offers_data.coupon_page(source(), n, 2) for n in (1, 2)]
     assert [list(p["coupon_id"]) for p in pages if p is not None] == [
         ["WELCOME50", "LOYAL15"],
         ["FIVEOFF"],
@@ -359,20 +361,20 @@ def test_trial_and_coupon_functions(offers_home: Path) -> None:
 
 def test_functions_without_the_tables(snapshot_home: Path) -> None:
     src = source()
-    assert dc.offer_summary(src) is None
-    assert dc.offer_page(src, (), 1, 10) is None
-    assert dc.offer_retention_top(src) is None
-    assert dc.one_time_offers_top(src) is None
-    assert dc.coupon_summary(src) is None
-    assert dc.coupon_page(src, 1, 10) is None
-    assert dc.trial_conversion_trend(src) is None
-    assert dc.trial_conversion_by_offer(src) is None
+    assert offers_data.offer_summary(src) is None
+    assert offers_data.offer_page(src, (), 1, 10) is None
+    assert offers_data.offer_retention_top(src) is None
+    assert offers_data.one_time_offers_top(src) is None
+    assert offers_data.coupon_summary(src) is None
+    assert offers_data.coupon_page(src, 1, 10) is None
+    assert offers_data.trial_conversion_trend(src) is None
+    assert offers_data.trial_conversion_by_offer(src) is None
 
 
 def test_coupon_table_is_paginated(offers_home: Path, app_runner: Runner) -> None:
     with duckdb.connect(str(offers_home / "serving.duckdb")) as con:
         con.execute(
-            f"insert into {dc.COUPONS_TABLE} (coupon_id, campaign_id, redemptions)"
+            f"insert into {offers_data.COUPONS_TABLE} (coupon_id, campaign_id, redemptions)"
             " select 'C' || lpad(i::varchar, 2, '0'), 'bulk', 1 from range(55) as t(i)"
         )
     at = open_page(app_runner, PAGE)

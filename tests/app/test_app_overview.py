@@ -12,8 +12,8 @@ from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from app.components import EMPTY_STATE
-from app.definitions import DEFINITIONS
 from app.filters import Filters
+from app.metric_help import DEFINITIONS
 from tests.app.page_support import download_labels, kpis
 
 Runner = Callable[[], AppTest]

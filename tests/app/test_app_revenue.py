@@ -37,8 +37,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from app import data_commerce as dc
-from app.charts_commerce import COMMERCE_DEFINITIONS
+from app.data import revenue as revenue_data
+from app.metric_help import COMMERCE_DEFINITIONS
 from tests.app.page_support import (
     Runner,
     assert_empty_state,
@@ -123,9 +123,9 @@ def add_commerce_marts(
     with duckdb.connect(str(path)) as con:
         con.execute("create schema if not exists marts")
         for wanted, table, columns, rows in (
-            (revenue, dc.REVENUE_TABLE, REVENUE_COLUMNS, REVENUE_ROWS),
-            (recovery, dc.RECOVERY_TABLE, RECOVERY_COLUMNS, RECOVERY_ROWS),
-            (by_code, dc.RECOVERY_BY_CODE_TABLE, BY_CODE_COLUMNS, BY_CODE_ROWS),
+            (revenue, revenue_data.REVENUE_TABLE, REVENUE_COLUMNS, REVENUE_ROWS),
+            (recovery, revenue_data.RECOVERY_TABLE, RECOVERY_COLUMNS, RECOVERY_ROWS),
+            (by_code, revenue_data.RECOVERY_BY_CODE_TABLE, BY_CODE_COLUMNS, BY_CODE_ROWS),
         ):
             if wanted:
                 con.execute(
@@ -368,7 +368,7 @@ def test_snapshot_with_recovery_only(snapshot_home: Path, app_runner: Runner) ->
 
 
 def test_revenue_monthly_fills_months_and_sums(revenue_home: Path) -> None:
-    series = dc.revenue_monthly(source(), date(2023, 12, 1), date(2024, 3, 1))
+    series = revenue_data.revenue_monthly(source(), date(2023, 12, 1), date(2024, 3, 1))
     assert series is not None
     assert [m.date() for m in series["month"]] == [
         date(2023, 12, 1),
@@ -381,19 +381,23 @@ def test_revenue_monthly_fills_months_and_sums(revenue_home: Path) -> None:
     assert list(series["purchases_count"]) == [0, 0, 4, 10]
     assert pd.isna(series["reversed_share"].iloc[0])  # no payments: no share
     assert series["reversed_count_share"].iloc[3] == pytest.approx(7 / 120)
-    web_fr = dc.revenue_monthly(source(), date(2024, 3, 1), date(2024, 3, 1), ("web",), ("FR",))
+    web_fr = revenue_data.revenue_monthly(
+        source(), date(2024, 3, 1), date(2024, 3, 1), ("web",), ("FR",)
+    )
     assert web_fr is not None and list(web_fr["net_cash_revenue"]) == [570]
-    tvod = dc.revenue_monthly(source(), date(2024, 3, 1), date(2024, 3, 1), (), (), ("tvod",))
+    tvod = revenue_data.revenue_monthly(
+        source(), date(2024, 3, 1), date(2024, 3, 1), (), (), ("tvod",)
+    )
     assert tvod is not None and list(tvod["refunds"]) == [5]
 
 
 def test_revenue_by_dimension_and_trend(revenue_home: Path) -> None:
-    by_country = dc.revenue_by_dimension(source(), "country", None, None)
+    by_country = revenue_data.revenue_by_dimension(source(), "country", None, None)
     assert by_country is not None
     # Without a period the April row counts too.
     assert list(by_country["country"]) == ["FR", "DE"]
     assert list(by_country["net_cash_revenue"]) == [1650 + 999, 270]
-    trend = dc.revenue_trend_by_dimension(
+    trend = revenue_data.revenue_trend_by_dimension(
         source(), "country", date(2024, 1, 1), date(2024, 3, 1), top=1
     )
     assert trend is not None
@@ -401,30 +405,30 @@ def test_revenue_by_dimension_and_trend(revenue_home: Path) -> None:
         (m.month, c, n) for m, c, n in trend[["month", "country", "net_cash_revenue"]].values
     ] == [
         (2, "FR", 770),
-        (2, dc.OTHER, 40),
+        (2, revenue_data.OTHER, 40),
         (3, "FR", 880),
-        (3, dc.OTHER, 230),
+        (3, revenue_data.OTHER, 230),
     ]
     with pytest.raises(ValueError, match="break down by"):
-        dc.revenue_by_dimension(source(), "payments; drop table x", None, None)
-    assert dc.revenue_months(source()) == (date(2024, 2, 1), date(2024, 4, 1))
+        revenue_data.revenue_by_dimension(source(), "payments; drop table x", None, None)
+    assert revenue_data.revenue_months(source()) == (date(2024, 2, 1), date(2024, 4, 1))
 
 
 def test_recovery_functions(revenue_home: Path) -> None:
-    monthly = dc.recovery_monthly(source(), date(2024, 2, 1), date(2024, 3, 1))
+    monthly = revenue_data.recovery_monthly(source(), date(2024, 2, 1), date(2024, 3, 1))
     assert monthly is not None
     assert list(monthly["recovered"]) == [8, 6]
-    by_code = dc.recovery_by_code(source(), date(2024, 2, 1), date(2024, 2, 1))
+    by_code = revenue_data.recovery_by_code(source(), date(2024, 2, 1), date(2024, 2, 1))
     assert by_code is not None
     assert list(by_code["recovery_rate"]) == pytest.approx([4 / 12, 4 / 8])
 
 
 def test_functions_without_the_tables(snapshot_home: Path) -> None:
     src = source()
-    assert dc.revenue_months(src) is None
-    assert dc.revenue_monthly(src, date(2024, 1, 1), date(2024, 3, 1)) is None
-    assert dc.revenue_by_dimension(src, "country", None, None) is None
-    assert dc.revenue_trend_by_dimension(src, "country", None, None) is None
-    assert dc.one_time_revenue(src, None, None) is None
-    assert dc.recovery_monthly(src) is None
-    assert dc.recovery_by_code(src) is None
+    assert revenue_data.revenue_months(src) is None
+    assert revenue_data.revenue_monthly(src, date(2024, 1, 1), date(2024, 3, 1)) is None
+    assert revenue_data.revenue_by_dimension(src, "country", None, None) is None
+    assert revenue_data.revenue_trend_by_dimension(src, "country", None, None) is None
+    assert revenue_data.one_time_revenue(src, None, None) is None
+    assert revenue_data.recovery_monthly(src) is None
+    assert revenue_data.recovery_by_code(src) is None

@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app import data_subscriber as ds
-from app.charts_subscriber import MODEL_SURVIVAL_HELP, SEGMENT_SURVIVAL_HELP, SUBSCRIBER_DEFINITIONS
+from app.charts.subscriber import MODEL_SURVIVAL_HELP, SEGMENT_SURVIVAL_HELP, SUBSCRIBER_DEFINITIONS
 from app.components import EMPTY_STATE
+from app.data import subscriber as subscriber_data
+from models.survival import ParametricAFT
+from models.survival_parameters import customer_curve, parameter_table
 from tests.app.page_support import (
     Runner,
     assert_empty_state,
@@ -444,7 +446,7 @@ def test_kaplan_meier_of_the_segment_without_a_model(
 ) -> None:
     at = look_up(app_runner, "c1")
     assert (
-        "No fitted survival model is stored under `$CHURNIQ_HOME/models/`: this is the "
+        "The snapshot has no survival model (`ml.survival_parameters`): this is the "
         "Kaplan–Meier curve of the customer's segment, not their own curve; tenure 2 months at "
         "the as-of date." in captions(at)
     )
@@ -460,17 +462,9 @@ def test_kaplan_meier_of_the_segment_without_a_model(
 
 
 @pytest.fixture(scope="module")
-def bundle_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def survival_model() -> ParametricAFT:
     """A real survival model like the pipeline's (Weibull AFT on one-hot covariates), fitted
     once for the module."""
-    path = tmp_path_factory.mktemp("bundle") / "churn-v1.joblib"
-    return path, fitted_bundle(path)
-
-
-def fitted_bundle(path: Path) -> dict:
-    from models.survival import ParametricAFT
-    from models.training import BUNDLE_FORMAT
-
     rng = np.random.default_rng(3)
     n = 300
     X = pd.DataFrame(
@@ -479,42 +473,31 @@ def fitted_bundle(path: Path) -> dict:
     scale = np.exp(2.5 + 0.4 * X["platform_web"] - 0.3 * X["country_FR"])
     months = np.maximum(np.ceil(scale * rng.weibull(1.3, n)), 1).astype(int)
     churned = months < 24
-    model = ParametricAFT("weibull").fit(X, np.minimum(months, 24), churned)
-    bundle = {
-        "format": BUNDLE_FORMAT,
-        "survival": {"model": model, "columns": list(X.columns), "concordance": 0.6},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(bundle, path)
-    return bundle
+    return ParametricAFT("weibull").fit(X, np.minimum(months, 24), churned)
 
 
-def add_champion(home: Path, artifact: str) -> None:
+def add_survival_parameters(home: Path, model: ParametricAFT) -> pd.DataFrame:
+    """``ml.survival_parameters`` of `model` in the snapshot, as the scoring publishes it."""
+    table = parameter_table(model, "v1")
     with duckdb.connect(str(home / "serving.duckdb")) as con:
-        con.execute(
-            "create table ml.model_runs as select 'v1' as model_version, 'gbm' as model_type,"
-            " timestamp '2024-03-31' as trained_at, true as is_champion, ? as artifact",
-            [artifact],
-        )
+        con.register("parameters", table)
+        con.execute("create table ml.survival_parameters as select * from parameters")
+    return table
 
 
 def test_own_curve_from_the_champion_survival_model(
     customer_home: Path,
     app_runner: Runner,
     downloads: dict,
-    bundle_file: tuple[Path, dict],
+    survival_model: ParametricAFT,
 ) -> None:
-    fitted, bundle = bundle_file
-    (customer_home / "models").mkdir()
-    (customer_home / "models" / "churn-v1.joblib").write_bytes(fitted.read_bytes())
-    # the recorded path is another machine's: only its file name is looked up in the home
-    add_champion(customer_home, "/elsewhere/models/churn-v1.joblib")
+    table = add_survival_parameters(customer_home, survival_model)
     at = look_up(app_runner, "c1")
     assert [s.help for s in at.subheader if s.value == "Survival curve"] == [MODEL_SURVIVAL_HELP]
     curve = csv_files(downloads)["customer_c1_survival.csv"]
     assert list(curve["t_months"]) == list(range(2 + 36 + 1))
     # independently: S(t) = exp(-(t / λ)^ρ), log λ = b·x + b0 (web = 1, FR = 1), log ρ = c0
-    params = bundle["survival"]["model"].params_
+    params = survival_model.params_
     log_lambda = (
         params[("lambda_", "platform_web")]
         + params[("lambda_", "country_FR")]
@@ -525,6 +508,12 @@ def test_own_curve_from_the_champion_survival_model(
     assert curve["survival"].to_numpy() == pytest.approx(np.exp(-((t / np.exp(log_lambda)) ** rho)))
     assert (curve["ci_lower"] <= curve["survival"] + 1e-12).all()
     assert (curve["survival"] <= curve["ci_upper"] + 1e-12).all()
+    # the curve drawn from the published table, as the models library draws it
+    drawn = customer_curve(
+        table, {"offer_type": "subscription", "platform": "web", "country": "FR"}, 38
+    )
+    for column in ("survival", "ci_lower", "ci_upper"):
+        assert curve[column].to_numpy() == pytest.approx(drawn[column].to_numpy(), rel=1e-12)
     s2, s14 = curve["survival"].iloc[2], curve["survival"].iloc[14]
     text = captions(at)
     assert "The customer's own curve from the champion model's survival model (Weibull AFT)" in text
@@ -532,11 +521,20 @@ def test_own_curve_from_the_champion_survival_model(
     assert f"Still paying in 12 months, given still paying now: {s14 / s2:.0%}" in text
 
 
-def test_an_artifact_outside_the_home_is_never_loaded(
-    customer_home: Path, app_runner: Runner, bundle_file: tuple[Path, dict]
+def test_a_model_file_in_the_home_is_never_loaded(
+    customer_home: Path, app_runner: Runner, survival_model: ParametricAFT
 ) -> None:
-    elsewhere, _ = bundle_file  # exists, but not under the home's models folder
-    add_champion(customer_home, str(elsewhere))
+    """The app reads the snapshot only: a champion's bundle under the home's models folder,
+    recorded in ``ml.model_runs``, draws no curve without ``ml.survival_parameters``."""
+    models = customer_home / "models"
+    models.mkdir()
+    joblib.dump({"format": 1, "survival": {"model": survival_model}}, models / "churn-v1.joblib")
+    with duckdb.connect(str(customer_home / "serving.duckdb")) as con:
+        con.execute(
+            "create table ml.model_runs as select 'v1' as model_version, 'gbm' as model_type,"
+            " timestamp '2024-03-31' as trained_at, true as is_champion, ? as artifact",
+            [str(models / "churn-v1.joblib")],
+        )
     at = look_up(app_runner, "c1")
     assert "this is the Kaplan–Meier curve of the customer's segment" in captions(at)
 
@@ -598,31 +596,31 @@ def test_snapshot_without_timeline_scores_or_curves(
 
 def test_data_functions(customer_home: Path) -> None:
     src = source()
-    assert ds.clean_id(" 'c1' ") == "c1"
-    profile = ds.profile(src, "c1")
+    assert subscriber_data.clean_id(" 'c1' ") == "c1"
+    profile = subscriber_data.profile(src, "c1")
     assert profile is not None and list(profile["status"]) == ["active"]
     assert "email" not in profile.columns
-    empty = ds.profile(src, "c404")
+    empty = subscriber_data.profile(src, "c404")
     assert empty is not None and empty.empty
-    page = ds.timeline_page(src, "c1", (), 3, 10)
+    page = subscriber_data.timeline_page(src, "c1", (), 3, 10)
     assert page is not None and list(page["event_type"])[-1] == "customer.created"
     assert len(page) == 10
-    payments = ds.timeline_page(src, "c1", ("payment",), 1, 10)
+    payments = subscriber_data.timeline_page(src, "c1", ("payment",), 1, 10)
     assert payments is not None and len(payments) == 5
-    families = ds.timeline_families(src, "c9")
+    families = subscriber_data.timeline_families(src, "c9")
     assert families is not None and families["events"].sum() == 2
-    totals = ds.payment_totals(src, "c1")
+    totals = subscriber_data.payment_totals(src, "c1")
     assert totals is not None
     assert dict(zip(totals["event_type"], totals["amount"], strict=True)) == {
         "payment.failed": 20.0,
         "payment.refunded": 5.0,
         "payment.succeeded": 60.0,
     }
-    score = ds.latest_score(src, "c9")
+    score = subscriber_data.latest_score(src, "c9")
     assert (
         score is not None and score.row is None and score.scored_at.date() == dt.date(2024, 3, 31)
     )
-    features = ds.survival_features(src, "c1")
+    features = subscriber_data.survival_features(src, "c1")
     assert features is not None
     assert (features["offer_type"], features["platform"], features["country"]) == (
         "subscription",
@@ -630,5 +628,5 @@ def test_data_functions(customer_home: Path) -> None:
         "FR",
     )
     assert features["tenure_months"] == 2 and features["cohort"] == "2024-01"
-    assert ds.survival_features(src, "c7") is None  # never paid
-    assert ds.champion_artifact(src) is None  # no ml.model_runs
+    assert subscriber_data.survival_features(src, "c7") is None  # never paid
+    assert subscriber_data.model_curve(src, features, 36) is None  # no ml.survival_parameters

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from app import data_support as ds
-from app.charts_support import SUPPORT_DEFINITIONS
+from app.charts.support import SUPPORT_DEFINITIONS
 from app.components import EMPTY_STATE
+from app.data import support as support_data
 from tests.app.page_support import (
     Runner,
     assert_empty_state,
@@ -290,20 +290,20 @@ def test_snapshot_with_only_one_mart(
 
 def test_data_functions(support_home: Path) -> None:
     src = source()
-    whole = ds.support_trend(src)  # no period: every month, April too
+    whole = support_data.support_trend(src)  # no period: every month, April too
     assert whole is not None and len(whole) == 4
-    by = ds.tickets_by_category_channel(src, date(2024, 3, 1), date(2024, 3, 1))
+    by = support_data.tickets_by_category_channel(src, date(2024, 3, 1), date(2024, 3, 1))
     assert by is not None
     assert list(by["mean_resolution_minutes"]) == pytest.approx([100, 20])
-    rows = ds.support_rows(src, date(2024, 1, 1), date(2024, 1, 1))
+    rows = support_data.support_rows(src, date(2024, 1, 1), date(2024, 1, 1))
     assert rows is not None and len(rows) == 3
-    churn = ds.support_churn(src)
+    churn = support_data.support_churn(src)
     assert churn is not None and len(churn) == 3  # January (nobody at risk) is left out
-    pooled = ds.pooled_churn(churn)
+    pooled = support_data.pooled_churn(churn)
     assert pooled is not None
     assert pooled["customers_with_ticket"] == 80 and pooled["churned_with_ticket"] == 52
-    empty = ds.support_churn(src, date(2024, 1, 1), date(2024, 1, 1))
-    assert empty is not None and empty.empty and ds.pooled_churn(empty) is None
+    empty = support_data.support_churn(src, date(2024, 1, 1), date(2024, 1, 1))
+    assert empty is not None and empty.empty and support_data.pooled_churn(empty) is None
 
 
 def test_the_intervals_per_row() -> None:
@@ -317,7 +317,7 @@ def test_the_intervals_per_row() -> None:
             "customers_without_ticket": [176, 10],
         }
     )
-    out = ds.with_intervals(rows)
+    out = support_data.with_intervals(rows)
     (dl, du), (rl, ru) = expected_intervals(52, 80, 19, 176)
     first = out.iloc[0]
     assert first["rate_difference"] == pytest.approx(52 / 80 - 19 / 176)

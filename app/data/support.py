@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.data import Source, _query, tables
+from app.data.snapshot import Source, query, tables
 from models.experiments import churn_difference, churn_ratio
 
 SUPPORT_MONTHLY_TABLE = "marts.support_monthly"
@@ -64,7 +64,7 @@ def tickets_by_category_channel(
     responses) and CSAT responses; most tickets opened first. ``None`` without the table."""
     if not has_support(source):
         return None
-    return _query(
+    return query(
         source,
         f"""
         select category, channel, {_WEIGHTED_SUMS}
@@ -86,7 +86,7 @@ def support_trend(
     table."""
     if not has_support(source):
         return None
-    df = _query(
+    df = query(
         source,
         f"""
         select month::date as month, {_WEIGHTED_SUMS}
@@ -111,7 +111,7 @@ def support_rows(
     channels rows. ``None`` without the table."""
     if not has_support(source):
         return None
-    return _query(
+    return query(
         source,
         f"""
         select month::date as month, category, channel,
@@ -194,7 +194,7 @@ def support_churn(
     Months nobody was at risk in are left out. ``None`` without the table."""
     if not has_support_churn(source):
         return None
-    df = _query(
+    df = query(
         source,
         f"""
         select month::date as month,

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.data import Source, _query, home, tables
+from app.data.snapshot import Source, home, query, tables
 from foundation.replay_requests import (
     REASON_CODES,
     ReplayRequest,
@@ -42,7 +42,7 @@ def has_ops(source: Source | None) -> bool:
 def _frame(source: Source, table: str, sql: str, params: list[Any] | None = None):
     if table not in tables(source):
         return None
-    return _query(source, sql, params)
+    return query(source, sql, params)
 
 
 @st.cache_data(show_spinner=False)

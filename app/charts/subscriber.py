@@ -7,7 +7,7 @@ from typing import Final
 import altair as alt
 import pandas as pd
 
-from app.definitions import DEFINITIONS, SCORE_DEFINITIONS
+from app.metric_help import DEFINITIONS, SCORE_DEFINITIONS
 
 _AS_OF: Final = "As of the data's watermark (the latest event loaded)."
 

@@ -6,26 +6,26 @@ with LIMIT / OFFSET, so a lookup stays fast at a million customers: ``marts.cust
 is stored ordered by customer, so DuckDB's zone maps skip every row group but one or two.
 Only pseudonymous ids and business attributes are selected, never personal data.
 
-The survival curve of a customer comes from the champion model's Weibull AFT survival model
-(``models.survival.ParametricAFT`` in the bundle ``models.training`` stores under
-``$CHURNIQ_HOME/models/``) with the customer's plan, platform and country; without a usable
-artifact, from the Kaplan–Meier curve of one of their segments in ``ml.survival_curves``.
+The survival curve of a customer comes from the champion model's Weibull AFT survival model,
+whose parameters the scoring publishes in ``ml.survival_parameters`` (drawn by
+``models.survival_parameters``, numpy alone: the app loads no model file), with the customer's
+plan, platform and country; without them, from the Kaplan–Meier curve of one of their segments
+in ``ml.survival_curves``.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import data
-from app.data import Source, _query, columns, tables
+from app.data.snapshot import Source, columns, query, tables, to_datetime
+from models import survival_parameters
+from models.survival_parameters import customer_curve
 
 PROFILE_TABLE = "marts.dim_customers"
 SUBSCRIPTIONS_TABLE = "marts.fct_subscriptions"
@@ -33,7 +33,7 @@ TIMELINE_TABLE = "marts.customer_timeline"
 MONTHS_TABLE = "marts.customer_months"
 SCORES_TABLE = "ml.churn_scores"
 CURVES_TABLE = "ml.survival_curves"
-RUNS_TABLE = "ml.model_runs"
+PARAMETERS_TABLE = f"ml.{survival_parameters.TABLE}"
 
 #: Most rows of one customer's payments or tickets sent to the browser (newest first).
 ROW_CAP = 500
@@ -135,7 +135,7 @@ def profile(source: Source, customer_id: str) -> pd.DataFrame | None:
     table."""
     if PROFILE_TABLE not in tables(source):
         return None
-    return _query(
+    return query(
         source,
         f"select {_select(source, PROFILE_TABLE, PROFILE_COLUMNS)} from {PROFILE_TABLE}"
         " where customer_id = ? limit 1",
@@ -148,7 +148,7 @@ def subscriptions(source: Source, customer_id: str) -> pd.DataFrame | None:
     """The customer's subscriptions, latest started first; None without the table."""
     if SUBSCRIPTIONS_TABLE not in tables(source):
         return None
-    return _query(
+    return query(
         source,
         f"select {_select(source, SUBSCRIPTIONS_TABLE, SUBSCRIPTION_COLUMNS)}"
         f" from {SUBSCRIPTIONS_TABLE} where customer_id = ?"
@@ -176,7 +176,7 @@ def timeline_families(source: Source, customer_id: str) -> pd.DataFrame | None:
     None without the table."""
     if not has_timeline(source):
         return None
-    return _query(
+    return query(
         source,
         f"select event_family, count(*) as events from {TIMELINE_TABLE}"
         " where customer_id = ? group by 1 order by 2 desc, 1",
@@ -193,7 +193,7 @@ def timeline_page(
     if not has_timeline(source):
         return None
     where, params = _families_sql(families)
-    return _query(
+    return query(
         source,
         f"select {_select(source, TIMELINE_TABLE, TIMELINE_COLUMNS)} from {TIMELINE_TABLE}"
         f" where customer_id = ?{where}"
@@ -208,7 +208,7 @@ def payments(source: Source, customer_id: str) -> pd.DataFrame | None:
     timeline."""
     if not has_timeline(source):
         return None
-    return _query(
+    return query(
         source,
         f"select occurred_at, event_type, summary, subscription_id, amount, amount_minor,"
         f" currency from {TIMELINE_TABLE}"
@@ -224,7 +224,7 @@ def payment_totals(source: Source, customer_id: str) -> pd.DataFrame | None:
     customer's payments, not only the rows shown)."""
     if not has_timeline(source):
         return None
-    return _query(
+    return query(
         source,
         f"select event_type, count(*) as events, coalesce(sum(amount), 0)::double as amount"
         f" from {TIMELINE_TABLE} where customer_id = ? and event_family = 'payment'"
@@ -239,7 +239,7 @@ def tickets(source: Source, customer_id: str) -> pd.DataFrame | None:
     and resolved, its category and the two summaries; None without the timeline."""
     if not has_timeline(source):
         return None
-    return _query(
+    return query(
         source,
         f"""
         select
@@ -269,7 +269,7 @@ def engagement(source: Source, customer_id: str) -> pd.DataFrame | None:
     month end, MRR and tickets (``marts.customer_months``); None without the table."""
     if MONTHS_TABLE not in tables(source):
         return None
-    df = _query(
+    df = query(
         source,
         f"select {_select(source, MONTHS_TABLE, ENGAGEMENT_COLUMNS)} from {MONTHS_TABLE}"
         " where customer_id = ? order by month",
@@ -295,9 +295,9 @@ def latest_score(source: Source, customer_id: str) -> Score | None:
     the table."""
     if SCORES_TABLE not in tables(source):
         return None
-    latest = _query(source, f"select max(scored_at) as scored_at from {SCORES_TABLE}")
-    scored_at = None if latest is None else data._to_datetime(latest["scored_at"].iloc[0])
-    df = _query(
+    latest = query(source, f"select max(scored_at) as scored_at from {SCORES_TABLE}")
+    scored_at = None if latest is None else to_datetime(latest["scored_at"].iloc[0])
+    df = query(
         source,
         f"select {_select(source, SCORES_TABLE, SCORE_COLUMNS)} from {SCORES_TABLE}"
         f" where customer_id = ? and scored_at = (select max(scored_at) from {SCORES_TABLE})"
@@ -327,7 +327,7 @@ def survival_features(source: Source, customer_id: str) -> dict[str, Any] | None
     }
     if any(not wanted <= set(columns(source, table)) for table, wanted in needed.items()):
         return None
-    df = _query(
+    df = query(
         source,
         f"""
         with months as (
@@ -383,7 +383,7 @@ def segment_curves(source: Source, features: dict[str, Any]) -> pd.DataFrame | N
         return None
     options = _segment_options(features)
     pairs = " or ".join("(segment_type = ? and segment = ?)" for _ in options)
-    df = _query(
+    df = query(
         source,
         f"select segment_type, segment, t_days, survival, ci_lower, ci_upper, at_risk"
         f" from {CURVES_TABLE} where {pairs} order by segment_type, segment, t_days",
@@ -395,79 +395,17 @@ def segment_curves(source: Source, features: dict[str, Any]) -> pd.DataFrame | N
 
 
 @st.cache_data(show_spinner=False)
-def champion_artifact(source: Source) -> Path | None:
-    """The champion model's bundle under ``$CHURNIQ_HOME/models/`` (only the file name recorded
-    in ``ml.model_runs`` is used: nothing outside the home's models folder is ever loaded);
-    None when there is no champion or its file is gone."""
-    if RUNS_TABLE not in tables(source) or "artifact" not in columns(source, RUNS_TABLE):
-        return None
-    df = _query(
-        source,
-        f"select artifact from {RUNS_TABLE} where is_champion and artifact is not null"
-        " order by trained_at desc limit 1",
-    )
-    if df is None or df.empty:
-        return None
-    path = data.paths().models / Path(str(df["artifact"].iloc[0])).name
-    return path if path.is_file() else None
-
-
-@st.cache_resource(show_spinner=False, max_entries=2)
-def _survival_model(path: str, mtime_ns: int) -> dict[str, Any] | None:
-    """The survival part of a model bundle (loaded once per file version); None when it cannot
-    be read."""
-    from models.training import load_bundle
-
-    try:
-        survival = load_bundle(path).get("survival")
-    except Exception:  # an unreadable or incompatible bundle: fall back to Kaplan–Meier
-        return None
-    return survival if survival and "model" in survival and "columns" in survival else None
-
-
-def model_curve_from(
-    survival: dict[str, Any], features: dict[str, Any], horizon_months: int, draws: int = 200
-) -> pd.DataFrame:
-    """S(t | plan, platform, country) at t = 0..horizon months since the first paid day, with
-    the interval of `draws` parameter draws from N(params, cov), the model's own method."""
-    from models.training import survival_covariates
-
-    model = survival["model"]
-    frame = pd.DataFrame(
-        [{k: features[k] for k in ("offer_type", "platform", "country")}], dtype=object
-    )
-    X = survival_covariates(frame, survival["columns"])
-    times = np.arange(horizon_months + 1, dtype=float)
-    point = model.predict_survival(X, times)[0]
-    rng = np.random.default_rng(getattr(model, "random_state", 0))
-    sampled = rng.multivariate_normal(
-        model.params_.to_numpy(), model.cov_.to_numpy(), size=draws, method="eigh"
-    )
-    curves = []
-    for params in sampled:
-        drawn = copy.copy(model)
-        drawn.params_ = pd.Series(params, index=model.params_.index)
-        curves.append(drawn.predict_survival(X, times)[0])
-    tail = (1 - getattr(model, "ci_level", 0.95)) / 2
-    lower, upper = np.quantile(np.stack(curves), [tail, 1 - tail], axis=0)
-    return pd.DataFrame(
-        {"t_months": times.astype(int), "survival": point, "ci_lower": lower, "ci_upper": upper}
-    )
-
-
-@st.cache_data(show_spinner=False)
 def model_curve(
     source: Source, features: dict[str, Any], horizon_months: int
 ) -> pd.DataFrame | None:
-    """The customer's own curve from the champion's survival model; None without a usable
-    artifact."""
-    path = champion_artifact(source)
-    if path is None:
+    """The customer's own curve from the champion's survival model, whose parameters the
+    scoring publishes in ``ml.survival_parameters``; None without them."""
+    if PARAMETERS_TABLE not in tables(source):
         return None
-    survival = _survival_model(str(path), path.stat().st_mtime_ns)
-    if survival is None:
+    parameters = query(source, f"select * from {PARAMETERS_TABLE} order by position")
+    if parameters is None or parameters.empty:
         return None
-    return model_curve_from(survival, features, horizon_months)
+    return customer_curve(parameters, features, horizon_months)
 
 
 def as_date(value: Any) -> date | None:

@@ -11,8 +11,8 @@ from typing import Final
 import altair as alt
 import pandas as pd
 
-from app.charts import rate_lines_chart
-from app.data_support import CONFIDENCE
+from app.charts.base import rate_lines_chart
+from app.data.support import CONFIDENCE
 
 _LEVEL = f"{CONFIDENCE:.0%}"
 

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from app.data import Source, _query, columns, tables
+from app.data.snapshot import Source, columns, query, tables
 
 RETENTION_TABLE = "marts.cohort_retention"
 SEGMENT_TABLE = "marts.cohort_retention_by_segment"
@@ -45,7 +45,7 @@ def channel_options(source: Source) -> list[str]:
     """Distinct acquisition channels of the by-segment mart (empty without it)."""
     if SEGMENT_TABLE not in tables(source):
         return []
-    df = _query(source, f"select distinct acquisition_channel as v from {SEGMENT_TABLE} order by 1")
+    df = query(source, f"select distinct acquisition_channel as v from {SEGMENT_TABLE} order by 1")
     return [] if df is None else [str(v) for v in df["v"] if v is not None]
 
 
@@ -108,7 +108,7 @@ def cohort_retention(
         segmented = False
     else:
         return None
-    df = _query(
+    df = query(
         source,
         f"""
         select
@@ -136,7 +136,7 @@ def survival_segments(source: Source) -> pd.DataFrame | None:
     first within a type. ``None`` without ``ml.survival_curves``."""
     if SURVIVAL_TABLE not in tables(source):
         return None
-    return _query(
+    return query(
         source,
         f"""
         select segment_type, segment, max(at_risk)::bigint as customers,
@@ -189,7 +189,7 @@ def survival_curves(
         where last_in_bucket = 1
         order by segment, t_days
     """
-    return _query(source, sql, [*params, int(max_points)])
+    return query(source, sql, [*params, int(max_points)])
 
 
 # --- sBG cohort projections ------------------------------------------------------------------
@@ -204,7 +204,7 @@ def projection_cohorts(source: Source) -> pd.DataFrame | None:
     type_column = (
         "cohort_type" if "cohort_type" in columns(source, PROJECTION_TABLE) else "'cohort'"
     )
-    return _query(
+    return query(
         source,
         f"""
         select {type_column} as cohort_type, cohort,
@@ -250,7 +250,7 @@ def cohort_projections(
         f"{c}::double as {c}" if c in available else f"cast(null as double) as {c}"
         for c in ("alpha", "beta", "customers", "observed_months")
     )
-    return _query(
+    return query(
         source,
         f"""
         select cohort, period::bigint as period, actual_retention::double as actual_retention,
