@@ -2,7 +2,7 @@
 tooltips of the MRR, churn, at-risk, revenue and offers pages (the other pages keep theirs
 beside their charts, :mod:`app.charts`).
 
-The wording follows /work/shared/METRICS.md, which is also what the dbt doc blocks carry; keep
+The wording follows METRICS.md (the specification), which is also what the dbt doc blocks carry; keep
 the three in step. Pages look definitions up by metric column name (``DEFINITIONS["mrr"]``,
 ``COMMERCE_DEFINITIONS["net_cash_revenue"]``) so KPIs, charts and tables reuse one text.
 Values are Markdown (Streamlit renders help tooltips as Markdown).

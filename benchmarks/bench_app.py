@@ -172,7 +172,6 @@ def script_runs(home: Path, customer_id: str, repeats: int = 3) -> dict[str, dic
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    import models.training  # noqa: F401  (the app imports it in the background at start)
     from app.signin import SESSION_KEY
 
     os.environ["CHURNIQ_HOME"] = str(home)

@@ -1,6 +1,6 @@
 """Charts, frames and help texts of the "Cohorts & survival" page.
 
-Help texts follow /work/shared/METRICS.md ("Trials, payments, cohorts" and the published tables)
+Help texts follow METRICS.md (the specification) ("Trials, payments, cohorts" and the published tables)
 and the docstrings of ``models.curves`` / ``models.cohort`` for the models.
 """
 
