@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from foundation import vocabulary
 from foundation.settings import Settings
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -42,6 +43,8 @@ def prepare_manifest(force: bool = False) -> Path:
                 str(DBT_EXECUTABLE),
                 "parse",
                 "--quiet",
+                "--vars",
+                dbt_vars(),
                 "--project-dir",
                 str(DBT_PROJECT_DIR),
                 "--profiles-dir",
@@ -76,5 +79,15 @@ def profile_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def dbt_vars(reporting_currency: str, as_of: str | None) -> str:
-    return json.dumps({"reporting_currency": reporting_currency, "as_of": as_of})
+def dbt_vars(reporting_currency: str | None = None, as_of: str | None = None) -> str:
+    """`--vars` for every dbt command: the lists of `foundation.vocabulary` (the project requires
+    them), and the deployment's reporting currency and as-of date when given (without them,
+    dbt_project.yml's defaults)."""
+    lists = {
+        "movement_types": list(vocabulary.MOVEMENT_TYPES),
+        "movement_mrr_columns": dict(vocabulary.MOVEMENTS),
+        "bridge_columns": list(vocabulary.BRIDGE_COLUMNS),
+        "cancel_reasons": list(vocabulary.CANCEL_REASONS),
+    }
+    chosen = {"reporting_currency": reporting_currency} if reporting_currency else {}
+    return json.dumps({**lists, **chosen, "as_of": as_of})

@@ -52,9 +52,14 @@ def release_duckdb() -> None:
 
 
 def run_dbt(args: list[str], project_dir: Path, env: dict[str, str]):
-    """`dbt <args>` on `project_dir` with `env` set for the call only; returns dbt's result."""
+    """`dbt <args>` on `project_dir` with `env` set for the call only; returns dbt's result.
+    Without `--vars` in `args`, the vars every churniq run passes (`dbt_vars()`)."""
     from dbt.cli.main import dbtRunner
 
+    from pipelines.dbt_project import dbt_vars
+
+    if "--vars" not in args:
+        args = [*args, "--vars", dbt_vars()]
     env = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **env}
     with temporary_environ(env):
         try:

@@ -252,20 +252,15 @@
     select {{ columns }} from {{ arg_dict['temp_relation'] }}
 {% endmacro %}
 
-{#- Customer x month models whose recent months depend on the as-of date for every customer:
-    an incremental build is the union of two scopes of the same SQL, `body(scope)`:
+{#- Customer x month models whose recent months depend on the as-of date for every customer: an
+    incremental build is the union of the same SQL in two scopes,
       'recent'   every customer, the months from the rebuild cutoff on
       'changed'  the changed customers, the months before the cutoff
-    and a full build is body('all'). The body filters its month spine with months_in_scope and
-    its customer-keyed inputs with customers_in_scope. -#}
-{% macro scoped_build(body) %}
-    {%- if incremental_run() %}
-select * from ({{ body('recent') }}) as recent_months
-union all
-select * from ({{ body('changed') }}) as changed_customers
-    {%- else %}
-{{ body('all') }}
-    {%- endif %}
+    and a full build the SQL in the scope 'all'. Such a model loops over build_scopes(), unions
+    the scopes, and filters its month spine with months_in_scope(scope) and its customer-keyed
+    inputs with customers_in_scope(scope). -#}
+{% macro build_scopes() %}
+    {{ return(['recent', 'changed'] if incremental_run() else ['all']) }}
 {% endmacro %}
 
 {% macro months_in_scope(scope, column='month') -%}

@@ -6,10 +6,8 @@ by_segment as (
 
     select
         month,
-        {% set additive = [
-            'mrr', 'paying_customers', 'paying_customers_at_start', 'new_mrr', 'expansion_mrr', 'contraction_mrr',
-            'churned_mrr', 'reactivation_mrr', 'pause_mrr', 'resume_mrr', 'fx_adjustment', 'net_new_mrr',
-            'new_customers', 'churned_customers', 'churned_from_start_customers', 'churned_in_first_month_customers',
+        {% set additive = ['mrr', 'paying_customers', 'paying_customers_at_start'] + var('bridge_columns') + [
+            'net_new_mrr', 'new_customers', 'churned_customers', 'churned_from_start_customers', 'churned_in_first_month_customers',
             'reactivated_customers', 'voluntary_churned_customers', 'involuntary_churned_customers',
             'trial_mrr', 'one_time_revenue', 'refunds', 'chargebacks'] %}
         {% for column in additive -%}

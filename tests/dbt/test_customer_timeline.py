@@ -28,6 +28,7 @@ from dbt_warehouse_fixture import (  # noqa: E402
     scenario_events,
 )
 
+from pipelines.dbt_project import dbt_vars  # noqa: E402
 from tests.dbt_support import copy_project, failures, run_dbt  # noqa: E402
 
 SELECT = [
@@ -262,7 +263,7 @@ def test_as_of_date_cuts_later_events(built, events) -> None:
     copy = warehouse.with_name("as_of.duckdb")
     copy.write_bytes(warehouse.read_bytes())
     result = run_dbt(
-        [*SELECT, "--vars", "{as_of: '2025-02-14'}"], project, {"CHURNIQ_WAREHOUSE": str(copy)}
+        [*SELECT, "--vars", dbt_vars(as_of="2025-02-14")], project, {"CHURNIQ_WAREHOUSE": str(copy)}
     )
     assert not failures(result), failures(result)
     with duckdb.connect(str(copy), read_only=True) as con:

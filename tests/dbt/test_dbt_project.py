@@ -18,6 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from dbt_warehouse_fixture import build_warehouse, leakage_and_coupon_events  # noqa: E402
 
+from pipelines.dbt_project import dbt_vars  # noqa: E402
 from tests.dbt_support import copy_project, failures, run_dbt  # noqa: E402
 
 
@@ -215,7 +216,9 @@ def test_money_columns_are_exact_decimals(warehouse):
 def test_as_of_var(project_copy, tmp_path):
     path = build_warehouse(tmp_path / "warehouse.duckdb")
     result = run_dbt(
-        ["run", "--vars", "{as_of: '2025-02-12'}"], project_copy, {"CHURNIQ_WAREHOUSE": str(path)}
+        ["run", "--vars", dbt_vars(as_of="2025-02-12")],
+        project_copy,
+        {"CHURNIQ_WAREHOUSE": str(path)},
     )
     assert result.success, result.exception
     con = duckdb.connect(str(path), read_only=True)

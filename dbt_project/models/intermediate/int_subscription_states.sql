@@ -1,15 +1,24 @@
+-- Subscription x [valid_from, valid_to) at DATE grain of constant state, as known at the as-of date: a
+-- change takes effect at its effective timestamp, backdated changes included (the `effective` timeline
+-- of int_subscription_timelines, where the change points are described).
 {{ incremental_by_customer() }}
--- Subscription x [valid_from, valid_to) at DATE grain of constant state, built from change points:
---   started   (occurred_at)          live, price / discount / currency / period / offer, in trial if
---                                    trial_ends_at falls on a later date
---   trial end (trial_ends_at)        paying from that date
---   changed   (effective_at)         new offer / price / discount / currency / period
---   renewed   (period_start)         price / discount / currency
---   paused / resumed (occurred_at)   MRR 0 while paused
---   ended     (occurred_at)          access ends: not live on that date
--- cancelled / reactivated have no MRR effect (a pending cancellation is scheduled churn only).
--- Several change points on one date: the state at the end of the day wins. Order is
--- (effective timestamp, occurred_at, event_id), so the result does not depend on arrival order.
--- Change points after the as-of date are ignored; valid_to is null for the open interval.
--- The SQL is the macro subscription_states (shared with int_subscription_states_pit).
-{{ subscription_states(point_in_time=false) }}
+with
+
+timelines as (
+
+    select * from {{ ref('int_subscription_timelines') }}
+    where timeline = 'effective' {{ changed_customers_only('customer_id') }}
+
+),
+
+final as (
+
+    select
+        subscription_id, customer_id, valid_from, valid_to, offer_id, platform, currency, billing_period,
+        price_minor, discount_minor, is_live, is_paused, is_trial, mrr_local, trial_mrr_local,
+        monthly_amount_local
+    from timelines
+
+)
+
+select * from final

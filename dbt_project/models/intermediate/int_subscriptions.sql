@@ -7,7 +7,17 @@
 {{ incremental_by_customer() }}
 with
 
-{{ subscription_event_ctes() }}
+as_of as (
+
+    select * from {{ ref('int_as_of') }}
+
+),
+
+events as (
+
+    {{ subscription_events_to_as_of() }}
+
+),
 
 starts as (
 

@@ -1,9 +1,12 @@
--- cohort_retention split by segment: cohort month x months since x country x signup platform x
+-- Cohorts by segment (METRICS.md "Cohorts"): cohort month x months since x country x signup platform x
 -- acquisition channel (the customer's latest attributes, `unknown` when missing or erased, as
--- metrics_monthly_by_segment). Same inputs and rules as cohort_retention (METRICS.md "Cohorts"): a
--- customer belongs to the cohort of their first paid day and to one segment, so every column here is
--- additive and summing over segments gives cohort_retention's cohort_customers, active_customers and
--- mrr exactly. No ratio is stored: a selection's logo retention is sum(active_customers) /
+-- metrics_monthly_by_segment). Cohort = month of the customer's first paid day (first day with customer
+-- MRR > 0); for k = 0 .. the as-of month, the customers paying (MRR > 0) at the end of month k (the
+-- as-of date for the as-of month) and their MRR there (each month end at its day's rate). Customers,
+-- not subscriptions: a customer's subscriptions (and currencies) are summed before counting; the MRR
+-- intervals are joined to the month ends by range, no calendar x customer expansion. A customer belongs
+-- to one cohort and one segment, so every column is additive: cohort_retention is the roll-up over
+-- segments. No ratio is stored: a selection's logo retention is sum(active_customers) /
 -- sum(cohort_customers) and its revenue retention sum(mrr) / sum(mrr_month0).
 with
 

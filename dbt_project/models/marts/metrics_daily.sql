@@ -46,8 +46,8 @@ movement_sums as (
 
     select
         movement_date as day,
-        {% for movement in ['new', 'expansion', 'contraction', 'churn', 'reactivation', 'pause', 'resume'] -%}
-        sum(case when movement_type = '{{ movement }}' then mrr_change else 0 end) as {{ 'churned' if movement == 'churn' else movement }}_mrr,
+        {% for movement, column in var('movement_mrr_columns').items() -%}
+        sum(case when movement_type = '{{ movement }}' then mrr_change else 0 end) as {{ column }},
         {% endfor -%}
         count(distinct case when movement_type = 'new' then customer_id end) as new_customers,
         count(distinct case when movement_type = 'churn' then customer_id end) as churned_customers,
@@ -78,13 +78,13 @@ final as (
         days.day,
         cast(days.mrr as decimal(38, 22)) as mrr,
         cast(sum(coalesce(paying_deltas.paying_delta, 0)) over running as integer) as paying_customers,
-        {% for column in ['new_mrr', 'expansion_mrr', 'contraction_mrr', 'churned_mrr', 'reactivation_mrr', 'pause_mrr', 'resume_mrr'] -%}
+        {% for column in var('movement_mrr_columns').values() -%}
         cast(coalesce(movement_sums.{{ column }}, 0) as decimal(38, 22)) as {{ column }},
         {% endfor -%}
         cast(coalesce(
-            movement_sums.new_mrr + movement_sums.expansion_mrr + movement_sums.contraction_mrr
-            + movement_sums.churned_mrr + movement_sums.reactivation_mrr + movement_sums.pause_mrr
-            + movement_sums.resume_mrr, 0) as decimal(38, 22)) as net_new_mrr,
+            {%- for column in var('movement_mrr_columns').values() %}
+            {{ '+ ' if not loop.first }}movement_sums.{{ column }}
+            {%- endfor %}, 0) as decimal(38, 22)) as net_new_mrr,
         cast(days.fx_adjustment as decimal(38, 22)) as fx_adjustment,
         cast(coalesce(movement_sums.new_customers, 0) as integer) as new_customers,
         cast(coalesce(movement_sums.churned_customers, 0) as integer) as churned_customers,

@@ -1,13 +1,7 @@
--- One row per month from the first event month to the as-of month: the MRR bridge, customer counts,
+-- One row per month from the first event month to the as-of month (int_months): the MRR bridge, customer counts,
 -- churn rates, quick ratio, ARPU, LTV, trial MRR and one-time revenue (METRICS.md).
 -- The additive columns are the sums of metrics_monthly_by_segment over segments.
 with
-
-as_of as (
-
-    select * from {{ ref('int_as_of') }}
-
-),
 
 by_segment as (
 
@@ -17,11 +11,7 @@ by_segment as (
 
 months as (
 
-    select distinct
-        cast({{ dbt.date_trunc('month', 'fx.rate_date') }} as date) as month
-    from {{ ref('int_fx_rates_daily') }} as fx
-    cross join as_of
-    where fx.rate_date >= as_of.first_event_date
+    select * from {{ ref('int_months') }}
 
 ),
 
@@ -29,11 +19,8 @@ summed as (
 
     select
         months.month,
-        {% for column in [
-            'mrr', 'paying_customers', 'paying_customers_at_start',
-            'new_mrr', 'expansion_mrr', 'contraction_mrr', 'churned_mrr', 'reactivation_mrr', 'pause_mrr', 'resume_mrr',
-            'fx_adjustment', 'net_new_mrr',
-            'new_customers', 'churned_customers', 'churned_from_start_customers', 'churned_in_first_month_customers',
+        {% for column in ['mrr', 'paying_customers', 'paying_customers_at_start'] + var('bridge_columns') + [
+            'net_new_mrr', 'new_customers', 'churned_customers', 'churned_from_start_customers', 'churned_in_first_month_customers',
             'reactivated_customers', 'voluntary_churned_customers', 'involuntary_churned_customers',
             'trial_mrr', 'one_time_revenue', 'payments', 'refunds', 'chargebacks'] -%}
         coalesce(sum(by_segment.{{ column }}), 0) as {{ column }}{{ ',' if not loop.last }}
@@ -77,7 +64,7 @@ final as (
         cast(paying_customers as integer) as paying_customers,
         cast(paying_customers_at_start as integer) as paying_customers_at_start,
         cast(mrr_at_start as decimal(38, 22)) as mrr_at_start,
-        {% for column in ['new_mrr', 'expansion_mrr', 'contraction_mrr', 'churned_mrr', 'reactivation_mrr', 'pause_mrr', 'resume_mrr', 'fx_adjustment', 'net_new_mrr'] -%}
+        {% for column in var('bridge_columns') + ['net_new_mrr'] -%}
         cast({{ column }} as decimal(38, 22)) as {{ column }},
         {% endfor -%}
         {% for column in ['new_customers', 'churned_customers', 'churned_from_start_customers', 'churned_in_first_month_customers', 'reactivated_customers', 'voluntary_churned_customers', 'involuntary_churned_customers'] -%}

@@ -153,8 +153,8 @@ movement_sums as (
         customer_movements.month,
         customer_movements.segment_country,
         customer_movements.segment_platform,
-        {% for movement in ['new', 'expansion', 'contraction', 'churn', 'reactivation', 'pause', 'resume'] -%}
-        sum(case when movement_type = '{{ movement }}' then mrr_change else 0 end) as {{ 'churned' if movement == 'churn' else movement }}_mrr,
+        {% for movement, column in var('movement_mrr_columns').items() -%}
+        sum(case when movement_type = '{{ movement }}' then mrr_change else 0 end) as {{ column }},
         {% endfor -%}
         count(distinct case when movement_type = 'new' then customer_movements.customer_id end) as new_customers,
         count(distinct case when movement_type = 'churn' then customer_movements.customer_id end) as churned_customers,
@@ -219,7 +219,7 @@ joined as (
             sum(coalesce(paying_deltas.paying_delta, 0)) over segment_running
             - coalesce(paying_deltas.paying_delta, 0)
         as integer) as paying_customers_at_start,
-        {% for column in ['new_mrr', 'expansion_mrr', 'contraction_mrr', 'churned_mrr', 'reactivation_mrr', 'pause_mrr', 'resume_mrr'] -%}
+        {% for column in var('movement_mrr_columns').values() -%}
         cast(coalesce(movement_sums.{{ column }}, 0) as decimal(38, 22)) as {{ column }},
         {% endfor -%}
         cast(coalesce(fx_by_month.fx_adjustment, 0) as decimal(38, 22)) as fx_adjustment,
@@ -263,9 +263,7 @@ final as (
 
     select
         *,
-        cast(
-            new_mrr + expansion_mrr + contraction_mrr + churned_mrr + reactivation_mrr + pause_mrr + resume_mrr
-        as decimal(38, 22)) as net_new_mrr
+        cast({{ var('movement_mrr_columns').values() | join(' + ') }} as decimal(38, 22)) as net_new_mrr
     from joined
 
 )

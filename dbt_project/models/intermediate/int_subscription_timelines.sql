@@ -1,18 +1,25 @@
-{#- Subscription x [valid_from, valid_to) of constant state; the SQL of int_subscription_states.
-    point_in_time=false (int_subscription_states): a change takes effect at its effective timestamp
-    (effective_at of subscription.changed, period_start of subscription.renewed): history as known at
-    the as-of date, backdated changes included.
-    point_in_time=true (int_subscription_states_pit): a change takes effect at
-    greatest(effective timestamp, occurred_at), never before it was known, so the state on date D uses
-    only events that occurred by the end of D. started / paused / resumed / ended take effect at
-    occurred_at in both; a trial end is scheduled by the start event. -#}
-{% macro _known_at(expr, point_in_time) -%}
-    {%- if point_in_time -%} greatest({{ expr }}, occurred_at) {%- else -%} {{ expr }} {%- endif -%}
-{%- endmacro %}
+-- Subscription x timeline x [valid_from, valid_to) at DATE grain of constant state, built from change
+-- points, in two timelines:
+--   effective  a change takes effect at its effective timestamp: the history as known at the as-of
+--              date, backdated changes included (int_subscription_states)
+--   known      a change takes effect at greatest(effective timestamp, occurred_at), never before it was
+--              known, so the state on date D uses only events that occurred by the end of D
+--              (int_subscription_states_pit, for the leakage-free customer_months)
+-- The change points:
+--   started   (occurred_at)          live, price / discount / currency / period / offer, in trial if
+--                                    trial_ends_at falls on a later date
+--   trial end (trial_ends_at)        paying from that date (scheduled by the start event)
+--   changed   (effective_at)         new offer / price / discount / currency / period
+--   renewed   (period_start)         price / discount / currency
+--   paused / resumed (occurred_at)   MRR 0 while paused
+--   ended     (occurred_at)          access ends: not live on that date
+-- cancelled / reactivated have no MRR effect (a pending cancellation is scheduled churn only).
+-- Several change points on one date: the state at the end of the day wins. Order is
+-- (effective timestamp, occurred_at, event_id), so the result does not depend on arrival order.
+-- Change points after the as-of date are ignored; valid_to is null for the open interval.
+{{ incremental_by_customer() }}
+with
 
-{#- The CTEs `as_of` and `events` (subscription events up to the as-of date; in an incremental
-    run only those of the changed customers), shared with int_subscriptions. -#}
-{% macro subscription_event_ctes() -%}
 as_of as (
 
     select * from {{ ref('int_as_of') }}
@@ -21,20 +28,9 @@ as_of as (
 
 events as (
 
-    select subscription_events.*
-    from {{ ref('stg_events__subscriptions') }} as subscription_events
-    cross join as_of
-    where cast(subscription_events.occurred_at as date) <= as_of.as_of_date
-      and subscription_events.subscription_id is not null
-      {{ changed_customers_only('subscription_events.customer_id') }}
+    {{ subscription_events_to_as_of() }}
 
 ),
-{%- endmacro %}
-
-{% macro subscription_states(point_in_time=false) %}
-with
-
-{{ subscription_event_ctes() }}
 
 starts as (
 
@@ -54,10 +50,11 @@ starts as (
 
 ),
 
+-- what each event sets (null: unchanged) and its effective timestamp
 change_points as (
 
     select
-        subscription_id, occurred_at as change_at, occurred_at, event_id,
+        subscription_id, occurred_at as effective_at, occurred_at, event_id,
         true as is_live, false as is_paused, starts_in_trial as is_trial,
         offer_id, price_minor, coalesce(discount_minor, 0) as discount_minor, currency, billing_period
     from starts
@@ -65,7 +62,7 @@ change_points as (
     union all
 
     select
-        subscription_id, trial_ends_at as change_at, occurred_at, event_id || '#trial_end' as event_id,
+        subscription_id, trial_ends_at as effective_at, occurred_at, event_id || '#trial_end' as event_id,
         null as is_live, null as is_paused, false as is_trial,
         null as offer_id, null as price_minor, null as discount_minor, null as currency, null as billing_period
     from starts
@@ -74,7 +71,7 @@ change_points as (
     union all
 
     select
-        subscription_id, {{ _known_at('coalesce(effective_at, occurred_at)', point_in_time) }} as change_at, occurred_at, event_id,
+        subscription_id, coalesce(effective_at, occurred_at) as effective_at, occurred_at, event_id,
         null as is_live, null as is_paused, null as is_trial,
         offer_id, price_minor, coalesce(discount_minor, 0) as discount_minor, currency, billing_period
     from events
@@ -83,7 +80,7 @@ change_points as (
     union all
 
     select
-        subscription_id, {{ _known_at('coalesce(period_start, occurred_at)', point_in_time) }} as change_at, occurred_at, event_id,
+        subscription_id, coalesce(period_start, occurred_at) as effective_at, occurred_at, event_id,
         null as is_live, null as is_paused, null as is_trial,
         null as offer_id, price_minor, coalesce(discount_minor, 0) as discount_minor, currency, null as billing_period
     from events
@@ -92,7 +89,7 @@ change_points as (
     union all
 
     select
-        subscription_id, occurred_at as change_at, occurred_at, event_id,
+        subscription_id, occurred_at as effective_at, occurred_at, event_id,
         case when event_type = 'subscription.ended' then false end as is_live,
         case event_type
             when 'subscription.paused' then true
@@ -105,21 +102,36 @@ change_points as (
 
 ),
 
+-- every change point in both timelines (only changed / renewed can be known after they take effect:
+-- the other change points take effect when they occur, or later for a trial end)
+timelines as (
+
+    select 'effective' as timeline, effective_at as change_at, change_points.*
+    from change_points
+
+    union all
+
+    select 'known' as timeline, greatest(effective_at, occurred_at) as change_at, change_points.*
+    from change_points
+
+),
+
 filled as (
 
     select
-        change_points.subscription_id,
-        cast(change_points.change_at as date) as change_date,
-        change_points.change_at,
-        change_points.occurred_at,
-        change_points.event_id,
+        timelines.timeline,
+        timelines.subscription_id,
+        cast(timelines.change_at as date) as change_date,
+        timelines.change_at,
+        timelines.occurred_at,
+        timelines.event_id,
         {% for column in ['is_live', 'is_paused', 'is_trial', 'offer_id', 'price_minor', 'discount_minor', 'currency', 'billing_period'] -%}
-        last_value(change_points.{{ column }} ignore nulls) over state_window as {{ column }}{{ ',' if not loop.last }}
+        last_value(timelines.{{ column }} ignore nulls) over state_window as {{ column }}{{ ',' if not loop.last }}
         {% endfor %}
-    from change_points
+    from timelines
     window state_window as (
-        partition by change_points.subscription_id
-        order by change_points.change_at, change_points.occurred_at, change_points.event_id
+        partition by timelines.timeline, timelines.subscription_id
+        order by timelines.change_at, timelines.occurred_at, timelines.event_id
         rows between unbounded preceding and current row
     )
 
@@ -132,7 +144,7 @@ end_of_day as (
         select
             filled.*,
             row_number() over (
-                partition by subscription_id, change_date
+                partition by timeline, subscription_id, change_date
                 order by change_at desc, occurred_at desc, event_id desc
             ) as rank_in_day
         from filled
@@ -146,12 +158,13 @@ end_of_day as (
 states as (
 
     select
+        end_of_day.timeline,
         end_of_day.subscription_id,
         starts.customer_id,
         starts.platform,
         end_of_day.change_date as valid_from,
         lead(end_of_day.change_date) over (
-            partition by end_of_day.subscription_id order by end_of_day.change_date
+            partition by end_of_day.timeline, end_of_day.subscription_id order by end_of_day.change_date
         ) as valid_to,
         end_of_day.offer_id,
         end_of_day.currency,
@@ -170,6 +183,7 @@ states as (
 final as (
 
     select
+        timeline,
         subscription_id,
         customer_id,
         valid_from,
@@ -192,22 +206,8 @@ final as (
             else cast(0 as decimal(38, 6))
         end as trial_mrr_local,
         monthly_amount_local
-        {%- if point_in_time %},
-        -- history that customer_months needs for its as-of month, kept here so that it does not
-        -- re-read every customer's whole history each day (this table is rebuilt by customer)
-        min(valid_from) over (partition by subscription_id) as subscription_started_on,
-        lag(monthly_amount_local) over by_subscription as previous_monthly_amount_local,
-        lag(currency) over by_subscription as previous_currency,
-        min(case when is_live then valid_from end) over (partition by customer_id) as customer_first_live_on,
-        min(case when is_live and not is_paused and not is_trial and monthly_amount_local > 0 then valid_from end)
-            over (partition by customer_id) as customer_first_paid_on
-        {%- endif %}
     from states
-    {%- if point_in_time %}
-    window by_subscription as (partition by subscription_id order by valid_from)
-    {%- endif %}
 
 )
 
 select * from final
-{% endmacro %}
