@@ -78,9 +78,7 @@ def test_ingest_and_run_killed_at_random_points_recover_exactly(tmp_path: Path):
 def test_the_dbt_child_dies_with_the_process_that_started_it(tmp_path: Path):
     """`churniq-dbt` (what the pipeline runs dbt as) watches its parent: kill -9 of the
     parent ends it, as it ends the parent, instead of leaving it writing the warehouse."""
-    child = (
-        "import time; from cli.dbt_child import watch_parent; watch_parent(); time.sleep(60)"
-    )
+    child = "import time; from cli.dbt_child import watch_parent; watch_parent(); time.sleep(60)"
     parent = (
         "import subprocess, sys, time; "
         f"subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(60)"
