@@ -26,11 +26,15 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.common import REPO, machine, python, run_measured, write_result
+from pipelines.dbt_project import dbt_vars
 
 OUT = REPO / "benchmarks" / "out"
 CHUNK = 100_000
 DBT = [str(Path(python()[0]).with_name("dbt"))]
-DBT_ARGS = ["--project-dir", str(REPO / "dbt_project"), "--profiles-dir", str(REPO / "dbt_project")]
+DBT_ARGS = [
+    "--project-dir", str(REPO / "dbt_project"), "--profiles-dir", str(REPO / "dbt_project"),
+    "--vars", dbt_vars(),
+]  # fmt: skip
 # The obvious pandas version expands every subscription to days: at 100k customers it needs
 # more than this machine's 24 GB. It runs on the first PANDAS_SAMPLE customers of the same
 # warehouse and its time is scaled by the customer count (labelled so in the table).

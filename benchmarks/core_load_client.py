@@ -47,10 +47,13 @@ import httpx
 import psycopg
 from psycopg.types.json import Json
 
+from foundation.vocabulary import CANCEL_REASONS
+
 CARD_OK = "4242424242424242"
 CARD_DECLINED = "4000000000009995"  # insufficient funds: a sign-up without trial gets 402
 COUNTRIES = ("DE", "FR", "US", "GB", "ES", "IT", "NL", "SE", "BR", "JP")
-REASONS = ("too_expensive", "not_using", "content", "technical", "switched_service", "other")
+# what a customer gives as a reason (payment_failed and unknown are the system's)
+REASONS = tuple(r for r in CANCEL_REASONS if r not in ("payment_failed", "unknown"))
 REPLAYED = "idempotent-replayed"
 
 # the contract events each billing outcome writes (core.subscriptions.advance)

@@ -21,12 +21,11 @@ with the current state, and nothing is written.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import get_args
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from foundation.contract.events import CancelReason
+from foundation.vocabulary import CANCEL_REASONS
 
 from .billing import charge, charge_up_front, emit_payment
 from .catalog import (
@@ -60,7 +59,6 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "end": LIVE,
     "update_payment_method": LIVE,
 }
-CANCEL_REASONS: tuple[str, ...] = get_args(CancelReason)  # the contract's, in its order
 
 
 def require(sub: Subscription, operation: str) -> None:

@@ -29,6 +29,8 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from foundation.vocabulary import BRIDGE_COLUMNS
+
 PUBLISHED_SCHEMAS = ("marts", "ml")
 # Tables the app reads one customer (or the latest scoring) at a time, stored in that order so
 # that DuckDB's zone maps skip the other row groups (incremental runs append rebuilt customers
@@ -437,22 +439,11 @@ def _publish_samples(con: duckdb.DuckDBPyConnection) -> None:
 
 # ---- the snapshot's own checks -------------------------------------------------------------
 
-BRIDGE_TERMS = (
-    "new_mrr",
-    "expansion_mrr",
-    "contraction_mrr",
-    "churned_mrr",
-    "reactivation_mrr",
-    "pause_mrr",
-    "resume_mrr",
-    "fx_adjustment",
-)
-
 
 def unbalanced_bridge_months(serving: Path) -> tuple[int, list[tuple[str, str]]]:
     """(months, [(month, gap)]) of `marts.metrics_monthly` in the snapshot where the MRR change
     is not the sum of its movements."""
-    movements = " + ".join(BRIDGE_TERMS)
+    movements = " + ".join(BRIDGE_COLUMNS)
     con = duckdb.connect(str(serving), read_only=True)
     try:
         rows = con.execute(

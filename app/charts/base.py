@@ -10,11 +10,12 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-#: Movement column → (label, colour); gains first, then losses, then FX.
+#: The app's one mapping of the MRR movements (`foundation.vocabulary.BRIDGE_COLUMNS`): column →
+#: (label, colour), in the order every page shows them: gains, then losses, then FX.
 MOVEMENTS: dict[str, tuple[str, str]] = {
     "new_mrr": ("New", "#2e7d32"),
-    "expansion_mrr": ("Expansion", "#66bb6a"),
     "reactivation_mrr": ("Reactivation", "#26a69a"),
+    "expansion_mrr": ("Expansion", "#66bb6a"),
     "resume_mrr": ("Resume", "#9ccc65"),
     "contraction_mrr": ("Contraction", "#ef9a9a"),
     "churned_mrr": ("Churn", "#c62828"),

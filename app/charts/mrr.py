@@ -9,16 +9,7 @@ import pandas as pd
 from app.charts.base import MOVEMENTS, currency_unit
 
 #: Steps of the MRR bridge (waterfall) between the two totals, in display order.
-BRIDGE_STEPS: tuple[str, ...] = (
-    "new_mrr",
-    "reactivation_mrr",
-    "expansion_mrr",
-    "resume_mrr",
-    "contraction_mrr",
-    "churned_mrr",
-    "pause_mrr",
-    "fx_adjustment",
-)
+BRIDGE_STEPS: tuple[str, ...] = tuple(MOVEMENTS)
 TOTAL_COLOUR = "#1565c0"
 
 

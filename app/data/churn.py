@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from app.data.snapshot import (
-    MOVEMENT_COLUMNS,
     Source,
     columns,
     monthly_frame,
@@ -17,6 +16,7 @@ from app.data.snapshot import (
     segment_filter,
     tables,
 )
+from foundation.vocabulary import BRIDGE_COLUMNS
 
 CHURN_REASONS_TABLE = "marts.churn_reasons_monthly"
 SCHEDULED_CHURN_TABLE = "marts.scheduled_churn_monthly"
@@ -63,9 +63,7 @@ def churn_monthly(
     sums = ", ".join(
         f"coalesce(sum({c}), 0) as {c}" if c in available else f"0 as {c}" for c in CHURN_COLUMNS
     )
-    moved = " + ".join(
-        f"coalesce(sum({c}), 0)" for c in (*MOVEMENT_COLUMNS, "fx_adjustment") if c in available
-    )
+    moved = " + ".join(f"coalesce(sum({c}), 0)" for c in BRIDGE_COLUMNS if c in available)
     sql = f"""
         with summed as (
             select month::date as month, {sums}, {moved or "0"} as moved

@@ -9,12 +9,12 @@ import pandas as pd
 import streamlit as st
 
 from app.data.snapshot import (
-    MOVEMENT_COLUMNS,
     Source,
     columns,
     monthly_frame,
     segment_filter,
 )
+from foundation.vocabulary import BRIDGE_COLUMNS, MOVEMENT_MRR_COLUMNS
 
 #: MRR bridge KPIs computed from the sums of a segment selection (METRICS.md).
 _BRIDGE_RATES_SQL = """
@@ -48,12 +48,12 @@ def _bridge_sql(
     if not available:
         return None
     where, params = segment_filter(platforms, countries)
-    summed_columns = ("mrr", "paying_customers", *MOVEMENT_COLUMNS, "fx_adjustment")
+    summed_columns = ("mrr", "paying_customers", *BRIDGE_COLUMNS)
     # A column the publisher does not (yet) provide reads as 0 in the bridge instead of failing.
     sums = ", ".join(
         f"coalesce(sum({c}), 0) as {c}" if c in available else f"0 as {c}" for c in summed_columns
     )
-    moved = " + ".join((*MOVEMENT_COLUMNS, "fx_adjustment"))
+    moved = " + ".join(BRIDGE_COLUMNS)
     key_select = "".join(f", {k}" for k in keys)
     key_join = "".join(f" and p.{k} = s.{k}" for k in keys)
     sql = f"""
@@ -75,8 +75,8 @@ def _bridge_sql(
         select
             month{key_select},
             mrr_at_start,
-            {", ".join((*MOVEMENT_COLUMNS, "fx_adjustment"))},
-            {" + ".join(MOVEMENT_COLUMNS)} as net_new_mrr,
+            {", ".join(BRIDGE_COLUMNS)},
+            {" + ".join(MOVEMENT_MRR_COLUMNS)} as net_new_mrr,
             mrr,
             paying_customers,
             mrr - (mrr_at_start + {moved}) as bridge_gap,

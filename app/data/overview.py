@@ -9,27 +9,20 @@ import pandas as pd
 import streamlit as st
 
 from app.data.snapshot import (
-    MOVEMENT_COLUMNS,
     Source,
     columns,
     has_metrics,
     query,
     segment_filter,
 )
+from foundation.vocabulary import BRIDGE_COLUMNS
 
 #: Columns of ``marts.metrics_monthly_by_segment`` that may be summed across segments.
 ADDITIVE_COLUMNS: tuple[str, ...] = (
     "mrr",
     "paying_customers",
     "paying_customers_at_start",
-    "new_mrr",
-    "expansion_mrr",
-    "contraction_mrr",
-    "churned_mrr",
-    "reactivation_mrr",
-    "pause_mrr",
-    "resume_mrr",
-    "fx_adjustment",
+    *BRIDGE_COLUMNS,
     "net_new_mrr",
     "new_customers",
     "churned_customers",
@@ -93,9 +86,7 @@ def monthly_metrics(
             f"sum({c}) as {c}" if c in available else f"cast(null as double) as {c}"
             for c in ADDITIVE_COLUMNS
         )
-        bridge = " - ".join(
-            f"coalesce(sum({c}), 0)" for c in (*MOVEMENT_COLUMNS, "fx_adjustment") if c in available
-        )
+        bridge = " - ".join(f"coalesce(sum({c}), 0)" for c in BRIDGE_COLUMNS if c in available)
         sql = f"""
             with summed as (
                 select month, {sums}, sum(mrr) - {bridge} as mrr_at_start

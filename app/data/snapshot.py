@@ -19,15 +19,6 @@ from foundation.home import Home
 from foundation.settings import get_settings
 
 #: MRR movement columns in bridge order (gains first, then losses).
-MOVEMENT_COLUMNS: tuple[str, ...] = (
-    "new_mrr",
-    "expansion_mrr",
-    "reactivation_mrr",
-    "resume_mrr",
-    "contraction_mrr",
-    "churned_mrr",
-    "pause_mrr",
-)
 
 
 class Source(NamedTuple):

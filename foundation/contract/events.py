@@ -10,6 +10,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ..vocabulary import CANCEL_REASONS
 from .types import (
     DURATION_PATTERN,
     MAX_COUNT,
@@ -104,16 +105,7 @@ class SubscriptionChanged(Payload):
     billing_period: Duration
 
 
-CancelReason = Literal[
-    "too_expensive",
-    "not_using",
-    "content",
-    "technical",
-    "switched_service",
-    "payment_failed",
-    "other",
-    "unknown",
-]
+CancelReason = Literal[CANCEL_REASONS]  # type: ignore[valid-type]  # foundation.vocabulary
 
 
 class SubscriptionCancelled(Payload):

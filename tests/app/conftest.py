@@ -24,6 +24,7 @@ from streamlit.testing.v1 import AppTest
 import app.components
 from app.signin import SESSION_KEY
 from app.users import save_user
+from foundation.vocabulary import BRIDGE_COLUMNS
 
 SEGMENT_COLUMNS = (
     "month, country, platform, mrr, paying_customers, paying_customers_at_start, new_mrr, "
@@ -50,14 +51,7 @@ SEGMENT_ROWS = """
 
 MONEY = [
     "mrr",
-    "new_mrr",
-    "expansion_mrr",
-    "contraction_mrr",
-    "churned_mrr",
-    "reactivation_mrr",
-    "pause_mrr",
-    "resume_mrr",
-    "fx_adjustment",
+    *BRIDGE_COLUMNS,
     "net_new_mrr",
     "trial_mrr",
     "one_time_revenue",

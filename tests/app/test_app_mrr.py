@@ -138,3 +138,12 @@ def test_by_segment_query_sums_to_bridge(snapshot_home: Path, month: date) -> No
     assert total is not None and parts is not None
     for column in ("mrr_at_start", *BRIDGE_STEPS, "mrr"):
         assert parts[column].sum() == total.iloc[0][column]
+
+
+def test_every_movement_of_the_vocabulary_has_its_label_and_colour():
+    """The app's one mapping of the movements covers exactly the bridge columns that dbt builds
+    (foundation.vocabulary): a new movement type fails here until it is named and coloured."""
+    from app.charts.base import MOVEMENTS
+    from foundation.vocabulary import BRIDGE_COLUMNS
+
+    assert set(MOVEMENTS) == set(BRIDGE_COLUMNS)

@@ -11,20 +11,14 @@ from pathlib import Path
 
 import duckdb
 
+from foundation.vocabulary import BRIDGE_COLUMNS
 from tests.reference.metrics import Movement, Reference
 
 # metrics_monthly columns compared as exact decimals (money) ...
 MONTHLY_EXACT = [
     "mrr",
     "arr",
-    "new_mrr",
-    "expansion_mrr",
-    "contraction_mrr",
-    "churned_mrr",
-    "reactivation_mrr",
-    "pause_mrr",
-    "resume_mrr",
-    "fx_adjustment",
+    *BRIDGE_COLUMNS,
     "net_new_mrr",
     "one_time_revenue",
     "payments",
