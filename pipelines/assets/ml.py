@@ -51,7 +51,8 @@ def ml_churn_model(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     deps=[*mart_keys(), ML_MODEL],
     group_name="ml",
     description="Every live subscriber scored by the champion: churn probabilities, risk band, "
-    "expected remaining months and LTV with intervals, top three reasons. Retrains first when "
+    "expected remaining months and LTV with intervals, top three reasons; the champion's "
+    "survival model as ml.survival_parameters. Retrains first when "
     "the champion is missing or a week old (the one owner of retraining).",
 )
 def ml_churn_scores(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
