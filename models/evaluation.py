@@ -18,18 +18,10 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.checks import check_probabilities, expected_calibration_error
 from models.features import as_pandas, labels, observable
+from models.run_metrics import POOLED_METRICS
 
 LEAK_AUC = 0.95
-METRIC_NAMES = (
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "brier_skill",
-    "base_rate",
-    "top_decile_lift",
-    "top_decile_capture",
-    "ece",
-)
+METRIC_NAMES = (*POOLED_METRICS, "ece")
 
 
 class ChurnModel(Protocol):

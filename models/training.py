@@ -40,6 +40,7 @@ from models.classifier import ChurnClassifier
 from models.curves import monthly_lifetimes
 from models.evaluation import rolling_backtest, should_promote, suspected_leak
 from models.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from models.run_metrics import POOLED_METRICS
 from models.survival import ParametricAFT
 from models.survival_parameters import SURVIVAL_COVARIATES, parameter_table
 from models.survival_parameters import TABLE as SURVIVAL_PARAMETERS
@@ -180,12 +181,7 @@ def train(
                 "training_rows": len(frame),
                 "backtest_origins": ", ".join(str(o.date()) for o in origin_dates),
                 "backtest_rows": int(pooled["n_test"]),
-                **{
-                    m: float(pooled[m])
-                    for m in ("roc_auc", "pr_auc", "brier", "brier_skill", "base_rate")
-                },
-                "top_decile_lift": float(pooled["top_decile_lift"]),
-                "top_decile_capture": float(pooled["top_decile_capture"]),
+                **{m: float(pooled[m]) for m in POOLED_METRICS},
                 "calibration_error": float(pooled["ece"]),
                 "concordance": survival["concordance"],
                 "suspected_leak": suspected_leak(table),

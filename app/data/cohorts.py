@@ -225,23 +225,9 @@ def cohort_projections(
     interval and the sBG parameters."""
     if PROJECTION_TABLE not in tables(source):
         return None
-    if not cohorts:
-        return pd.DataFrame(
-            columns=[
-                "cohort",
-                "period",
-                "actual_retention",
-                "projected_retention",
-                "ci_lower",
-                "ci_upper",
-                "alpha",
-                "beta",
-                "customers",
-                "observed_months",
-            ]
-        )
     available = set(columns(source, PROJECTION_TABLE))
-    where = [_in("cohort", cohorts)]
+    # no cohort chosen: the same query, empty (its columns, no rows)
+    where = [_in("cohort", cohorts) if cohorts else "false"]
     params: list[Any] = list(cohorts)
     if "cohort_type" in available:
         where.insert(0, "cohort_type = ?")

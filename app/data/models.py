@@ -22,6 +22,7 @@ import streamlit as st
 from app.data.snapshot import Source, columns, home, query, tables
 from foundation.home import Home
 from models.checks import population_stability
+from models.run_metrics import RUN_METRICS
 
 RUNS_TABLE = "ml.model_runs"
 BACKTESTS_TABLE = "ml.backtests"
@@ -30,18 +31,6 @@ HISTORY_TABLE = "ml.score_history"
 SCORES_TABLE = "ml.churn_scores"
 #: Most scorings the drift section reads (the latest ones).
 MAX_SCORINGS = 12
-
-RUN_METRICS: tuple[str, ...] = (
-    "roc_auc",
-    "pr_auc",
-    "brier",
-    "brier_skill",
-    "base_rate",
-    "top_decile_lift",
-    "top_decile_capture",
-    "concordance",
-    "calibration_error",
-)
 
 
 @st.cache_data(show_spinner=False)

@@ -19,7 +19,12 @@ import pytest
 APP = Path(__file__).resolve().parents[2] / "app"
 #: Scripts that Streamlit runs (importing them renders a page): checked by reading them.
 SCRIPTS = {"main.py"} | {f"views/{p.name}" for p in (APP / "views").glob("*.py")}
-MODEL_HELPERS = {"models.checks", "models.experiments", "models.survival_parameters"}
+MODEL_HELPERS = {
+    "models.checks",
+    "models.experiments",
+    "models.run_metrics",
+    "models.survival_parameters",
+}
 FIRST_PARTY = {"app", "foundation", "models", "core", "ingestion", "pipelines", "cli"}
 #: The model libraries and the model files' loader. (scipy.optimize comes with statsmodels, which
 #: the experiments' confidence intervals need: models.experiments.)
