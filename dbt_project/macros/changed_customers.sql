@@ -217,8 +217,14 @@
              where model in ('{{ upstream | join("', '") }}'))
         ),
         {%- if fingerprint %}
-        as_of.as_of_date,
-        {{ build_fingerprint("as_of.as_of_date") }},
+        {%- set as_of_date -%}
+        -- never after an upstream model's: a partial run that skips an upstream model built at an
+        -- earlier as-of date leaves its recent months to be rebuilt next time
+        least(as_of.as_of_date, (select min(as_of_date) from {{ build_state_table() }}
+                                 where model in ('{{ upstream | join("', '") }}')))
+        {%- endset %}
+        {{ as_of_date }},
+        {{ build_fingerprint(as_of_date) }},
         {%- else %}
         null,
         null,

@@ -10,19 +10,16 @@
 --     states are joined to month ends by valid_from <= month_end < valid_to.
 --   coupon_expiring_30d       the scheduled end of a coupon redeemed by month_end (its terms are known
 --     at redemption), falling in (month_end, month_end + 30 days]
---   engagement                int_customer_engagement_weekly is keyed by the week AND month of
---     occurred_at, so rows with month <= the row's month hold exactly the activity reported by
---     month_end; windows are calendar weeks (Monday) ending with the week containing month_end
---   payments / tickets / CSAT events with occurred_at date in (month_end - N days, month_end];
---     a recovery counts when its successful payment occurred by month_end
 --   pending cancellation      the last of cancelled / reactivated / ended occurred by month_end
 --     and days to its effective date (effective_at is known at the request)
 --   in dunning                a failed renewal in the dunning window before month_end, not recovered by it
 --   days to trial end         trial_ends_at of the start event of a subscription trialing at month_end
---   past churns / reactivations  fct_mrr_movements dated <= month_end
--- LABELS (the only columns looking ahead): churned_within_Nd = a customer `churn` movement in
--- (month_end, month_end + N days]; label_observable_Nd = month_end + N days <= the as-of date (when
--- false the label is not yet known and must not be used for training).
+--   engagement, payments, support, past churns / reactivations and the churn labels: the
+--     int_customer_months_* models (one per family, each with its no-leakage rule), joined by month
+--     (zero / false / null where a customer-month has no row there)
+-- LABELS (the only columns looking ahead): churned_within_Nd (int_customer_months_history_labels);
+-- label_observable_Nd = month_end + N days <= the as-of date (when false the label is not yet known
+-- and must not be used for training).
 --
 -- INCREMENTAL: a new batch rebuilds the rows of the customers with new events (every month) and
 -- every customer's row of the as-of month: the SQL below in the scopes of build_scopes()
@@ -206,132 +203,6 @@ coupon_features as (
 
 ),
 
-engagement_features as (
-
-    select
-        weekly.customer_id,
-        months.month,
-        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -21, dbt.date_trunc('week', 'months.month_end')) }}
-                 then weekly.minutes_watched else 0 end) as minutes_watched_4w,
-        sum(case when weekly.week_start < {{ dbt.dateadd('day', -21, dbt.date_trunc('week', 'months.month_end')) }}
-                 then weekly.minutes_watched else 0 end) as minutes_watched_prev_4w,
-        sum(case when weekly.week_start >= {{ dbt.dateadd('day', -21, dbt.date_trunc('week', 'months.month_end')) }}
-                 then weekly.sessions else 0 end) as sessions_4w
-    from {{ ref('int_customer_engagement_weekly') }} as weekly
-    -- a week row can only count for the month ends of its month and the two after it: an equi-join
-    -- on those candidate months instead of a range join of the large weekly table to every month
-    cross join (select 0 as n union all select 1 union all select 2) as offsets
-    inner join months
-        on months.month = cast({{ dbt.dateadd('month', 'offsets.n', 'weekly.month') }} as date)
-    where weekly.week_start <= {{ dbt.date_trunc('week', 'months.month_end') }}
-      and weekly.week_start >= {{ dbt.dateadd('day', -49, dbt.date_trunc('week', 'months.month_end')) }}
-      {{ customers_in_scope(scope, 'weekly.customer_id') }}
-      {{ recent_rows_only(scope, 'weekly.week_start', 56) }}
-    group by weekly.customer_id, months.month
-
-),
-
-payment_features as (
-
-    select
-        payments.customer_id,
-        months.month,
-        sum(case when cast(payments.occurred_at as date) > {{ dbt.dateadd('day', -30, 'months.month_end') }} then 1 else 0 end)
-            as failed_payments_30d,
-        count(*) as failed_payments_90d
-    from {{ ref('stg_events__payments') }} as payments
-    inner join months
-        on cast(payments.occurred_at as date) <= months.month_end
-        and cast(payments.occurred_at as date) > {{ dbt.dateadd('day', -90, 'months.month_end') }}
-    where payments.payment_event = 'failed'
-      {{ customers_in_scope(scope, 'payments.customer_id') }}
-      {{ recent_rows_only(scope, 'payments.occurred_at', 91) }}
-    group by payments.customer_id, months.month
-
-),
-
-recovery_features as (
-
-    select
-        failures.customer_id,
-        months.month,
-        count(*) as recovered_payments_90d
-    from {{ ref('int_payment_failures') }} as failures
-    inner join months
-        on cast(failures.recovered_at as date) <= months.month_end
-        and cast(failures.recovered_at as date) > {{ dbt.dateadd('day', -90, 'months.month_end') }}
-    where failures.is_recovered
-      {{ customers_in_scope(scope, 'failures.customer_id') }}
-      {{ recent_rows_only(scope, 'failures.recovered_at', 91) }}
-    group by failures.customer_id, months.month
-
-),
-
-support as (
-
-    select * from {{ ref('stg_events__support') }}
-    where true {{ customers_in_scope(scope, 'customer_id') }}
-
-),
-
-ticket_features as (
-
-    select
-        support.customer_id,
-        months.month,
-        sum(case when cast(support.occurred_at as date) > {{ dbt.dateadd('day', -30, 'months.month_end') }} then 1 else 0 end)
-            as tickets_30d,
-        count(*) as tickets_90d,
-        {% for window in [30, 90] -%}
-        {% for category in ['billing', 'technical'] -%}
-        sum(case when cast(support.occurred_at as date) > {{ dbt.dateadd('day', -window, 'months.month_end') }}
-                  and support.category = '{{ category }}' then 1 else 0 end) as {{ category }}_tickets_{{ window }}d{{ ',' if not loop.last }}
-        {% endfor -%}{{ ',' if not loop.last }}
-        {% endfor %}
-    from support
-    inner join months
-        on cast(support.occurred_at as date) <= months.month_end
-        and cast(support.occurred_at as date) > {{ dbt.dateadd('day', -90, 'months.month_end') }}
-    where support.event_type = 'support.ticket_opened'
-      {{ recent_rows_only(scope, 'support.occurred_at', 91) }}
-    group by support.customer_id, months.month
-
-),
-
--- the latest CSAT known, valid from its day until the next one
-csat_ranges as (
-
-    select
-        customer_id,
-        csat,
-        resolved_on,
-        lead(resolved_on) over (partition by customer_id order by resolved_on) as next_resolved_on
-    from (
-        select
-            customer_id,
-            cast(occurred_at as date) as resolved_on,
-            csat,
-            row_number() over (
-                partition by customer_id, cast(occurred_at as date) order by occurred_at desc, event_id desc
-            ) as rank_in_day
-        from support
-        where event_type = 'support.ticket_resolved'
-          and csat is not null
-    ) as daily
-    where rank_in_day = 1
-
-),
-
-csat_features as (
-
-    select csat_ranges.customer_id, months.month, csat_ranges.csat as last_csat
-    from csat_ranges
-    inner join months
-        on csat_ranges.resolved_on <= months.month_end
-        and coalesce(csat_ranges.next_resolved_on, cast('9999-12-31' as date)) > months.month_end
-
-),
-
 -- pending cancellation: state at the end of each day from cancelled / reactivated / ended
 cancellation_ranges as (
 
@@ -409,58 +280,31 @@ trial_features as (
 
 ),
 
-movements as (
+engagement as (
 
-    select * from {{ ref('fct_mrr_movements') }}
-    where movement_type in ('churn', 'reactivation')
-      {{ customers_in_scope(scope, 'customer_id') }}
-
-),
-
--- running counts of past churns / reactivations, valid from the movement day to the next one
-movement_ranges as (
-
-    select
-        customer_id,
-        movement_date,
-        lead(movement_date) over (partition by customer_id order by movement_date) as next_movement_date,
-        sum(churns) over running as past_churns,
-        sum(reactivations) over running as past_reactivations
-    from (
-        select
-            customer_id,
-            movement_date,
-            sum(case when movement_type = 'churn' then 1 else 0 end) as churns,
-            sum(case when movement_type = 'reactivation' then 1 else 0 end) as reactivations
-        from movements
-        group by customer_id, movement_date
-    ) as daily
-    window running as (partition by customer_id order by movement_date rows between unbounded preceding and current row)
+    select * from {{ ref('int_customer_months_engagement') }}
+    where true {{ months_in_scope(scope) }} {{ customers_in_scope(scope, 'customer_id') }}
 
 ),
 
-history_features as (
+payments as (
 
-    select movement_ranges.customer_id, months.month, movement_ranges.past_churns, movement_ranges.past_reactivations
-    from movement_ranges
-    inner join months
-        on movement_ranges.movement_date <= months.month_end
-        and coalesce(movement_ranges.next_movement_date, cast('9999-12-31' as date)) > months.month_end
+    select * from {{ ref('int_customer_months_payments') }}
+    where true {{ months_in_scope(scope) }} {{ customers_in_scope(scope, 'customer_id') }}
 
 ),
 
-labels as (
+support as (
 
-    select
-        movements.customer_id,
-        months.month,
-        min({{ dbt.datediff('months.month_end', 'movements.movement_date', 'day') }}) as days_to_churn
-    from movements
-    inner join months
-        on movements.movement_date > months.month_end
-        and movements.movement_date <= {{ dbt.dateadd('day', 90, 'months.month_end') }}
-    where movements.movement_type = 'churn'
-    group by movements.customer_id, months.month
+    select * from {{ ref('int_customer_months_support') }}
+    where true {{ months_in_scope(scope) }} {{ customers_in_scope(scope, 'customer_id') }}
+
+),
+
+history_labels as (
+
+    select * from {{ ref('int_customer_months_history_labels') }}
+    where true {{ months_in_scope(scope) }} {{ customers_in_scope(scope, 'customer_id') }}
 
 ),
 
@@ -489,29 +333,29 @@ final as (
         price_change_features.last_price_change_pct_90d,
         spine.has_discount,
         coupon_features.customer_id is not null as coupon_expiring_30d,
-        cast(coalesce(payment_features.failed_payments_30d, 0) as integer) as failed_payments_30d,
-        cast(coalesce(payment_features.failed_payments_90d, 0) as integer) as failed_payments_90d,
-        cast(coalesce(recovery_features.recovered_payments_90d, 0) as integer) as recovered_payments_90d,
+        cast(coalesce(payments.failed_payments_30d, 0) as integer) as failed_payments_30d,
+        cast(coalesce(payments.failed_payments_90d, 0) as integer) as failed_payments_90d,
+        cast(coalesce(payments.recovered_payments_90d, 0) as integer) as recovered_payments_90d,
         dunning_features.customer_id is not null as in_dunning,
         {% for window in [30, 90] -%}
-        cast(coalesce(ticket_features.tickets_{{ window }}d, 0) as integer) as tickets_{{ window }}d,
+        cast(coalesce(support.tickets_{{ window }}d, 0) as integer) as tickets_{{ window }}d,
         {% for category in ['billing', 'technical'] -%}
-        cast(coalesce(ticket_features.{{ category }}_tickets_{{ window }}d, 0) as integer) as {{ category }}_tickets_{{ window }}d,
+        cast(coalesce(support.{{ category }}_tickets_{{ window }}d, 0) as integer) as {{ category }}_tickets_{{ window }}d,
         {% endfor -%}
         {% endfor -%}
-        csat_features.last_csat,
-        cast(coalesce(engagement_features.minutes_watched_4w, 0) as decimal(38, 2)) as minutes_watched_4w,
-        cast(coalesce(engagement_features.minutes_watched_prev_4w, 0) as decimal(38, 2)) as minutes_watched_prev_4w,
-        cast(engagement_features.minutes_watched_4w as double)
-            / nullif(cast(engagement_features.minutes_watched_prev_4w as double), 0) as minutes_watched_trend,
-        cast(coalesce(engagement_features.sessions_4w, 0) as integer) as sessions_4w,
+        support.last_csat,
+        cast(coalesce(engagement.minutes_watched_4w, 0) as decimal(38, 2)) as minutes_watched_4w,
+        cast(coalesce(engagement.minutes_watched_prev_4w, 0) as decimal(38, 2)) as minutes_watched_prev_4w,
+        cast(engagement.minutes_watched_4w as double)
+            / nullif(cast(engagement.minutes_watched_prev_4w as double), 0) as minutes_watched_trend,
+        cast(coalesce(engagement.sessions_4w, 0) as integer) as sessions_4w,
         cancellation_features.customer_id is not null as has_pending_cancellation,
         cast(cancellation_features.days_to_cancellation as integer) as days_to_cancellation,
         cast(trial_features.days_to_trial_end as integer) as days_to_trial_end,
-        cast(coalesce(history_features.past_churns, 0) as integer) as past_churns,
-        cast(coalesce(history_features.past_reactivations, 0) as integer) as past_reactivations,
+        cast(coalesce(history_labels.past_churns, 0) as integer) as past_churns,
+        cast(coalesce(history_labels.past_reactivations, 0) as integer) as past_reactivations,
         {% for horizon in [30, 60, 90] -%}
-        coalesce(labels.days_to_churn <= {{ horizon }}, false) as churned_within_{{ horizon }}d,
+        coalesce(history_labels.churned_within_{{ horizon }}d, false) as churned_within_{{ horizon }}d,
         {{ dbt.dateadd('day', horizon, 'spine.month_end') }} <= as_of.as_of_date as label_observable_{{ horizon }}d{{ ',' if not loop.last }}
         {% endfor %}
     from spine
@@ -522,26 +366,20 @@ final as (
         on spine.customer_id = price_change_features.customer_id and spine.month = price_change_features.month
     left join coupon_features
         on spine.customer_id = coupon_features.customer_id and spine.month = coupon_features.month
-    left join engagement_features
-        on spine.customer_id = engagement_features.customer_id and spine.month = engagement_features.month
-    left join payment_features
-        on spine.customer_id = payment_features.customer_id and spine.month = payment_features.month
-    left join recovery_features
-        on spine.customer_id = recovery_features.customer_id and spine.month = recovery_features.month
-    left join ticket_features
-        on spine.customer_id = ticket_features.customer_id and spine.month = ticket_features.month
-    left join csat_features
-        on spine.customer_id = csat_features.customer_id and spine.month = csat_features.month
+    left join engagement
+        on spine.customer_id = engagement.customer_id and spine.month = engagement.month
+    left join payments
+        on spine.customer_id = payments.customer_id and spine.month = payments.month
+    left join support
+        on spine.customer_id = support.customer_id and spine.month = support.month
     left join cancellation_features
         on spine.customer_id = cancellation_features.customer_id and spine.month = cancellation_features.month
     left join dunning_features
         on spine.customer_id = dunning_features.customer_id and spine.month = dunning_features.month
     left join trial_features
         on spine.customer_id = trial_features.customer_id and spine.month = trial_features.month
-    left join history_features
-        on spine.customer_id = history_features.customer_id and spine.month = history_features.month
-    left join labels
-        on spine.customer_id = labels.customer_id and spine.month = labels.month
+    left join history_labels
+        on spine.customer_id = history_labels.customer_id and spine.month = history_labels.month
 
 )
 
