@@ -38,14 +38,19 @@
 {#- Everything the per-customer models read that is not keyed by customer, as one hash: the
     model's own SQL file (a new version of it rebuilds everything), the vars, the FX rates up to
     `as_of_expr` (rates of later days do not exist yet at the earlier build) and, for the models
-    that read them, the offers. -#}
+    that read them (directly or through other models: customer_months through
+    int_customer_months_subscriptions), the offers. -#}
 {% macro build_fingerprint(as_of_expr) -%}
+    {%- set reads_offers = [] -%}
+    {%- for node in upstream_models(through_incremental=true) if node.name == 'stg_events__offers' -%}
+        {%- do reads_offers.append(node.name) -%}
+    {%- endfor -%}
     md5(concat_ws('|',
         '{{ model.checksum.checksum }}',
         '{{ var("reporting_currency") }}', '{{ var("reactivation_window_days") }}', '{{ var("dunning_window_days") }}',
         (select cast(coalesce(sum(hash(currency, rate_date, unit_rate)), 0) as varchar)
          from {{ ref('int_fx_rates_daily') }} where rate_date <= {{ as_of_expr }})
-        {%- if 'model.churniq.stg_events__offers' in model.depends_on.nodes %},
+        {%- if reads_offers %},
         (select coalesce(cast(max(loaded_at) as varchar), '') from {{ source('raw', 'events') }}
          where event_type = 'offer.published')
         {%- endif %}
