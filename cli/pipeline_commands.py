@@ -47,16 +47,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_ingest(args: argparse.Namespace) -> int:
     import duckdb
 
-    from ingestion.loader import connect, ingest
+    from ingestion.loader import ingest
+    from ingestion.loader.warehouse import open_warehouse
 
     settings = settings_from(args)
     paths = [Path(p) for p in args.paths] or [settings.paths.landing]
     started = time.perf_counter()
     with warehouse_lock(settings):
         try:
-            con = connect(
-                settings.paths.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads
-            )
+            con = open_warehouse(settings)
         except duckdb.IOException as exc:
             if DUCKDB_LOCK not in str(exc):
                 raise

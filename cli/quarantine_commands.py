@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _open(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
-    from ingestion.loader import connect
+    from ingestion.loader.warehouse import open_warehouse
 
     if not settings.paths.warehouse.exists():
         raise QuarantineError(
@@ -49,9 +49,7 @@ def _open(settings: Settings, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
         if read_only:
             return duckdb.connect(str(settings.paths.warehouse), read_only=True)
-        return connect(
-            settings.paths.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads
-        )
+        return open_warehouse(settings)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise QuarantineError(

@@ -5,12 +5,13 @@ import dagster as dg
 import duckdb
 
 from ingestion.loader.health import recent_quarantine
+from ingestion.loader.warehouse import open_warehouse
 from ingestion.publish import unbalanced_bridge_months
 from models.drift import latest_score_drift
 
 from .assets.keys import ML_SCORES, RAW_EVENTS, SERVING
 from .recording import recorded
-from .resources import ChurniqConfig, warehouse
+from .resources import ChurniqConfig
 
 QUARANTINE_RATIO_LIMIT = 0.01
 SCORE_DRIFT_LIMIT = 0.2  # population stability index between two scorings
@@ -23,7 +24,7 @@ SCORE_DRIFT_LIMIT = 0.2  # population stability index between two scorings
 def quarantine_ratio(
     context: dg.AssetCheckExecutionContext, churniq: ChurniqConfig
 ) -> dg.AssetCheckResult:
-    con = warehouse(churniq.settings())
+    con = open_warehouse(churniq.settings())
     try:
         recent = recent_quarantine(con)
     finally:

@@ -10,7 +10,7 @@ from dagster_dbt import DbtCliResource
 from pydantic import PrivateAttr
 
 from foundation.settings import Settings, get_settings
-from ingestion.loader import connect
+from ingestion.loader.warehouse import open_warehouse
 
 from .dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR, home_flags
 
@@ -46,17 +46,9 @@ def dbt_resource(settings: Settings) -> DbtCliResource:
     )
 
 
-def warehouse(settings: Settings):
-    return connect(
-        settings.paths.warehouse,
-        memory_limit=settings.duckdb_memory_limit,
-        threads=settings.duckdb_threads,
-    )
-
-
 def in_warehouse(settings: Settings, work: Callable[..., T]) -> T:
     """`work(connection)` on the warehouse, checkpointed, the connection always closed."""
-    con = warehouse(settings)
+    con = open_warehouse(settings)
     try:
         result = work(con)
         con.execute("checkpoint")

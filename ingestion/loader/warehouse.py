@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 
+from foundation.settings import Settings
+
 RAW_DDL = """
 create schema if not exists raw;
 create table if not exists raw.events (
@@ -88,6 +90,11 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("rollback")
         raise
     con.execute("checkpoint")
+
+
+def open_warehouse(settings: Settings):
+    """The warehouse of `settings`' home, with its DuckDB memory and thread limits."""
+    return connect(settings.paths.warehouse, settings.duckdb_memory_limit, settings.duckdb_threads)
 
 
 def connect(path: Path, memory_limit: str | None = None, threads: int | None = None):

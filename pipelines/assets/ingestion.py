@@ -13,9 +13,10 @@ from ingestion.loader import ingest
 from ingestion.loader.archives import rewrite_archives
 from ingestion.loader.load import expand_paths
 from ingestion.loader.replay import execute_requests
+from ingestion.loader.warehouse import open_warehouse
 from ingestion.sources.core_outbox import pull_outbox
 
-from ..resources import ChurniqConfig, in_warehouse, warehouse
+from ..resources import ChurniqConfig, in_warehouse
 from .keys import RAW_EVENTS
 
 
@@ -34,7 +35,7 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
     paths = settings.paths
     files = landing_files(settings)
     skew = timedelta(minutes=settings.clock_skew_minutes)
-    con = warehouse(settings)
+    con = open_warehouse(settings)
     try:
         # replay requests filed from the Data health page run first, with the warehouse held
         for request, status, replayed in execute_requests(con, settings.home, clock_skew=skew):

@@ -28,8 +28,9 @@ from foundation.settings import Settings
 from ingestion.loader.archives import ArchiveReport, rewrite_archives
 from ingestion.loader.erasure import scrub_all_erased
 from ingestion.loader.warehouse import compact as compact_warehouse
+from ingestion.loader.warehouse import open_warehouse
 
-from ..resources import ChurniqConfig, warehouse
+from ..resources import ChurniqConfig
 from .keys import MAINTENANCE, SERVING
 
 
@@ -60,7 +61,7 @@ class MaintenanceReport:
 def _pending_erasures(settings: Settings, report: MaintenanceReport) -> list[str]:
     """Rewrite the archives waiting for it; the erased customers not maintained yet (their raw
     events scrubbed once more, and their archives rewritten, on the way)."""
-    con = warehouse(settings)
+    con = open_warehouse(settings)
     try:
         report.archives = rewrite_archives(con, settings.paths.archive, settings.paths.landing)
         pending = [
