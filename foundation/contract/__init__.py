@@ -8,7 +8,7 @@ from .events import (
     SCHEMA_VERSION,
     Envelope,
 )
-from .reasons import Reason
+from .reasons import UNTRANSLATABLE_EVENT_TYPE, Reason
 from .schema import SCHEMA_PATH, contract_json_schema, field_rules, write_json_schema
 from .validate import DEFAULT_CLOCK_SKEW, Verdict, validate_event, validate_line
 
@@ -22,6 +22,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Envelope",
     "Reason",
+    "UNTRANSLATABLE_EVENT_TYPE",
     "Verdict",
     "contract_json_schema",
     "field_rules",

@@ -22,6 +22,8 @@ class Reason(StrEnum):
     INVALID_DURATION = "invalid_duration"
     INVALID_PERIOD = "invalid_period"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    # a provider object a connector could not translate (`connector.untranslatable` lines)
+    UNTRANSLATABLE = "untranslatable"
     # found by the file readers, before any validation
     MALFORMED_ROW = "malformed_row"  # a CSV row: wrong number of fields, unterminated quote
     LINE_TOO_LONG = "line_too_long"
@@ -30,6 +32,10 @@ class Reason(StrEnum):
     FILE_TOO_LARGE = "file_too_large"  # over the limit of bytes or lines per file
     TOO_MANY_BAD_LINES = "too_many_bad_lines"  # over the limit of quarantined lines per file
 
+
+#: The event type of a line that carries a provider object a connector could not translate
+#: (`connectors.translation`): always quarantined, with the connector's reason and detail.
+UNTRANSLATABLE_EVENT_TYPE = "connector.untranslatable"
 
 #: Reasons a replay cannot change: the validator never sees these lines (or files); the file
 #: must be fixed and landed again.

@@ -15,7 +15,7 @@ import orjson
 from pydantic import ValidationError
 
 from .events import CATALOGUE_EVENT_TYPES, EVENT_MODELS, Envelope
-from .reasons import Reason
+from .reasons import UNTRANSLATABLE_EVENT_TYPE, Reason
 from .schema import FieldRule, envelope_rules, field_rules
 
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
@@ -92,6 +92,12 @@ def _first(exc: ValidationError, rules: dict[str, FieldRule], prefix: str) -> Ve
     return Verdict(False, reason, f"{where}: {error['msg']}")
 
 
+def untranslatable_detail(data: Any) -> str:
+    """`<connector reason>: <detail>` of a `connector.untranslatable` line."""
+    data = data if isinstance(data, dict) else {}
+    return f"{data.get('reason') or 'unknown'}: {data.get('detail') or ''}".rstrip(": ")
+
+
 def validate_line(
     text: str | bytes, now: datetime | None = None, clock_skew: timedelta = DEFAULT_CLOCK_SKEW
 ) -> Verdict:
@@ -113,6 +119,8 @@ def validate_event(
 ) -> Verdict:
     if not isinstance(obj, dict):
         return Verdict(False, Reason.NOT_AN_OBJECT, "an event must be a JSON object")
+    if obj.get("event_type") == UNTRANSLATABLE_EVENT_TYPE:
+        return Verdict(False, Reason.UNTRANSLATABLE, untranslatable_detail(obj.get("data")))
     raw = orjson.dumps(obj)
     try:
         envelope = Envelope.model_validate_json(raw)

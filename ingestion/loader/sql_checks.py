@@ -11,7 +11,12 @@ import json
 import re
 from functools import cache
 
-from foundation.contract import CATALOGUE_EVENT_TYPES, EVENT_MODELS, Reason
+from foundation.contract import (
+    CATALOGUE_EVENT_TYPES,
+    EVENT_MODELS,
+    UNTRANSLATABLE_EVENT_TYPE,
+    Reason,
+)
 from foundation.contract.events import Envelope
 from foundation.contract.schema import FieldRule, field_rules
 from foundation.contract.types import EARLIEST, LATEST, TIMESTAMP_PATTERN
@@ -279,6 +284,15 @@ def _branch(event_type: str | None) -> str:
         data_fields = list(model.model_fields)
         rows = f"ev_type = {_lit(event_type)}"
     else:
+        # a connector's untranslatable provider object: quarantined with the connector's reason
+        detail = (
+            "rtrim(coalesce(json_extract_string(text, '$.data.reason'), 'unknown') || ': ' || "
+            "coalesce(json_extract_string(text, '$.data.detail'), ''), ': ')"
+        )
+        untranslatable = _lit(f"{Reason.UNTRANSLATABLE.value}|")
+        checks.insert(
+            0, (f"ev_type = {_lit(UNTRANSLATABLE_EVENT_TYPE)}", f"{untranslatable} || {detail}")
+        )
         known = ", ".join(_lit(t) for t in EVENT_MODELS)
         rows = f"ev_type is null or ev_type not in ({known})"
     customer = _text("$.customer_id")
