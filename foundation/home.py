@@ -87,6 +87,19 @@ class Home:
         return self.root / "dagster"
 
     @property
+    def connectors(self) -> Path:
+        """Per-source connector state (`<source>.json`: resumable cursor, last backfill,
+        counts, ignored provider types) and the provider's own view for reconciliation
+        (`<source>_provider_view.parquet`), written by the importers."""
+        return self.root / "connectors"
+
+    def connector_state(self, source: str) -> Path:
+        return self.connectors / f"{source}.json"
+
+    def provider_view(self, source: str) -> Path:
+        return self.connectors / f"{source}_provider_view.parquet"
+
+    @property
     def dbt_docs(self) -> Path:
         return self.root / "dbt_docs"
 
