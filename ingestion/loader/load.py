@@ -135,9 +135,11 @@ def load_file(
     now: datetime | None = None,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     limits: Limits | None = None,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection, FileResult], None] | None = None,
 ) -> FileResult:
     """Load one file as one batch; a file whose bytes were loaded (or quarantined whole)
-    before is skipped. `InputError` only when the file cannot be read from disk."""
+    before is skipped. `InputError` only when the file cannot be read from disk.
+    `in_transaction(con, result)` runs inside the batch's transaction (see `load_batch`)."""
     limits = limits or Limits()
     started = datetime.now(UTC).replace(tzinfo=None)
     fmt = file_format(path)
@@ -162,9 +164,18 @@ def load_file(
             raise too_large(size, limits)
         lines = read_lines(path, data, limits)
     except FileRejected as why:
-        return quarantine_file(con, str(path), why, **batch)
+        return quarantine_file(con, str(path), why, in_transaction=in_transaction, **batch)
     del data
-    return load_batch(con, lines, str(path), now=now, clock_skew=clock_skew, limits=limits, **batch)
+    return load_batch(
+        con,
+        lines,
+        str(path),
+        now=now,
+        clock_skew=clock_skew,
+        limits=limits,
+        in_transaction=in_transaction,
+        **batch,
+    )
 
 
 def quarantine_file(
@@ -176,12 +187,15 @@ def quarantine_file(
     size: int,
     fmt: str,
     started: datetime,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection, FileResult], None] | None = None,
 ) -> FileResult:
     """Quarantine a whole file in one transaction: one `raw.quarantine` row (line 0, no text)
     and its ledger row."""
     with transaction(con):
         result = _quarantine_whole(con, _batch_id(started), source, why, started)
         _ledger(con, result, digest, size, fmt, started)
+        if in_transaction is not None:
+            in_transaction(con, result)
     return result
 
 
@@ -418,15 +432,25 @@ def ingest(
     now: datetime | None = None,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     limits: Limits | None = None,
+    in_transaction: Callable[[duckdb.DuckDBPyConnection, FileResult], None] | None = None,
 ) -> IngestReport:
     """Load every file named (and the files of every folder named), each on its own: a file
     quarantined whole, or one that cannot be read from disk (reported, `error`), never stops
-    the others. `InputError` only for a path that does not exist or is not a contract file."""
+    the others. `InputError` only for a path that does not exist or is not a contract file.
+    `in_transaction(con, result)` runs inside each file's transaction (a connector's state
+    commits with its files)."""
     files = expand_paths(paths)
     report = IngestReport()
     for path in files:
         try:
-            result = load_file(con, path, now=now, clock_skew=clock_skew, limits=limits)
+            result = load_file(
+                con,
+                path,
+                now=now,
+                clock_skew=clock_skew,
+                limits=limits,
+                in_transaction=in_transaction,
+            )
         except InputError as exc:
             result = FileResult(str(path), None, error=True, detail=str(exc))
         except _DATA_ERRORS as exc:  # the batch rolled back: nothing of the file is loaded

@@ -1,4 +1,5 @@
-"""The raw schema of the warehouse: events, quarantine, the load ledger and source cursors."""
+"""The raw schema of the warehouse: events, quarantine, the load ledger, source cursors and the
+connectors' state, webhook counts and provider views."""
 
 from __future__ import annotations
 
@@ -74,6 +75,43 @@ create table if not exists raw.erasure_archives (
 create table if not exists raw.erasures_maintained (
     customer_id   varchar   primary key,
     maintained_at timestamp not null
+);
+-- one row per connector source, from <home>/connectors/<source>.json (ingestion.sources.
+-- connector_state): written in the transaction of each of the source's landing files
+create table if not exists raw.connector_state (
+    source           varchar   primary key,
+    kind             varchar   not null,
+    updated_at       timestamp,
+    last_backfill_at timestamp,
+    since            timestamp,
+    complete         boolean   not null,
+    objects_read     bigint    not null,
+    events_written   bigint    not null,
+    untranslatable   bigint    not null,
+    ignored          json      not null,
+    files            json      not null,
+    recorded_at      timestamp not null
+);
+-- the core's webhook inbox, counted per provider, type and status (replaced every run)
+create table if not exists raw.webhook_counts (
+    provider         varchar   not null,
+    event_type       varchar   not null,
+    status           varchar   not null,
+    webhooks         bigint    not null,
+    events_written   bigint    not null,
+    last_received_at timestamp,
+    recorded_at      timestamp not null
+);
+-- the provider's own view of its active subscriptions after its last API backfill
+create table if not exists raw.provider_views (
+    source          varchar       not null,
+    as_of           timestamp     not null,
+    customer_id     varchar       not null,
+    subscription_id varchar       not null,
+    status          varchar,
+    currency        varchar       not null,
+    mrr             decimal(18,6) not null,
+    recorded_at     timestamp     not null
 );
 """
 

@@ -1,5 +1,5 @@
-"""The raw layer: landing files and the core's outbox into `raw.events`, and the reference
-tables (FX rates, currencies)."""
+"""The raw layer: landing files and the core's outbox into `raw.events` (with the connectors'
+state, webhook counts and provider views), and the reference tables (FX rates, currencies)."""
 
 import shutil
 from datetime import timedelta
@@ -14,6 +14,7 @@ from ingestion.loader.archives import rewrite_archives
 from ingestion.loader.load import expand_paths
 from ingestion.loader.replay import execute_requests
 from ingestion.loader.warehouse import open_warehouse
+from ingestion.sources.connector_state import read_states, record_connectors, record_state
 from ingestion.sources.core_outbox import pull_outbox
 
 from ..resources import ChurniqConfig, in_warehouse
@@ -28,13 +29,17 @@ def landing_files(settings: Settings) -> list[Path]:
 @dg.asset(
     key=RAW_EVENTS,
     group_name="ingestion",
-    description="Validated contract events: the landing files and the core's outbox.",
+    description="Validated contract events: the landing files and the core's outbox; the "
+    "connectors' state, webhook counts and provider views beside them.",
 )
 def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.MaterializeResult:
     settings = churniq.settings()
     paths = settings.paths
     files = landing_files(settings)
     skew = timedelta(minutes=settings.clock_skew_minutes)
+    # the connectors' state as the importers left it before these files: each source's row
+    # commits with its landing files, then every source's with the webhook counts and views
+    states, problems = read_states(paths)
     con = open_warehouse(settings)
     try:
         # replay requests filed from the Data health page run first, with the warehouse held
@@ -45,8 +50,15 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
             )
         # a bad file is quarantined (whole, or line by line) and never stops the others or the
         # outbox; one that cannot be read from disk stays in landing for the next run
-        report = ingest(con, files, clock_skew=skew, limits=settings.ingest_limits())
+        report = ingest(
+            con,
+            files,
+            clock_skew=skew,
+            limits=settings.ingest_limits(),
+            in_transaction=record_state(states),
+        )
         outbox = pull_outbox(con, settings.core_url, clock_skew=skew)
+        connectors = record_connectors(con, paths, settings.core_url, states)
         total = con.execute("select count(*) from raw.events").fetchall()[0][0]
     finally:
         con.close()
@@ -71,6 +83,9 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
         )
     context.log.info(report.summary())
     context.log.info(outbox.summary())
+    context.log.info(connectors.summary())
+    for problem in problems + connectors.problems:
+        context.log.warning(f"connector state skipped: {problem}")
     return dg.MaterializeResult(
         metadata={
             "files": len(report.files),
@@ -82,6 +97,8 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
             "outbox_loaded": outbox.loaded,
             "outbox_cursor": f"{outbox.txid}:{outbox.seq}",
             "total_events": total,
+            "connectors": [s.source for s in connectors.states],
+            "webhooks": sum(w.webhooks for w in connectors.webhooks),
         }
     )
 
