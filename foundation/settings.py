@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 from foundation.contract.limits import SHARE_MIN_LINES, Limits
 from foundation.contract.types import CURRENCIES
 from foundation.home import Home
+
+
+#: connector source -> the setting holding its API key (environment `CHURNIQ_<SETTING>`)
+CONNECTOR_KEYS = {"stripe": "stripe_api_key"}
 
 
 class Settings(BaseSettings):
@@ -55,6 +59,16 @@ class Settings(BaseSettings):
         description=f"quarantined share of a file of {SHARE_MIN_LINES} lines or more",
     )
 
+    # connectors (issue 16): a source is configured when its API key is set
+    stripe_api_key: SecretStr | None = Field(
+        default=None, description="Stripe secret or restricted key (CHURNIQ_STRIPE_API_KEY)"
+    )
+    connector_sync_minutes: int = Field(
+        default=60,
+        gt=0,
+        description="a configured source's import is requested when its state is older",
+    )
+
     @field_validator("reporting_currency")
     @classmethod
     def _known_currency(cls, value: str) -> str:
@@ -74,6 +88,14 @@ class Settings(BaseSettings):
             max_line_bytes=self.ingest_max_line_bytes,
             max_quarantined=self.ingest_max_quarantined,
             max_quarantine_share=self.ingest_max_quarantine_share,
+        )
+
+    def configured_sources(self) -> list[str]:
+        """The connector sources whose API key is set (`CONNECTOR_KEYS`), sorted."""
+        return sorted(
+            source
+            for source, name in CONNECTOR_KEYS.items()
+            if (key := getattr(self, name)) is not None and key.get_secret_value()
         )
 
     @property

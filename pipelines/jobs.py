@@ -2,13 +2,19 @@
 
 import dagster as dg
 
+from .assets.connectors import GROUP as CONNECTORS_GROUP
 from .assets.keys import ML_MODEL
 from .resources import ChurniqConfig
 
-# Everything but the manual retraining: scoring retrains by itself when the champion is
-# missing or a week old (models.training.score_and_publish), the one owner of that decision.
+# Everything but the manual retraining and the connectors' imports: scoring retrains by itself
+# when the champion is missing or a week old (models.training.score_and_publish), the one owner
+# of that decision; a provider's API is called when the connector sensor asks, never by
+# `churniq run` (its files land, and the landing sensor runs this job).
 churniq_job = dg.define_asset_job(
-    "churniq", selection=dg.AssetSelection.all() - dg.AssetSelection.assets(ML_MODEL)
+    "churniq",
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.assets(ML_MODEL)
+    - dg.AssetSelection.groups(CONNECTORS_GROUP),
 )
 
 training_job = dg.define_asset_job("churn_model_training", selection=[ML_MODEL])
