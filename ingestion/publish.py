@@ -7,8 +7,9 @@ never opens the warehouse (DuckDB's lock would block the pipeline).
 Besides the marts and ml tables, the snapshot holds a small `ops` schema for the Data health page
 (see `publish_ops`): loads and freshness per source, quarantine counts by reason with a few
 redacted samples, row counts of the published tables, the latest asset check and dbt test
-results (recorded in the warehouse's `ops.check_results` by the run, `record_checks`) and the
-outcomes of replay requests (`ops.replay_requests`, written by `ingestion.loader.replay`).
+results (recorded in the warehouse's `ops.check_results` by the run, `record_checks`), the
+outcomes of replay requests (`ops.replay_requests`, written by `ingestion.loader.replay`) and the
+connected sources (`ops.connectors`, `ops.connector_ignored`, `ops.reconciliation`).
 No Dagster here: the job passes plain values. It lives with ingestion, which owns the warehouse
 file and so the snapshot copied from it.
 """
@@ -45,6 +46,7 @@ SAMPLES_PER_REASON = 3
 RECENT_LOADS = 200
 RECENT_REQUESTS = 50
 EXCERPT_CHARS = 300
+RECONCILIATION_ROWS = 1000  # differing customers published (the largest differences first)
 
 
 @dataclass(frozen=True)
@@ -388,12 +390,139 @@ def publish_ops(
             f"""create table snap.ops.replay_requests as select * from ops.replay_requests
                 order by executed_at desc limit {RECENT_REQUESTS}"""
         )
+    _publish_connectors(con, published_at)
 
 
 _EMPTY_CHECKS = """select null::varchar as run_id, null::varchar as kind, null::varchar as check_name,
        null::varchar as asset, null::boolean as passed, null::varchar as severity,
        null::varchar as detail, null::timestamp as evaluated_at, null::boolean as this_run
 limit 0"""
+
+
+# the provider (contract `source`) of a quarantined line: an importer's landing file is named
+# `<source>-<stamp>-<part>`; an outbox line carries it in its envelope (webhooks)
+_QUARANTINE_SOURCE = """case
+    when file_format = 'outbox' and json_valid(raw_text)
+        then json_extract_string(raw_text, '$.source')
+    else regexp_extract(regexp_extract(source_file, '[^/\\\\]+$'),
+                        '^(.+?)-[0-9]{8}T[0-9]{6}Z-[0-9]{5}\\.', 1)
+end"""
+
+
+def _publish_connectors(con: duckdb.DuckDBPyConnection, published_at: datetime) -> None:
+    """`ops.connectors` (per source: kind, freshness, counts, ignored types, quarantine, the
+    reconciliation's summary), `ops.connector_ignored` (source x provider type) and
+    `ops.reconciliation` (the customers whose figures differ from the provider's)."""
+    has_mart = _has_table(con, "marts", "reconciliation_provider")
+    reconciled = (
+        """select provider_source as source, any_value(as_of) as reconciled_as_of,
+                  count(*) as customers_compared,
+                  count(*) filter (where not matches) as customers_differing
+           from marts.reconciliation_provider group by provider_source"""
+        if has_mart
+        else """select null::varchar as source, null::timestamp as reconciled_as_of,
+                       0::bigint as customers_compared, 0::bigint as customers_differing
+                limit 0"""
+    )
+    con.execute(
+        f"""
+        create table snap.ops.connectors as
+        with state as (select * from raw.connector_state),
+        hooks as (
+            select provider as source, sum(webhooks)::bigint as webhooks,
+                   (sum(webhooks) filter (where status = 'ignored'))::bigint as webhooks_ignored,
+                   (sum(webhooks) filter (where status = 'untranslatable'))::bigint
+                       as webhooks_untranslatable,
+                   max(last_received_at) as last_webhook_at
+            from raw.webhook_counts group by provider
+        ),
+        sources as (select source from state union select source from hooks),
+        events as (
+            select source, count(*) as events_stored, max(occurred_at) as last_event_at
+            from raw.events where source in (select source from sources) group by source
+        ),
+        quarantined as (
+            select source, count(*) filter (where replayed_at is null) as quarantined_open,
+                   count(*) as quarantined_total
+            from (
+                select {_QUARANTINE_SOURCE} as source, q.replayed_at
+                from raw.quarantine q left join raw.load_ledger l using (batch_id, source_file)
+            ) where source in (select source from sources) group by source
+        ),
+        reconciled as ({reconciled})
+        select sources.source, coalesce(state.kind, 'webhooks') as kind, state.complete,
+               state.last_backfill_at, hooks.last_webhook_at, events.last_event_at,
+               date_diff('second', state.last_backfill_at, $1::timestamp) / 3600.0
+                   as hours_since_backfill,
+               date_diff('second', hooks.last_webhook_at, $1::timestamp) / 3600.0
+                   as hours_since_webhook,
+               date_diff('second', events.last_event_at, $1::timestamp) / 3600.0
+                   as hours_since_event,
+               coalesce(state.objects_read, 0) as objects_read,
+               coalesce(state.events_written, 0) as events_written,
+               coalesce(events.events_stored, 0) as events_stored,
+               coalesce(hooks.webhooks, 0) as webhooks,
+               coalesce(state.untranslatable, 0) + coalesce(hooks.webhooks_untranslatable, 0)
+                   as untranslatable,
+               coalesce(quarantined.quarantined_open, 0) as quarantined_open,
+               coalesce(quarantined.quarantined_total, 0) as quarantined_total,
+               reconciled.reconciled_as_of,
+               reconciled.customers_compared, reconciled.customers_differing,
+               state.updated_at as state_updated_at
+        from sources
+        left join state using (source)
+        left join hooks using (source)
+        left join events using (source)
+        left join quarantined using (source)
+        left join reconciled using (source)
+        order by sources.source
+        """,
+        [published_at],
+    )
+    ignored: dict[tuple[str, str], list[int]] = {}
+    for source, kinds in con.execute(
+        "select source, ignored::varchar from raw.connector_state"
+    ).fetchall():
+        for provider_type, n in orjson.loads(kinds).items():
+            ignored.setdefault((source, provider_type), [0, 0])[0] += int(n)
+    for source, provider_type, n in con.execute(
+        """select provider, event_type, sum(webhooks) from raw.webhook_counts
+           where status = 'ignored' group by provider, event_type"""
+    ).fetchall():
+        ignored.setdefault((source, provider_type), [0, 0])[1] += int(n)
+    rows = sorted(ignored.items(), key=lambda kv: (kv[0][0], -sum(kv[1]), kv[0][1]))
+    con.register(
+        "connector_ignored",
+        pa.table(
+            {
+                "source": pa.array([k[0] for k, _ in rows], pa.string()),
+                "provider_type": pa.array([k[1] for k, _ in rows], pa.string()),
+                "ignored": pa.array([sum(v) for _, v in rows], pa.int64()),
+                "in_imports": pa.array([v[0] for _, v in rows], pa.int64()),
+                "in_webhooks": pa.array([v[1] for _, v in rows], pa.int64()),
+            }
+        ),
+    )
+    try:
+        con.execute("create table snap.ops.connector_ignored as select * from connector_ignored")
+    finally:
+        con.unregister("connector_ignored")
+    differences = (
+        f"""select provider_source as source, as_of, customer_id, currency,
+                   provider_subscriptions, churniq_subscriptions, provider_mrr, churniq_mrr,
+                   mrr_difference
+            from marts.reconciliation_provider where not matches
+            order by abs(mrr_difference) desc, provider_source, customer_id, currency
+            limit {RECONCILIATION_ROWS}"""
+        if has_mart
+        else """select null::varchar as source, null::timestamp as as_of,
+                       null::varchar as customer_id, null::varchar as currency,
+                       null::bigint as provider_subscriptions,
+                       null::bigint as churniq_subscriptions,
+                       null::decimal(38, 6) as provider_mrr, null::decimal(38, 6) as churniq_mrr,
+                       null::decimal(38, 6) as mrr_difference limit 0"""
+    )
+    con.execute(f"create table snap.ops.reconciliation as {differences}")
 
 
 def _publish_samples(con: duckdb.DuckDBPyConnection) -> None:

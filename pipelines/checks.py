@@ -7,9 +7,10 @@ import duckdb
 from ingestion.loader.health import recent_quarantine
 from ingestion.loader.warehouse import open_warehouse
 from ingestion.publish import unbalanced_bridge_months
+from ingestion.reconciliation import reconciliation
 from models.drift import latest_score_drift
 
-from .assets.keys import ML_SCORES, RAW_EVENTS, SERVING
+from .assets.keys import ML_SCORES, RAW_EVENTS, RECONCILIATION, SERVING
 from .recording import recorded
 from .resources import ChurniqConfig
 
@@ -75,4 +76,43 @@ def _mrr_bridge_balances(churniq: ChurniqConfig) -> dg.AssetCheckResult:
     months, broken = unbalanced_bridge_months(churniq.settings().paths.serving)
     return dg.AssetCheckResult(
         passed=not broken, metadata={"months": months, "unbalanced": broken[:12]}
+    )
+
+
+NO_PROVIDER_VIEW = (
+    "no provider view loaded: nothing to reconcile (an API import such as `churniq import "
+    "stripe --api-key-env VAR` leaves one for the next run)"
+)
+
+
+@dg.asset_check(
+    asset=RECONCILIATION,
+    description="The marts agree with each provider's own view of its active subscriptions and "
+    "their MRR (per customer and currency, on the view's day).",
+)
+def reconciliation_matches(
+    context: dg.AssetCheckExecutionContext, churniq: ChurniqConfig
+) -> dg.AssetCheckResult:
+    return recorded(context, churniq, _reconciliation_matches(churniq))
+
+
+def _reconciliation_matches(churniq: ChurniqConfig) -> dg.AssetCheckResult:
+    con = duckdb.connect(str(churniq.settings().paths.warehouse), read_only=True)
+    try:
+        found = reconciliation(con)
+    finally:
+        con.close()
+    if found is None:
+        return dg.AssetCheckResult(passed=True, metadata={"note": NO_PROVIDER_VIEW})
+    return dg.AssetCheckResult(
+        passed=found.matches,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "sources": found.sources,
+            "customers": found.customers,
+            "customers_differing": found.differing,
+            "mrr_difference": {c: str(d) for c, d in found.difference_by_currency.items()},
+            "subscriptions_difference": found.subscriptions_difference,
+            "first_differing": found.first_differing,
+        },
     )

@@ -7,8 +7,6 @@ loads them and records the state (`ingestion.sources.connector_state`). The impo
 the daily job (`churniq run` never calls a provider): the connector sensor requests them.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from foundation.settings import Settings

@@ -18,7 +18,7 @@ from ingestion.sources.connector_state import read_states, record_connectors, re
 from ingestion.sources.core_outbox import pull_outbox
 
 from ..resources import ChurniqConfig, in_warehouse
-from .keys import RAW_EVENTS
+from .keys import PROVIDER_VIEWS, RAW_EVENTS
 
 
 def landing_files(settings: Settings) -> list[Path]:
@@ -26,13 +26,23 @@ def landing_files(settings: Settings) -> list[Path]:
     return expand_paths([settings.paths.landing])
 
 
-@dg.asset(
-    key=RAW_EVENTS,
-    group_name="ingestion",
-    description="Validated contract events: the landing files and the core's outbox; the "
-    "connectors' state, webhook counts and provider views beside them.",
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            RAW_EVENTS,
+            group_name="ingestion",
+            description="Validated contract events: the landing files and the core's outbox; "
+            "the connectors' state and the webhook counts beside them.",
+        ),
+        dg.AssetSpec(
+            PROVIDER_VIEWS,
+            group_name="ingestion",
+            description="The providers' own views of their active subscriptions (for "
+            "reconciliation), loaded by the same step from <home>/connectors/.",
+        ),
+    ]
 )
-def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.MaterializeResult:
+def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     settings = churniq.settings()
     paths = settings.paths
     files = landing_files(settings)
@@ -86,7 +96,8 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
     context.log.info(connectors.summary())
     for problem in problems + connectors.problems:
         context.log.warning(f"connector state skipped: {problem}")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=RAW_EVENTS,
         metadata={
             "files": len(report.files),
             "loaded": report.loaded + outbox.loaded,
@@ -99,7 +110,10 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig) -> dg.
             "total_events": total,
             "connectors": [s.source for s in connectors.states],
             "webhooks": sum(w.webhooks for w in connectors.webhooks),
-        }
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key=PROVIDER_VIEWS, metadata={"subscriptions": connectors.views}
     )
 
 

@@ -385,7 +385,7 @@ def test_the_pipeline_loads_the_good_file_and_the_outbox_beside_bad_ones(
     monkeypatch.setenv("CHURNIQ_INGEST_MAX_LINES", "10")  # the settings reach the loader
     core = make_core(f"sqlite:///{home / 'core.db'}")
     core.commit([event()])
-    result = raw_events(dg.build_asset_context(), churniq=ChurniqConfig(home=str(home)))
+    [result, _views] = raw_events(dg.build_asset_context(), churniq=ChurniqConfig(home=str(home)))
     meta = {k: getattr(v, "value", v) for k, v in result.metadata.items()}
     assert meta["outbox_loaded"] == 1
     assert meta["loaded"] == 3 + 2 + 1 and meta["files_quarantined"] == [
