@@ -12,7 +12,6 @@ from foundation.contract.limits import SHARE_MIN_LINES, Limits
 from foundation.contract.types import CURRENCIES
 from foundation.home import Home
 
-
 #: connector source -> the setting holding its API key (environment `CHURNIQ_<SETTING>`)
 CONNECTOR_KEYS = {"stripe": "stripe_api_key"}
 

@@ -75,8 +75,12 @@ def _home(tmp_path: Path) -> Path:
     lines = [
         _event(1, "customer.created", "cus_1", "2026-01-05T10:00:00Z", created),
         _event(2, "customer.created", "cus_2", "2026-01-06T10:00:00Z", created),
-        _subscription(3, "cus_1", "2026-01-05T10:00:00Z", 3000, "USD", "P3M", "2026-04-05T10:00:00Z"),
-        _subscription(4, "cus_2", "2026-01-06T10:00:00Z", 1200, "EUR", "P1Y", "2027-01-06T10:00:00Z"),
+        _subscription(
+            3, "cus_1", "2026-01-05T10:00:00Z", 3000, "USD", "P3M", "2026-04-05T10:00:00Z"
+        ),
+        _subscription(
+            4, "cus_2", "2026-01-06T10:00:00Z", 1200, "EUR", "P1Y", "2027-01-06T10:00:00Z"
+        ),
         _event(5, "customer.updated", "cus_2", "2026-01-20T11:00:00Z", {"country": "DE"}),
     ]
     # an untranslatable object of the import, quarantined under the stripe source
@@ -222,8 +226,8 @@ def test_snapshot_ops_tables_of_the_connectors(ran) -> None:
         2,
     )
     assert _rows(
-        serving, "select source, provider_type, ignored, in_imports, in_webhooks "
-        "from ops.connector_ignored"
+        serving,
+        "select source, provider_type, ignored, in_imports, in_webhooks from ops.connector_ignored",
     ) == [("stripe", "balance.available", 2, 2, 0), ("stripe", "payout.paid", 2, 0, 2)]
     assert _rows(serving, "select customer_id, mrr_difference from ops.reconciliation") == [
         ("cus_3", Decimal("-5")),
