@@ -59,6 +59,23 @@ HELP: dict[str, str] = {
         "transaction). The request is executed at the start of the next pipeline run; the "
         "dashboards never write to the warehouse."
     ),
+    "connectors": (
+        "Each connected provider (a source with an import state, or webhooks in the core's "
+        "inbox): hours since its last API backfill, its newest webhook and its newest event; "
+        "provider objects read and contract events written by its imports, events stored, "
+        "webhooks received, objects that could not be translated, and the quarantined lines "
+        "that came from it (its landing files, or its webhooks through the outbox)."
+    ),
+    "connector_ignored": (
+        "Provider types with no contract meaning (for Stripe, payouts or balance changes): "
+        "counted by type, never loaded, never quarantined."
+    ),
+    "reconciliation": (
+        "After each API backfill the provider's own view of its active subscriptions and their "
+        "MRR is compared with the marts on the same day, per customer and currency, in the "
+        "original currency (marts.reconciliation_provider). A customer differs when the counts "
+        "differ or the MRRs differ by half a minor unit or more."
+    ),
     "replay_outcomes": (
         "Executed replay requests, newest first: who asked, the reasons, and how many lines "
         "were retried, loaded, found duplicate or are still quarantined."

@@ -30,6 +30,9 @@ OPS_TABLES = (
     "ops.quarantine_samples",
     "ops.table_rows",
     "ops.check_results",
+    "ops.connectors",
+    "ops.connector_ignored",
+    "ops.reconciliation",
 )
 LOADS_PAGE_SIZE = 50
 
@@ -183,6 +186,47 @@ def open_reason_codes(source: Source) -> list[str]:
     return [str(r) for r in df.loc[df["open_lines"] > 0, "reason_code"]]
 
 
+@st.cache_data(show_spinner=False)
+def connectors(source: Source) -> pd.DataFrame | None:
+    """Per connected source (a state file or webhooks): kind, freshness (hours since the last
+    backfill, webhook and event), counts, quarantine and the reconciliation's summary."""
+    return _frame(
+        source,
+        "ops.connectors",
+        """select source, kind, hours_since_backfill, hours_since_webhook, hours_since_event,
+                  objects_read, events_written, events_stored, webhooks, untranslatable,
+                  quarantined_open, quarantined_total, customers_compared,
+                  customers_differing, reconciled_as_of, last_backfill_at, last_webhook_at,
+                  last_event_at, complete
+           from ops.connectors order by source""",
+    )
+
+
+@st.cache_data(show_spinner=False)
+def connector_ignored(source: Source) -> pd.DataFrame | None:
+    """Provider types counted as ignored (no contract meaning), per source, most first."""
+    return _frame(
+        source,
+        "ops.connector_ignored",
+        """select source, provider_type, ignored, in_imports, in_webhooks
+           from ops.connector_ignored order by source, ignored desc, provider_type""",
+    )
+
+
+@st.cache_data(show_spinner=False)
+def reconciliation(source: Source) -> pd.DataFrame | None:
+    """The customers whose subscriptions or MRR differ from the provider's view, largest
+    difference first."""
+    return _frame(
+        source,
+        "ops.reconciliation",
+        """select source, customer_id, currency, provider_subscriptions, churniq_subscriptions,
+                  provider_mrr, churniq_mrr, mrr_difference, as_of
+           from ops.reconciliation
+           order by abs(mrr_difference) desc, source, customer_id, currency""",
+    )
+
+
 def pending(executed: set[str] | None = None) -> pd.DataFrame:
     """Request files not executed yet (those already in the snapshot's outcomes are left out:
     the pipeline archives a file right after its outcome commits)."""
@@ -213,6 +257,8 @@ __all__ = [
     "REASON_CODES",
     "check_counts",
     "check_results",
+    "connector_ignored",
+    "connectors",
     "event_sources",
     "file_replay_request",
     "has_ops",
@@ -222,6 +268,7 @@ __all__ = [
     "quarantine_reasons",
     "quarantine_samples",
     "recent_loads",
+    "reconciliation",
     "replay_outcomes",
     "run_info",
     "sources",

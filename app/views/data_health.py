@@ -1,5 +1,6 @@
-"""Data health: last successful run and freshness per source, quarantined lines by reason with
-(redacted) samples, asset check and dbt test results, row counts and recent loads.
+"""Data health: last successful run and freshness per source, the connected providers (freshness,
+counts, ignored types, quarantine) and the reconciliation with their own views, quarantined lines
+by reason with (redacted) samples, asset check and dbt test results, row counts and recent loads.
 
 Everything comes from the snapshot's ``ops`` schema. Every signed-in role sees the page; only
 admins see the action (a replay of quarantined lines), which files a request that the next
@@ -35,6 +36,7 @@ from app.components import (
 )
 from app.data import data_health as health_data
 from app.data import snapshot
+from app.users import EXPORT_ROLE
 
 ADMIN_ROLE = "admin"
 NO_OPS = (
@@ -49,6 +51,21 @@ SAMPLE_KEY = "data_health_sample_reason"
 FAILING_KEY = "data_health_only_failing"
 LOADS_PAGE_KEY = "data_health_loads_page"
 REPLAY_REASONS_KEY = "data_health_replay_reasons"
+NO_CONNECTOR = """No provider is connected yet: every event comes from landing files or the core.
+Connect your billing data (README, "Connect your data"):
+
+- Stripe's API: `CHURNIQ_STRIPE_API_KEY=sk_... churniq import stripe --api-key-env CHURNIQ_STRIPE_API_KEY`
+  (resumable; with the key set, the Dagster connector sensor repeats it);
+- an export of Stripe events: `churniq import stripe --events events.jsonl`;
+- Stripe webhooks: point them at the core's `POST /webhooks/stripe` with
+  `CHURNIQ_STRIPE_WEBHOOK_SECRET` set;
+- another system's CSV export: `churniq import csv --mapping mapping.toml FILE... --dry-run`.
+
+Then `churniq run` loads what they wrote and this section shows each source."""
+NO_RECONCILIATION = (
+    "No provider view to reconcile with yet: an API import (`churniq import stripe "
+    "--api-key-env VAR`) leaves Stripe's own view of its active subscriptions for the next run."
+)
 
 
 def _when(value: Any) -> str:
@@ -128,6 +145,113 @@ def sources_section(source: snapshot.Source) -> None:
             "data_health_event_sources.csv",
             "Download events by producer (CSV)",
             "dl_dh_event_sources",
+        )
+
+
+def connectors_section(source: snapshot.Source) -> None:
+    st.subheader("Connected sources", help=HELP["connectors"])
+    frame = health_data.connectors(source)
+    if table_missing(frame, "ops.connectors"):
+        return
+    if frame.empty:
+        st.info(NO_CONNECTOR, icon=":material/cable:")
+        return
+    ignored = health_data.connector_ignored(source)
+    shown = frame.assign(
+        ignored_types=[ignored_text(ignored, s) for s in frame["source"]],
+    )
+    table(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_order=[
+            "source", "kind", "hours_since_backfill", "hours_since_webhook", "hours_since_event",
+            "objects_read", "events_written", "events_stored", "webhooks", "untranslatable",
+            "ignored_types", "quarantined_open", "quarantined_total", "customers_differing",
+        ],
+        column_config={
+            "source": "Source",
+            "kind": "Kind",
+            "hours_since_backfill": st.column_config.NumberColumn("Hours since backfill", format="%.1f"),
+            "hours_since_webhook": st.column_config.NumberColumn("Hours since webhook", format="%.1f"),
+            "hours_since_event": st.column_config.NumberColumn("Hours since newest event", format="%.1f"),
+            "objects_read": st.column_config.NumberColumn("Objects read", format="localized"),
+            "events_written": st.column_config.NumberColumn("Events written", format="localized"),
+            "events_stored": st.column_config.NumberColumn("Events stored", format="localized"),
+            "webhooks": st.column_config.NumberColumn("Webhooks", format="localized"),
+            "untranslatable": st.column_config.NumberColumn("Untranslatable", format="localized"),
+            "ignored_types": "Ignored types",
+            "quarantined_open": st.column_config.NumberColumn("Quarantined (open)", format="localized"),
+            "quarantined_total": st.column_config.NumberColumn("Quarantined (all)", format="localized"),
+            "customers_differing": st.column_config.NumberColumn("Customers differing", format="localized"),
+        },
+        subscribers=False,
+    )  # fmt: skip
+    csv_download(frame, "data_health_connectors.csv", "Download connectors (CSV)", "dl_dh_conn")
+    if ignored is not None and not ignored.empty:
+        st.markdown("**Ignored provider types**", help=HELP["connector_ignored"])
+        table(ignored, hide_index=True, width="stretch", subscribers=False)
+
+
+def ignored_text(ignored: pd.DataFrame | None, source: str) -> str:
+    """A source's ignored provider types as one cell: `type (count)`, most first."""
+    if ignored is None or ignored.empty:
+        return ""
+    rows = ignored[ignored["source"] == source]
+    return ", ".join(
+        f"{t} ({int(n):,})" for t, n in zip(rows["provider_type"], rows["ignored"], strict=True)
+    )
+
+
+def reconciliation_section(source: snapshot.Source) -> None:
+    st.subheader("Reconciliation with the provider", help=HELP["reconciliation"])
+    frame = health_data.connectors(source)
+    if frame is None or frame.empty:
+        st.caption(NO_RECONCILIATION)
+        return
+    compared = frame[frame["customers_compared"].notna()]
+    if compared.empty:
+        st.info(NO_RECONCILIATION)
+        return
+    for row in compared.itertuples():
+        when = _when(row.reconciled_as_of)
+        if not row.customers_differing:
+            st.success(
+                f"{row.source}: the marts match the provider's view of {when} for all "
+                f"{int(row.customers_compared):,} customers.",
+                icon=":material/check_circle:",
+            )
+        else:
+            st.warning(
+                f"{row.source}: {int(row.customers_differing):,} of "
+                f"{int(row.customers_compared):,} customers differ from the provider's view of "
+                f"{when}.",
+                icon=":material/difference:",
+            )
+    differences = health_data.reconciliation(source)
+    if differences is None or differences.empty:
+        return
+    table(
+        differences,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "source": "Source",
+            "customer_id": "Customer",
+            "currency": "Currency",
+            "provider_subscriptions": st.column_config.NumberColumn("Provider subscriptions"),
+            "churniq_subscriptions": st.column_config.NumberColumn("churniq subscriptions"),
+            "provider_mrr": st.column_config.NumberColumn("Provider MRR", format="%.2f"),
+            "churniq_mrr": st.column_config.NumberColumn("churniq MRR", format="%.2f"),
+            "mrr_difference": st.column_config.NumberColumn("Difference", format="%+.2f"),
+            "as_of": st.column_config.DatetimeColumn("Provider view of"),
+        },
+        subscribers=True,
+    )
+    user = signin.current_user()
+    if user is not None and user.may(EXPORT_ROLE):  # customer ids: export roles only
+        csv_download(
+            differences, "data_health_reconciliation.csv", "Download differences (CSV)", "dl_dh_rec"
         )
 
 
@@ -311,6 +435,8 @@ def render() -> None:
         st.caption(f"Published by run {run['run_id']}.")
 
     sources_section(source)
+    connectors_section(source)
+    reconciliation_section(source)
     quarantine_section(source)
     checks_section(source, counts)
     table_rows_section(source)
