@@ -45,6 +45,7 @@ create table ops.reconciliation as select * from (values
     provider_mrr, churniq_mrr, mrr_difference);
 """
 
+
 def _home(home: Path, snapshot_builder: Builder, sql: str) -> Path:
     path = snapshot_builder(home)
     with duckdb.connect(str(path)) as con:
