@@ -28,6 +28,7 @@ import connectors.stripe as stripe_connector
 from cli.main import main
 from foundation.home import Home
 from ingestion.sources import stripe_api, stripe_export
+from ingestion.sources.connector_files import land
 from ingestion.sources.stripe_api import StripeImportError, backfill
 
 FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "fixtures" / "stripe_api"
@@ -253,6 +254,38 @@ def test_an_interrupted_backfill_resumes_to_the_same_landing_without_refetching(
         assert fake.lists("invoices") == []
 
 
+def test_a_backfill_interrupted_while_landing_writes_only_the_missing_parts(
+    tmp_path: Path, fake: FakeStripe, monkeypatch
+) -> None:
+    monkeypatch.setattr(stripe_api, "PART_LINES", 10)
+    whole = Home(tmp_path / "whole")
+    run(whole, fake)
+    assert len(landed(whole)) >= 3
+
+    written: list[str] = []
+
+    def land_then_fail(home: Home, name: str, lines) -> Path:
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        written.append(name)
+        return land(home, name, lines)
+
+    home = Home(tmp_path / "interrupted")
+    monkeypatch.setattr(stripe_api, "land", land_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        run(home, fake)
+    assert list(landed(home)) == written and not state_of(home)["complete"]
+
+    fake.requests.clear()
+    written.clear()
+    monkeypatch.setattr(stripe_api, "land", land)
+    run(home, fake)
+    assert fake.requests == []  # everything was spooled: nothing fetched again
+    assert landed(home) == landed(whole)
+    assert state_of(home)["files"] == state_of(whole)["files"] == list(landed(whole))
+    assert state_of(home)["events_written"] == state_of(whole)["events_written"]
+
+
 def test_since_limits_the_history_not_the_current_state(
     tmp_path: Path, account, fake: FakeStripe, seen
 ) -> None:
@@ -283,6 +316,10 @@ def test_the_command_needs_its_key_and_never_prints_it(
     assert main([*home, "import", "stripe", "--api-key-env", "CHURNIQ_TEST_STRIPE_KEY"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "CHURNIQ_TEST_STRIPE_KEY is not set or empty" in err
+
+    events_too = ["import", "stripe", "--events", "x.jsonl", "--since", "2026-01-01"]
+    assert main([*home, *events_too]) == 2
+    assert "--since and --api-base go with --api-key-env" in capsys.readouterr().err
 
     monkeypatch.setenv("CHURNIQ_TEST_STRIPE_KEY", "  ")
     assert main([*home, "import", "stripe", "--api-key-env", "CHURNIQ_TEST_STRIPE_KEY"]) == 2
