@@ -99,6 +99,11 @@ class Home:
     def provider_view(self, source: str) -> Path:
         return self.connectors / f"{source}_provider_view.parquet"
 
+    def connector_spool(self, source: str) -> Path:
+        """The provider's objects fetched by a backfill still under way (one NDJSON file per
+        resource, so an interrupted backfill resumes page by page); removed once it lands."""
+        return self.connectors / f"{source}_spool"
+
     @property
     def dbt_docs(self) -> Path:
         return self.root / "dbt_docs"
