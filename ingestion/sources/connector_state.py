@@ -62,7 +62,7 @@ class StateError(ValueError):
 
 
 @dataclass(frozen=True)
-class ConnectorState:
+class StateRecord:
     """One `<home>/connectors/<source>.json` (the importer's private cursor left out)."""
 
     source: str
@@ -82,7 +82,7 @@ class ConnectorState:
 class ConnectorsReport:
     """What one run recorded about the connectors."""
 
-    states: list[ConnectorState] = field(default_factory=list)
+    states: list[StateRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # state files skipped, and why
     views: dict[str, int] = field(default_factory=dict)  # source -> provider view rows
     webhooks: list[WebhookCount] = field(default_factory=list)
@@ -127,8 +127,8 @@ def _count(value: object, name: str) -> int:
     return value
 
 
-def parse_state(obj: object, source: str) -> ConnectorState:
-    """A state file's JSON as a `ConnectorState`; `StateError` when it is not the format."""
+def parse_state(obj: object, source: str) -> StateRecord:
+    """A state file's JSON as a `StateRecord`; `StateError` when it is not the format."""
     if not isinstance(obj, dict):
         raise StateError("not a JSON object")
     if obj.get("source") != source:
@@ -141,7 +141,7 @@ def parse_state(obj: object, source: str) -> ConnectorState:
     files = obj.get("files") or []
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
         raise StateError("files is not a list of file names")
-    return ConnectorState(
+    return StateRecord(
         source=source,
         kind=obj["kind"],
         updated_at=_timestamp(obj.get("updated_at"), "updated_at"),
@@ -168,7 +168,7 @@ def state_sources(home: Home) -> list[str]:
     )
 
 
-def read_state(home: Home, source: str) -> ConnectorState:
+def read_state(home: Home, source: str) -> StateRecord:
     """One source's state file; `StateError` (or `OSError`) when it cannot be used."""
     try:
         obj = orjson.loads(home.connector_state(source).read_bytes())
@@ -177,7 +177,7 @@ def read_state(home: Home, source: str) -> ConnectorState:
     return parse_state(obj, source)
 
 
-def read_states(home: Home) -> tuple[list[ConnectorState], list[str]]:
+def read_states(home: Home) -> tuple[list[StateRecord], list[str]]:
     """Every readable state file of the home, and one line per file skipped."""
     states, problems = [], []
     for source in state_sources(home):
@@ -194,7 +194,7 @@ def landing_source(path: str | Path) -> str | None:
     return m.group("source") if m else None
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, states: Iterable[ConnectorState]) -> None:
+def _upsert(con: duckdb.DuckDBPyConnection, states: Iterable[StateRecord]) -> None:
     now = datetime.now(UTC).replace(tzinfo=None)
     for s in states:
         con.execute(
@@ -217,7 +217,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, states: Iterable[ConnectorState]) ->
         )
 
 
-def record_state(states: Iterable[ConnectorState]):
+def record_state(states: Iterable[StateRecord]):
     """The loader's `in_transaction` hook: a landing file of a source with a state commits with
     that source's state row."""
     by_source = {s.source: s for s in states}
@@ -297,7 +297,7 @@ def record_connectors(
     con: duckdb.DuckDBPyConnection,
     home: Home,
     core_db_url: str,
-    states: list[ConnectorState] | None = None,
+    states: list[StateRecord] | None = None,
 ) -> ConnectorsReport:
     """Record every source's state, the provider views and the webhook counts in one
     transaction (`states`: those read at the start of the run, default read now)."""

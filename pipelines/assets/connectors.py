@@ -7,10 +7,15 @@ loads them and records the state (`ingestion.sources.connector_state`). The impo
 the daily job (`churniq run` never calls a provider): the connector sensor requests them.
 """
 
+from datetime import datetime, timedelta
+
 import dagster as dg
+import orjson
 
 from foundation.settings import Settings
+from ingestion.sources.connector_files import parse_time
 from ingestion.sources.connector_state import read_state
+from ingestion.sources.stripe_api import StripeImportError, backfill
 
 from ..resources import ChurniqConfig
 
@@ -23,10 +28,30 @@ def connector_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(["connectors", source])
 
 
+#: a new import re-reads this much history before the last one (event ids dedupe the overlap)
+OVERLAP = timedelta(days=1)
+
+
 class StripeApi(dg.ConfigurableResource):
-    """The Stripe API key, read from the environment by Dagster (never in the configuration)."""
+    """The Stripe API key, read from the environment by Dagster (never in the configuration);
+    `api_base` only for a stand-in of Stripe's API (tests)."""
 
     api_key: str
+    api_base: str | None = None
+
+
+def next_since(settings: Settings, source: str) -> datetime | None:
+    """Where a source's incremental import starts: the `since` of an unfinished import (so it
+    resumes), else the last backfill less `OVERLAP`; None (the whole history) for the first."""
+    path = settings.paths.connector_state(source)
+    if not path.is_file():
+        return None
+    stored = orjson.loads(path.read_bytes())
+    run = (stored.get("cursor") or {}).get("api") or {}
+    if run and not run.get("finished"):
+        return parse_time(run.get("since"))
+    last = parse_time(stored.get("last_backfill_at"))
+    return last - OVERLAP if last else None
 
 
 def _state_metadata(settings: Settings, source: str) -> dict:
@@ -52,12 +77,22 @@ def _state_metadata(settings: Settings, source: str) -> dict:
 def stripe_import(
     context: dg.AssetExecutionContext, churniq: ChurniqConfig, stripe_api: StripeApi
 ) -> dg.MaterializeResult:
-    from ingestion.sources.stripe_api import import_api
-
     settings = churniq.settings()
-    result = import_api(settings.paths, stripe_api.api_key)
-    context.log.info(str(result))
-    return dg.MaterializeResult(metadata=_state_metadata(settings, "stripe"))
+    since = next_since(settings, "stripe")
+    try:
+        summary = backfill(
+            settings.paths,
+            stripe_api.api_key,
+            key_name=f"the key in ${KEY_VARIABLES['stripe']}",
+            since=since,
+            api_base=stripe_api.api_base,
+        )
+    except StripeImportError as exc:  # one line, never the key; the next run resumes
+        raise dg.Failure(description=str(exc)) from None
+    context.log.info(summary.line(f"Stripe since {since or 'the beginning'}"))
+    return dg.MaterializeResult(
+        metadata={**_state_metadata(settings, "stripe"), "landed": summary.files}
+    )
 
 
 _ASSETS = {"stripe": stripe_import}

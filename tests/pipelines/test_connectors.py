@@ -1,12 +1,16 @@
-"""The connectors in the Dagster definitions: one `churniq run` (in-process) on a home where a
-Stripe import left its landing file, state and provider view and the core holds webhooks; the
-warehouse records them, the reconciliation mart and check compare, the snapshot's `ops` tables
-show them. Also the definitions of a configured source and the connector sensor's decisions.
+"""The connectors in the Dagster definitions: one `churniq run` (in-process) on a home with two
+sources, then the warehouse, the reconciliation mart and check and the snapshot's `ops` tables.
+Also the definitions of a configured source and the connector sensor's decisions.
 
-The business (hand-computed): cus_1 pays USD 30.00 a quarter (MRR 10.00) since 2026-01-05 and
-cus_2 EUR 12.00 a year (MRR 1.00) since 2026-01-06; Stripe's view of 2026-01-20 reports cus_1 at
-USD 10.00 (a match) and cus_2 at EUR 1.50 (churniq 0.50 less), and cus_3, whom churniq does not
-have, at USD 5.00 with one subscription.
+- `stripe`: the Stripe asset itself, materialized against a local stand-in of Stripe's API
+  serving the account of tests/connectors/fixtures/stripe_api/ (5 customers, in USD and JPY,
+  one of them trialing past its trial end), lands the real translation, its state and Stripe's
+  own view; the core's webhook inbox holds three Stripe webhooks. Every customer matches Stripe's
+  own figures to the cent.
+- `acme` (hand-made files, as an importer leaves them; hand-computed): cus_1 pays USD 30.00 a
+  quarter (MRR 10.00) since 2026-01-05 and cus_2 EUR 12.00 a year (MRR 1.00) since 2026-01-06;
+  acme's view of 2026-01-20 reports cus_1 at USD 10.00 (a match), cus_2 at EUR 1.50 (churniq
+  0.50 less), and cus_3, whom churniq does not have, at USD 5.00 with one subscription.
 """
 
 from __future__ import annotations
@@ -25,22 +29,27 @@ import sqlalchemy as sa
 
 from foundation.contract.webhooks import provider_webhooks_table
 from foundation.settings import get_settings
-from pipelines.assets.connectors import connector_key
+from ingestion.sources.stripe_api import OBJECT_RESOURCES
+from pipelines.assets.connectors import StripeApi, connector_key, next_since, stripe_import
 from pipelines.dbt_project import prepare_manifest
 from pipelines.definitions import build_definitions
+from pipelines.resources import ChurniqConfig
 from pipelines.run import run_pipeline
 from pipelines.sensors import build_connector_sensor, connector_due
+from tests.ingestion.stripe_fixture_server import FakeStripe, serving
 
-LANDING = "stripe-20260120T120000Z-00001.ndjson"
+LANDING = "acme-20260120T120000Z-00001.ndjson"
+FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "fixtures" / "stripe_api"
+KEY = "rk_test_51Fixture0000000000000000"
 
 
 def _event(n: int, event_type: str, customer: str, at: str, data: dict) -> dict:
     return {
-        "event_id": f"stripe-test-{n}",
+        "event_id": f"acme-test-{n}",
         "event_type": event_type,
         "schema_version": 1,
         "occurred_at": at,
-        "source": "stripe",
+        "source": "acme",
         "customer_id": customer,
         "data": data,
     }
@@ -83,20 +92,20 @@ def _home(tmp_path: Path) -> Path:
         ),
         _event(5, "customer.updated", "cus_2", "2026-01-20T11:00:00Z", {"country": "DE"}),
     ]
-    # an untranslatable object of the import, quarantined under the stripe source
+    # an untranslatable object of the import, quarantined under the acme source
     untranslatable = {
-        "event_id": "stripe-untranslatable-1",
+        "event_id": "acme-untranslatable-1",
         "event_type": "connector.untranslatable",
         "schema_version": 1,
         "occurred_at": None,
-        "source": "stripe",
+        "source": "acme",
         "customer_id": "",
         "data": {"reason": "price_without_interval", "detail": "price_9", "provider_id": "p"},
     }
     text = "\n".join(json.dumps(e) for e in [*lines, untranslatable]) + "\n"
     (home / "landing" / LANDING).write_text(text)
     state = {
-        "source": "stripe",
+        "source": "acme",
         "kind": "api",
         "updated_at": "2026-01-20T12:00:00Z",
         "last_backfill_at": "2026-01-20T12:00:00Z",
@@ -109,12 +118,12 @@ def _home(tmp_path: Path) -> Path:
         "files": [LANDING],
         "cursor": {},
     }
-    (home / "connectors" / "stripe.json").write_text(json.dumps(state))
+    (home / "connectors" / "acme.json").write_text(json.dumps(state))
     as_of = datetime(2026, 1, 20, 12)
     pq.write_table(
         pa.table(
             {
-                "source": ["stripe"] * 3,
+                "source": ["acme"] * 3,
                 "as_of": pa.array([as_of] * 3, pa.timestamp("us")),
                 "customer_id": ["cus_1", "cus_2", "cus_3"],
                 "subscription_id": ["sub_cus_1", "sub_cus_2", "sub_cus_3"],
@@ -125,7 +134,7 @@ def _home(tmp_path: Path) -> Path:
                 ),
             }
         ),
-        home / "connectors" / "stripe_provider_view.parquet",
+        home / "connectors" / "acme_provider_view.parquet",
     )
     engine = sa.create_engine(f"sqlite:///{home / 'core.db'}")
     table = provider_webhooks_table(sa.MetaData())
@@ -149,11 +158,33 @@ def _home(tmp_path: Path) -> Path:
     return home
 
 
+def _import_stripe(home: Path) -> dict:
+    """The Stripe asset, materialized in-process against the stand-in; its metadata."""
+    account = {n: json.loads((FIXTURES / f"{n}.json").read_text()) for n in OBJECT_RESOURCES}
+    with serving(FakeStripe(account | {"events": []}, KEY)) as fake:
+        result = dg.materialize(
+            [stripe_import],
+            resources={
+                "churniq": ChurniqConfig(home=str(home)),
+                "stripe_api": StripeApi(api_key=KEY, api_base=fake.url),
+            },
+        )
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory) -> tuple[Path, dict]:
     home = _home(tmp_path_factory.mktemp("connectors"))
-    meta = run_pipeline(get_settings(home=home), models=False)
-    return home, meta
+    imported = _import_stripe(home)
+    # churniq's figures as of the day of Stripe's view (the fixtures' events are older: the
+    # trial that ended in between would otherwise still run at the watermark)
+    as_of = pq.read_table(home / "connectors" / "stripe_provider_view.parquet")["as_of"][0]
+    with pytest.MonkeyPatch.context() as env:  # the settings travel to the run's steps so
+        env.setenv("CHURNIQ_AS_OF", as_of.as_py().date().isoformat())
+        meta = run_pipeline(get_settings(home=home), models=False)
+    return home, meta | {"imported": imported}
 
 
 def _rows(path: Path, sql: str) -> list[tuple]:
@@ -161,19 +192,50 @@ def _rows(path: Path, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
 
 
-def test_run_records_state_webhooks_and_the_provider_view(ran) -> None:
+def test_run_records_state_webhooks_and_the_provider_views(ran) -> None:
     home, meta = ran
-    assert meta["raw/events"]["connectors"] == ["stripe"]
+    imported = meta["imported"]
+    assert imported["kind"] == "api" and imported["complete"] is True
+    assert [Path(f).name for f in imported["landed"]] == sorted(
+        p.name for p in (home / "landing" / "archive").rglob("stripe-*.ndjson")
+    )
+    assert meta["raw/events"]["connectors"] == ["acme", "stripe"]
     assert meta["raw/events"]["webhooks"] == 3
+    assert meta["raw/provider_views"]["subscriptions"] == {"acme": 3, "stripe": 4}
     warehouse = home / "warehouse.duckdb"
     assert _rows(
-        warehouse, "select source, kind, objects_read, files::varchar from raw.connector_state"
-    ) == [("stripe", "api", 9, f'["{LANDING}"]')]
+        warehouse,
+        """select source, kind, objects_read, files::varchar from raw.connector_state
+           where source = 'acme'""",
+    ) == [("acme", "api", 9, f'["{LANDING}"]')]
+    assert _rows(
+        warehouse,
+        "select source, objects_read, events_written from raw.connector_state"
+        " where source = 'stripe'",
+    ) == [("stripe", imported["objects_read"], imported["events_written"])]
     assert _rows(
         warehouse,
         "select event_type, status, webhooks from raw.webhook_counts order by all",
     ) == [("invoice.paid", "translated", 1), ("payout.paid", "ignored", 2)]
-    assert _rows(warehouse, "select count(*) from raw.provider_views") == [(3,)]
+
+
+def test_stripe_figures_match_stripe_to_the_cent(ran) -> None:
+    """The real translation of the fixture account against Stripe's own view on the same day:
+    USD 9.99 monthly; USD 99.00 a year (8.25), its trial over; USD 28.98 (two items);
+    JPY 1,200 (no minor unit). The canceled subscription is on neither side."""
+    home, _ = ran
+    assert _rows(
+        home / "warehouse.duckdb",
+        """select customer_id, currency, provider_subscriptions, churniq_subscriptions,
+                  provider_mrr, mrr_difference, matches
+           from marts.reconciliation_provider where provider_source = 'stripe'
+           order by customer_id""",
+    ) == [
+        ("cus_TAda0000000001", "USD", 1, 1, Decimal("9.99"), Decimal("0"), True),
+        ("cus_TDora000000004", "USD", 1, 1, Decimal("8.25"), Decimal("0"), True),
+        ("cus_TEmil000000005", "USD", 1, 1, Decimal("28.98"), Decimal("0"), True),
+        ("cus_TYuki000000002", "JPY", 1, 1, Decimal("1200"), Decimal("0"), True),
+    ]
 
 
 def test_reconciliation_mart_and_check(ran) -> None:
@@ -182,7 +244,8 @@ def test_reconciliation_mart_and_check(ran) -> None:
         home / "warehouse.duckdb",
         """select customer_id, currency, provider_subscriptions, churniq_subscriptions,
                   provider_mrr, churniq_mrr, mrr_difference, matches
-           from marts.reconciliation_provider order by customer_id""",
+           from marts.reconciliation_provider where provider_source = 'acme'
+           order by customer_id""",
     ) == [
         ("cus_1", "USD", 1, 1, Decimal("10"), Decimal("10"), Decimal("0"), True),
         ("cus_2", "EUR", 1, 1, Decimal("1.5"), Decimal("1"), Decimal("-0.5"), False),
@@ -196,43 +259,61 @@ def test_reconciliation_mart_and_check(ran) -> None:
            where check_name = 'reconciliation_matches'""",
     )
     assert not passed and severity == "WARN"
-    assert "customers_differing=2" in detail
+    assert "customers=7" in detail and "customers_differing=2" in detail
     assert "'EUR': '-0.500000'" in detail and "'USD': '-5.000000'" in detail
 
 
 def test_snapshot_ops_tables_of_the_connectors(ran) -> None:
-    home, _ = ran
+    home, meta = ran
     serving = home / "serving.duckdb"
-    [row] = _rows(
+    rows = _rows(
         serving,
         """select source, kind, last_backfill_at, last_webhook_at, last_event_at, objects_read,
                   events_written, events_stored, webhooks, untranslatable, quarantined_open,
                   customers_compared, customers_differing
-           from ops.connectors""",
+           from ops.connectors order by source""",
     )
-    assert row == (
-        "stripe",
+    assert rows[0] == (
+        "acme",
         "api",
         datetime(2026, 1, 20, 12),
-        datetime(2026, 1, 20, 13, 2),
+        None,  # the webhooks are Stripe's
         datetime(2026, 1, 20, 11),
         9,
         5,
         5,
-        3,
+        0,
         1,
-        1,  # the untranslatable line of the stripe landing file
+        1,  # the untranslatable line of the acme landing file
         3,
         2,
     )
-    assert _rows(
+    stripe = rows[1]
+    assert stripe[:2] == ("stripe", "api") and stripe[3] == datetime(2026, 1, 20, 13, 2)
+    assert stripe[8] == 3 and stripe[11:] == (4, 0)
+    imported = meta["imported"]
+    # what the import wrote is what is stored (no line of it quarantined but untranslatables)
+    assert stripe[6] == stripe[7] == imported["events_written"]
+    assert stripe[10] == imported["untranslatable"]
+    ignored = _rows(
         serving,
         "select source, provider_type, ignored, in_imports, in_webhooks from ops.connector_ignored",
-    ) == [("stripe", "balance.available", 2, 2, 0), ("stripe", "payout.paid", 2, 0, 2)]
+    )
+    assert ("stripe", "payout.paid", 2, 0, 2) in ignored
+    assert ("acme", "balance.available", 2, 2, 0) in ignored
     assert _rows(serving, "select customer_id, mrr_difference from ops.reconciliation") == [
         ("cus_3", Decimal("-5")),
         ("cus_2", Decimal("-0.5")),
     ]
+
+
+def test_next_import_starts_a_day_before_the_last_backfill(ran) -> None:
+    home, _ = ran
+    settings = get_settings(home=home)
+    state = json.loads(settings.paths.connector_state("stripe").read_text())
+    last = datetime.fromisoformat(state["last_backfill_at"].replace("Z", "+00:00"))
+    assert next_since(settings, "stripe") == last - timedelta(days=1)
+    assert next_since(settings, "nothing") is None
 
 
 def test_configured_source_has_an_asset_outside_the_daily_job(tmp_path: Path) -> None:
@@ -248,7 +329,9 @@ def test_configured_source_has_an_asset_outside_the_daily_job(tmp_path: Path) ->
 
 
 def test_connector_sensor_requests_an_import_when_old_or_webhooks_arrive(tmp_path: Path) -> None:
-    home = _home(tmp_path)
+    home = _home(tmp_path)  # Stripe's webhooks in the core; a Stripe state of 12:00 below
+    state = json.loads((home / "connectors" / "acme.json").read_text()) | {"source": "stripe"}
+    (home / "connectors" / "stripe.json").write_text(json.dumps(state))
     settings = get_settings(home=home, connector_sync_minutes=60)
     fresh = datetime(2026, 1, 20, 12, 30, tzinfo=UTC)
     assert connector_due(settings, "stripe", fresh) is None
@@ -259,8 +342,7 @@ def test_connector_sensor_requests_an_import_when_old_or_webhooks_arrive(tmp_pat
     sensor = build_connector_sensor(["stripe"])
     assert build_connector_sensor([]) is None
     resources = {"churniq": build_definitions(settings).resources["churniq"]}
-    # the state file is from 2026: seen from today, stale; make it fresh
-    state = json.loads((home / "connectors" / "stripe.json").read_text())
+    # the state file is from January: seen from now, stale; make it fresh
     state["updated_at"] = datetime.now(UTC).isoformat()
     (home / "connectors" / "stripe.json").write_text(json.dumps(state))
     with dg.build_sensor_context(resources=resources) as context:
