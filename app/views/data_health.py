@@ -54,11 +54,12 @@ REPLAY_REASONS_KEY = "data_health_replay_reasons"
 NO_CONNECTOR = """No provider is connected yet: every event comes from landing files or the core.
 Connect your billing data (README, "Connect your data"):
 
-- Stripe's API: `CHURNIQ_STRIPE_API_KEY=sk_... churniq import stripe --api-key-env CHURNIQ_STRIPE_API_KEY`
-  (resumable; with the key set, the Dagster connector sensor repeats it);
+- Stripe's API, with a read-only restricted key:
+  `churniq import stripe --api-key-env STRIPE_READ_KEY` (resumable); with
+  `CHURNIQ_STRIPE_API_KEY` set, the Dagster connector sensor repeats it incrementally;
 - an export of Stripe events: `churniq import stripe --events events.jsonl`;
-- Stripe webhooks: point them at the core's `POST /webhooks/stripe` with
-  `CHURNIQ_STRIPE_WEBHOOK_SECRET` set;
+- Stripe webhooks: an endpoint `https://<core>/webhooks/stripe` and
+  `CHURNIQ_STRIPE_WEBHOOK_SECRET=whsec_...` for the core;
 - another system's CSV export: `churniq import csv --mapping mapping.toml FILE... --dry-run`.
 
 Then `churniq run` loads what they wrote and this section shows each source."""
