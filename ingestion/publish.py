@@ -412,7 +412,10 @@ end"""
 def _publish_connectors(con: duckdb.DuckDBPyConnection, published_at: datetime) -> None:
     """`ops.connectors` (per source: kind, freshness, counts, ignored types, quarantine, the
     reconciliation's summary), `ops.connector_ignored` (source x provider type) and
-    `ops.reconciliation` (the customers whose figures differ from the provider's)."""
+    `ops.reconciliation` (the customers whose figures differ from the provider's). None of them
+    for a warehouse older than the connectors (the page says the table is missing)."""
+    if not _has_table(con, "raw", "connector_state"):
+        return
     has_mart = _has_table(con, "marts", "reconciliation_provider")
     reconciled = (
         """select provider_source as source, any_value(as_of) as reconciled_as_of,
