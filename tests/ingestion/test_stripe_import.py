@@ -2,9 +2,10 @@
 (the official SDK pointed at it), and the import of an events export file.
 
 The account (tests/connectors/fixtures/stripe_api/, current API shapes from Stripe's reference)
-has 5 customers, 6 prices, 5 subscriptions (one canceled, one trialing, one past_due with three
-items of which Stripe embeds two), 9 invoices (one with three lines, two embedded), 10 charges,
-a refund and a dispute. Its events are the real captures of ../shared/reference/fixtures/
+has 6 customers, 7 prices (one graduated-tiered, whose tiers Stripe lists only when expanded and
+never inside a subscription), 6 subscriptions (one canceled, one trialing, one past_due with
+three items of which Stripe embeds two), 9 invoices (one with three lines, two embedded),
+10 charges, 2 refunds (one in November of a July charge) and a dispute. Its events are the real captures of ../shared/reference/fixtures/
 stripe_events/ with their repeated ids replaced, 2 to 34 days old.
 """
 
@@ -132,11 +133,15 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     home = Home(tmp_path)
     summary = run(home, fake)
 
-    # every object, whole: Emil's third item and his invoice's third line were not embedded
+    # every object, whole: Emil's third item and his invoice's third line were not embedded,
+    # Fay's item came without its price's tiers; refunds and disputes with their charge expanded
     everything = [o for name in OBJECT_FILES for o in account[name]]
+    charges = by_id(account["charges"])
+    for o in account["refunds"] + account["disputes"]:
+        o["charge"] = charges[o["charge"]]
     [(objects, as_of)] = seen["objects"]
     assert as_of == NOW
-    assert by_id(objects) == by_id(everything) and len(objects) == 37
+    assert by_id(objects) == by_id(everything) and len(objects) == 41
     recent = in_window(account["events"], NOW - timedelta(days=30))
     assert len(recent) == 15  # 2 … 30 days old; the 32- and 34-day-old ones are past Stripe's
     assert sorted(e["id"] for e in seen["events"]) == sorted(e["id"] for e in recent)
@@ -158,7 +163,7 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     state = state_of(home)
     assert state["source"] == "stripe" and state["kind"] == "api" and state["complete"]
     assert state["last_backfill_at"] == "2026-12-01T00:00:00Z" and state["since"] is None
-    assert state["objects_read"] == summary.objects_read == 37 + 15
+    assert state["objects_read"] == summary.objects_read == 41 + 15
     assert state["events_written"] == summary.events_written
     assert state["untranslatable"] == summary.untranslatable
     assert state["events_written"] + state["untranslatable"] == sum(landed_lines(home).values())
@@ -167,7 +172,8 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     assert not home.connector_spool("stripe").exists()
 
     # Stripe's own view, computed by hand: Ada 1 × 9.99 USD, Yuki 1 × 1200 JPY (zero-decimal),
-    # Emil (past_due is dunning, not churn) 2 × 9.99 + 1 × 3.00 + 2 × 3.00 USD; Carl canceled
+    # Emil (past_due is dunning, not churn) 2 × 9.99 + 1 × 3.00 + 2 × 3.00 USD, Fay 7 seats
+    # graduated: 5 × 4.00 + 2 × 3.00 USD; Carl canceled
     view = pq.read_table(home.provider_view("stripe"))
     assert [str(t) for t in view.schema.types] == [
         "string",
@@ -185,6 +191,7 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     )
     assert rows["sub_TYuki000000002"]["mrr"] == Decimal("1200")
     assert rows["sub_TEmil000000005"]["mrr"] == Decimal("28.98")
+    assert rows["sub_TFay0000000006"]["mrr"] == Decimal("26.00")
     assert rows["sub_TEmil000000005"]["status"] == "past_due"
     assert "sub_TCarl000000003" not in rows
     assert {r["as_of"] for r in rows.values()} == {datetime(2026, 12, 1)}
@@ -295,9 +302,28 @@ def test_since_limits_the_history_not_the_current_state(
 
     [(objects, _)] = seen["objects"]
     got = Counter(o["object"] for o in objects)
-    # customers, prices, subscriptions whole; from October 1: Emil's invoice and failed charges
-    assert got == {"customer": 5, "price": 6, "subscription": 5, "invoice": 1, "charge": 2}
+    # customers, prices, subscriptions whole; from October 1: Emil's invoice and failed charges,
+    # the late refund, and the July charge it refunds (expanded on it) for its customer
+    assert got == {
+        "customer": 6,
+        "price": 7,
+        "subscription": 6,
+        "invoice": 1,
+        "charge": 3,
+        "refund": 1,
+    }
     assert {o["id"] for o in objects if o["object"] == "invoice"} == {"in_TEmil000000000"}
+    assert {o["id"] for o in objects if o["object"] == "charge"} == {
+        "ch_TEmil000000000a",
+        "ch_TEmil000000000b",
+        "ch_TAda0000000001",
+    }
+    [refund] = [
+        orjson.loads(line)
+        for line in landed_lines(home)
+        if orjson.loads(line)["event_type"] == "payment.refunded"
+    ]
+    assert (refund["customer_id"], refund["data"]["amount_minor"]) == ("cus_TAda0000000001", 500)
     stamp = str(int(since.timestamp()))
     for name in ("invoices", "charges", "refunds", "disputes", "events"):
         assert {r.query.get("created[gte]") for r in fake.lists(name)} == {stamp}
@@ -340,7 +366,7 @@ def test_the_command_needs_its_key_and_never_prints_it(
     assert KEY not in out.err + out.out
     [line] = out.out.splitlines()
     read = state_of(Home(tmp_path))["objects_read"]
-    assert read > 37  # the account and the events of the 30 days before the real clock's now
+    assert read > 41  # the account and the events of the 30 days before the real clock's now
     assert line.startswith(f"stripe backfill: {read} objects read, ") and "churniq run" in line
     state = state_of(Home(tmp_path))
     assert state["complete"]
