@@ -71,7 +71,8 @@ def account() -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def fake(account):
+def fake(account, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the SDK's HTTP client honours proxy settings
     with serving(FakeStripe(account, KEY)) as server:
         yield server
 
