@@ -294,6 +294,22 @@ def test_a_backfill_interrupted_while_landing_writes_only_the_missing_parts(
     assert state_of(home)["events_written"] == state_of(whole)["events_written"]
 
 
+def test_another_since_starts_the_backfill_over(tmp_path: Path, fake: FakeStripe) -> None:
+    home = Home(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run(home, fake, on_progress=lambda resource, n: _interrupt_at(resource, n, "prices"))
+    fake.requests.clear()
+    summary = run(home, fake, since=datetime(2026, 10, 1, tzinfo=UTC))
+    assert not summary.resumed
+    assert "starting_after" not in fake.lists("customers")[0].query
+    assert state_of(home)["complete"] and state_of(home)["since"] == "2026-10-01T00:00:00Z"
+
+
+def _interrupt_at(resource: str, fetched: int, where: str) -> None:
+    if resource == where and fetched > 0:
+        raise KeyboardInterrupt
+
+
 def test_since_limits_the_history_not_the_current_state(
     tmp_path: Path, account, fake: FakeStripe, seen
 ) -> None:
