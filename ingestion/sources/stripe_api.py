@@ -93,6 +93,9 @@ OBJECT_RESOURCES = tuple(r.name for r in RESOURCES if r.name != "events")
 Progress = Callable[[str, int], None]
 
 
+KEPT = "the pages fetched so far are kept: run the same command again to resume"
+
+
 class StripeImportError(Exception):
     """Stripe refused or failed a request; one line, never the key. The pages fetched so far are
     kept: the same command resumes."""
@@ -163,12 +166,16 @@ def backfill(
                 f"{key_name} may not read {resource.name}: give the restricted key read "
                 "access to it; then run the same command again to resume"
             ) from None
+        except stripe.APIConnectionError:
+            raise StripeImportError(
+                f"could not reach Stripe at {api_base or stripe.DEFAULT_API_BASE} listing "
+                f"{resource.name}; {KEPT}"
+            ) from None
         except stripe.StripeError as exc:
             status = f" ({exc.http_status})" if exc.http_status else ""
+            said = " ".join((exc.user_message or type(exc).__name__).split())
             raise StripeImportError(
-                f"Stripe failed listing {resource.name}{status}: "
-                f"{(exc.user_message or type(exc).__name__).splitlines()[0]}; "
-                "the pages fetched so far are kept: run the same command again to resume"
+                f"Stripe failed listing {resource.name}{status}: {said}; {KEPT}"
             ) from None
 
     summary = _land(home, state, run, spool, as_of, parse_time(run["stamp"]) or as_of)

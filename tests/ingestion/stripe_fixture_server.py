@@ -9,7 +9,7 @@ lines of an invoice (with `has_more`) and serves the rest at `/v1/subscription_i
 never in a subscription's items; `expand[]=data.charge` replaces a charge id by the charge.
 Other expansions are the fixtures' own business (what they hold is what is served). Requests
 without `Authorization: Bearer <key>` get Stripe's 401.
-Every request is logged; `fail` makes chosen requests answer 500.
+Every request is logged; `fail` makes chosen requests answer 500, `forbidden` paths 403.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ class FakeStripe:
     requests: list[Request] = field(default_factory=list)
     #: a request for which this returns True gets a 500
     fail: Callable[[Request], bool] = lambda request: False
+    #: paths a restricted key may not read (Stripe's 403)
+    forbidden: set[str] = field(default_factory=set)
     url: str = ""
 
     def lists(self, resource: str) -> list[Request]:
@@ -53,6 +55,12 @@ class FakeStripe:
         self.requests.append(request)
         if authorization != f"Bearer {self.api_key}":
             return 401, _error("invalid_request_error", "Invalid API Key provided: sk_****")
+        if request.path in self.forbidden:
+            return 403, _error(
+                "invalid_request_error",
+                "The provided key 'rk_test_****' does not have the required permissions for "
+                "this endpoint on account 'acct_T'.",
+            )
         if self.fail(request):
             return 500, _error("api_error", "Something went wrong on Stripe's end.")
         parts = request.path.strip("/").split("/")

@@ -294,6 +294,13 @@ def test_a_backfill_interrupted_while_landing_writes_only_the_missing_parts(
     assert state_of(home)["events_written"] == state_of(whole)["events_written"]
 
 
+def test_a_key_without_a_permission_says_which(tmp_path: Path, fake: FakeStripe) -> None:
+    fake.forbidden = {"/v1/disputes"}
+    with pytest.raises(StripeImportError, match=r"^the key in \$K may not read disputes: give"):
+        run(Home(tmp_path), fake, key_name="the key in $K")
+    assert state_of(Home(tmp_path))["cursor"]["api"]["resources"]["refunds"]["done"]
+
+
 def test_another_since_starts_the_backfill_over(tmp_path: Path, fake: FakeStripe) -> None:
     home = Home(tmp_path)
     with pytest.raises(KeyboardInterrupt):
