@@ -61,10 +61,14 @@ def add_parser(import_subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_import_stripe(args: argparse.Namespace) -> int:
+    from ingestion.sources.connector_files import StateFileError
+
     try:
         if args.events is not None:
             return _import_events_file(args)
         return _backfill(args)
+    except StateFileError as exc:
+        raise UserError(str(exc)) from None
     except KeyboardInterrupt:
         print("churniq: interrupted; run the same command again to resume", file=sys.stderr)
         raise

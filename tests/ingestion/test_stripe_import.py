@@ -449,6 +449,13 @@ def test_an_events_file_with_a_malformed_line_imports_the_rest_once(tmp_path: Pa
     assert state["untranslatable"] == untranslatable
     assert state["events_written"] == sum(len(t.events) for t in translated)
 
+    # a state file damaged by hand: one line, nothing imported
+    good_state = home.connector_state("stripe").read_bytes()
+    home.connector_state("stripe").write_bytes(b'{"source": "stri')
+    assert main(args) == 2
+    assert "stripe.json is unreadable" in capsys.readouterr().err
+    home.connector_state("stripe").write_bytes(good_state)
+
     # again: nothing new, nothing landed
     files = landed(home)
     assert main(args) == 0
