@@ -43,7 +43,13 @@ PAGE = 2  # small pages, so every resource but refunds and disputes spans severa
 
 
 def account_objects() -> dict[str, list[dict[str, Any]]]:
-    return {name: json.loads((FIXTURES / f"{name}.json").read_text()) for name in OBJECT_FILES}
+    """The base account (also the pipeline's connector tests') with `additions.json` over it:
+    a tiered price and Fay's subscription to it, and Ada's July charge refunded in November."""
+    account = {n: json.loads((FIXTURES / f"{n}.json").read_text()) for n in OBJECT_FILES}
+    for name, objects in json.loads((FIXTURES / "additions.json").read_text()).items():
+        merged = by_id(account[name]) | by_id(objects)
+        account[name] = list(merged.values())
+    return account
 
 
 def shared_events() -> list[dict[str, Any]]:
