@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.stripe import translate_event, translate_objects
+from connectors.stripe import provider_view, translate_event, translate_objects
 from connectors.translation import Translation, ndjson
 from ingestion.fx import refresh_reference_tables
 from ingestion.loader import connect, ingest
@@ -203,3 +203,33 @@ def test_the_same_stream_twice_shuffled_and_split_gives_the_same_marts(
     batches = [twice[a:b] for a, b in zip([0, *cuts], [*cuts, len(twice)], strict=True)]
     other = build(tmp_path_factory.mktemp("stripe") / "split", batches)
     assert all_marts(other) == all_marts(warehouse)
+
+
+def test_stripes_own_view_matches_the_marts(account, con):
+    """provider_view (what Stripe's objects say is live on the as-of date) against the marts'
+    current MRR per subscription, and against the hand figures."""
+    view = {
+        r["subscription_id"]: (r["currency"], r["mrr"])
+        for r in provider_view(account.objects(), as_of=AS_OF)
+    }
+    assert view == {
+        "sub_01": ("EUR", Decimal("10.000000")),
+        "sub_02": ("EUR", Decimal("20.000000")),  # upgraded
+        "sub_03": ("EUR", Decimal("10.000000")),  # downgraded
+        "sub_04": ("EUR", Decimal("9.000000")),  # 27.00 / 3
+        "sub_05": ("EUR", Decimal("10.000000")),  # 120.00 / 12
+        "sub_06": ("JPY", Decimal("1200.000000")),
+        "sub_07": ("EUR", Decimal("10.000000")),
+        "sub_11": ("EUR", Decimal("10.000000")),
+        "sub_13": ("EUR", Decimal("10.000000")),  # resumed
+        "sub_14": ("EUR", Decimal("20.000000")),  # coupon over
+    }
+    marts = dict(
+        con.execute(
+            "select subscription_id, current_mrr from marts.fct_subscriptions "
+            "where current_mrr > 0 and subscription_id <> 'sub_06'"
+        ).fetchall()
+    )
+    assert {k: cents(v) for k, v in marts.items()} == {
+        k: cents(mrr) for k, (currency, mrr) in view.items() if currency == "EUR"
+    }
