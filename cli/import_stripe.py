@@ -128,6 +128,8 @@ def _progress() -> Iterator:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from ingestion.sources.stripe_api import TRANSLATING
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -140,7 +142,8 @@ def _progress() -> Iterator:
 
         def on_progress(resource: str, fetched: int) -> None:
             if resource not in tasks:
-                tasks[resource] = progress.add_task(f"stripe {resource}", total=None)
+                label = "translating" if resource == TRANSLATING else f"stripe {resource}"
+                tasks[resource] = progress.add_task(label, total=None)
             progress.update(tasks[resource], completed=fetched)
 
         yield on_progress

@@ -89,8 +89,9 @@ RESOURCES: tuple[Resource, ...] = (
 )
 OBJECT_RESOURCES = tuple(r.name for r in RESOURCES if r.name != "events")
 
-#: (resource, objects fetched so far) after each page.
+#: (resource, objects fetched so far) after each page, then (TRANSLATING, objects read).
 Progress = Callable[[str, int], None]
+TRANSLATING = "translating"
 
 
 KEPT = "the pages fetched so far are kept: run the same command again to resume"
@@ -178,6 +179,8 @@ def backfill(
                 f"Stripe failed listing {resource.name}{status}: {said}; {KEPT}"
             ) from None
 
+    if on_progress:  # the translation of a large account takes a while too
+        on_progress(TRANSLATING, sum(entry["count"] for entry in run["resources"].values()))
     summary = _land(home, state, run, spool, as_of, parse_time(run["stamp"]) or as_of)
     summary.resumed = resumed
     return summary

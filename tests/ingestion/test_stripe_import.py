@@ -138,7 +138,10 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     tmp_path: Path, account, fake: FakeStripe, seen
 ) -> None:
     home = Home(tmp_path)
-    summary = run(home, fake)
+    progress: list[tuple[str, int]] = []
+    summary = run(home, fake, on_progress=lambda resource, n: progress.append((resource, n)))
+    assert progress[-1] == (stripe_api.TRANSLATING, 41 + 15)
+    assert [n for resource, n in progress if resource == "invoices"] == [0, 2, 4, 6, 8, 9]
 
     # every object, whole: Emil's third item and his invoice's third line were not embedded,
     # Fay's item came without its price's tiers; refunds and disputes with their charge expanded
