@@ -29,7 +29,7 @@ import connectors.stripe as stripe_connector
 from cli.main import main
 from foundation.home import Home
 from ingestion.sources import stripe_api, stripe_export
-from ingestion.sources.connector_files import land
+from ingestion.sources.connector_files import ConnectorState, land
 from ingestion.sources.stripe_api import StripeImportError, backfill
 
 FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "fixtures" / "stripe_api"
@@ -228,9 +228,16 @@ class Interrupt:
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("how", ["server error on page 3 of invoices", "ctrl-c in charges"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "server error on page 3 of invoices",
+        "ctrl-c in charges",
+        "killed between page 3 of invoices in the spool and its cursor",
+    ],
+)
 def test_an_interrupted_backfill_resumes_to_the_same_landing_without_refetching(
-    tmp_path: Path, account, fake: FakeStripe, how: str
+    tmp_path: Path, account, fake: FakeStripe, how: str, monkeypatch
 ) -> None:
     whole = Home(tmp_path / "whole")
     run(whole, fake)
@@ -241,18 +248,33 @@ def test_an_interrupted_backfill_resumes_to_the_same_landing_without_refetching(
         fake.fail = fail_on_third_invoice_page
         with pytest.raises(StripeImportError, match=r"listing invoices \(500\).*resume"):
             run(home, fake)
-        resource, after, count = "invoices", SECOND_PAGE_END, 4
-    else:
+        resource, after, count, in_spool = "invoices", SECOND_PAGE_END, 4, 4
+    elif how.startswith("ctrl-c"):
         with pytest.raises(KeyboardInterrupt):
             run(home, fake, on_progress=Interrupt())
         newest_first = sorted(account["charges"], key=lambda o: (-o["created"], o["id"]))
         resource, after, count = "charges", newest_first[2 * PAGE - 1]["id"], 2 * PAGE
+        in_spool = count
+    else:
+        save = ConnectorState.save
+
+        def killed_before_saving(state: ConnectorState, home: Home, now=None) -> None:
+            if state.cursor["api"]["resources"]["invoices"]["count"] == 6:
+                raise KeyboardInterrupt
+            save(state, home, now)
+
+        monkeypatch.setattr(ConnectorState, "save", killed_before_saving)
+        with pytest.raises(KeyboardInterrupt):
+            run(home, fake)
+        monkeypatch.setattr(ConnectorState, "save", save)
+        # the third page reached the spool; the cursor on disk still ends at the second
+        resource, after, count, in_spool = "invoices", SECOND_PAGE_END, 4, 6
     state = state_of(home)
     assert not state["complete"] and not landed(home)
     cursor = state["cursor"]["api"]["resources"][resource]
     assert (cursor["after"], cursor["count"], cursor["done"]) == (after, count, False)
     spooled = (home.connector_spool("stripe") / f"{resource}.ndjson").read_bytes().splitlines()
-    assert len(spooled) == count
+    assert len(spooled) == in_spool
     fetched_before = {name: len(fake.lists(name)) for name in ("customers", "invoices")}
 
     fake.fail = lambda request: False
