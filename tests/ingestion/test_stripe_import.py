@@ -316,10 +316,16 @@ def test_a_backfill_interrupted_while_landing_writes_only_the_missing_parts(
     assert list(landed(home)) == written and not state_of(home)["complete"]
 
     fake.requests.clear()
-    written.clear()
-    monkeypatch.setattr(stripe_api, "land", land)
+    first = list(written)
+    resumed: list[str] = []
+    monkeypatch.setattr(
+        stripe_api,
+        "land",
+        lambda home, name, lines: resumed.append(name) or land(home, name, lines),
+    )
     run(home, fake)
     assert fake.requests == []  # everything was spooled: nothing fetched again
+    assert resumed == list(landed(whole))[len(first) :]  # the parts not landed before, only
     assert landed(home) == landed(whole)
     assert state_of(home)["files"] == state_of(whole)["files"] == list(landed(whole))
     assert state_of(home)["events_written"] == state_of(whole)["events_written"]
