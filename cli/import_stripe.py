@@ -61,22 +61,40 @@ def add_parser(import_subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_import_stripe(args: argparse.Namespace) -> int:
-    from ingestion.sources.stripe_api import StripeImportError, backfill
+    from ingestion.sources.connector_files import StateFileError
+
+    try:
+        if args.events is not None:
+            return _import_events_file(args)
+        return _backfill(args)
+    except StateFileError as exc:
+        raise UserError(str(exc)) from None
+    except KeyboardInterrupt:
+        print("churniq: interrupted; run the same command again to resume", file=sys.stderr)
+        raise
+
+
+def _import_events_file(args: argparse.Namespace) -> int:
     from ingestion.sources.stripe_export import ExportFileError, import_events_file
 
-    if args.events is not None:
-        if args.since or args.api_base:
-            raise UserError("--since and --api-base go with --api-key-env, not with --events")
-        settings = settings_from(args)
-        try:
-            summary = import_events_file(settings.paths, args.events)
-        except ExportFileError as exc:
-            raise UserError(str(exc)) from None
-        if summary.nothing_new:
-            print(f"stripe events file: {args.events} was imported already; nothing new")
-            return 0
+    if args.since or args.api_base:
+        raise UserError("--since and --api-base go with --api-key-env, not with --events")
+    if not args.events.is_file():
+        raise UserError(f"{args.events}: no such file")
+    settings = settings_from(args)
+    try:
+        summary = import_events_file(settings.paths, args.events)
+    except ExportFileError as exc:
+        raise UserError(str(exc)) from None
+    if summary.nothing_new:
+        print(f"stripe events file: {args.events} was imported already; nothing new")
+    else:
         print(f"{summary.line('stripe events file')}; {NEXT_STEP}")
-        return 0
+    return 0
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from ingestion.sources.stripe_api import StripeImportError, backfill
 
     api_key = os.environ.get(args.api_key_env, "").strip()
     if not api_key:
@@ -97,9 +115,6 @@ def cmd_import_stripe(args: argparse.Namespace) -> int:
             )
     except StripeImportError as exc:
         raise UserError(str(exc)) from None
-    except KeyboardInterrupt:
-        print("churniq: interrupted; run the same command again to resume", file=sys.stderr)
-        raise
     print(f"{summary.line('stripe backfill')}; {NEXT_STEP}")
     return 0
 
@@ -113,6 +128,8 @@ def _progress() -> Iterator:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from ingestion.sources.stripe_api import TRANSLATING
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -125,7 +142,8 @@ def _progress() -> Iterator:
 
         def on_progress(resource: str, fetched: int) -> None:
             if resource not in tasks:
-                tasks[resource] = progress.add_task(f"stripe {resource}", total=None)
+                label = "translating" if resource == TRANSLATING else f"stripe {resource}"
+                tasks[resource] = progress.add_task(label, total=None)
             progress.update(tasks[resource], completed=fetched)
 
         yield on_progress

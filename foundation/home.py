@@ -14,6 +14,7 @@ nowhere else, so the pipeline, the core's commands and the dashboards agree on w
   app_users.json      dashboard users and their password hashes
   dagster/            the Dagster instance of in-process runs
   dbt_docs/           the generated dbt documentation
+  connectors/         per-source import state, the provider's own view, a backfill's spool
   run.lock            held by the one process writing the warehouse
 ```
 """

@@ -30,8 +30,9 @@ from connectors.stripe.vocabulary import (
     currency_problem,
     ended_reason,
     failure_code,
+    utc_text,
 )
-from connectors.translation import Translation, Untranslatable, derived_event_id, utc_timestamp
+from connectors.translation import Translation, Untranslatable, derived_event_id
 
 SOURCE = "stripe"
 PLATFORM = "web"
@@ -45,7 +46,7 @@ class Facts:
     def __init__(self) -> None:
         self.translation = Translation()
         self._seen: set[str] = set()
-        self._offers: dict[str, str] = {}  # price id -> body digest already emitted
+        self._offers: set[tuple] = set()  # offers already emitted
 
     def emit(
         self, parts: tuple[str, ...], event_type: str, occurred_at: Any, customer: str, data: dict
@@ -61,7 +62,7 @@ class Facts:
                 "schema_version": 1,
                 "occurred_at": occurred_at
                 if isinstance(occurred_at, str)
-                else utc_timestamp(occurred_at),
+                else utc_text(occurred_at),
                 "source": SOURCE,
                 "customer_id": customer,
                 "data": data,
@@ -81,6 +82,19 @@ class Facts:
     def offer(self, price: dict) -> None:
         """`offer.published` of a recurring price (offer_id = price id). Its id carries a digest
         of the body: a renamed price is a new version, the same price seen twice one event."""
+        product = price.get("product")
+        quick = (
+            price.get("id"),
+            price.get("created"),
+            price.get("nickname"),
+            price.get("unit_amount"),
+            price.get("currency"),
+            product if isinstance(product, str) else ref(product),
+            str(price.get("recurring") or price.get("interval")),
+        )
+        if quick in self._offers:  # the same price on many subscriptions
+            return
+        self._offers.add(quick)
         interval, count, _ = recurring(price)
         period = billing_period(interval, count)
         price_id = price.get("id")
@@ -88,7 +102,6 @@ class Facts:
         if period is None or not price_id or currency_problem(currency):
             return
         currency = currency.upper()
-        product = price.get("product")
         title = (
             price.get("nickname")
             or (product.get("name") if isinstance(product, dict) else None)
@@ -108,12 +121,9 @@ class Facts:
         trial_days = rec.get("trial_period_days")
         if type(trial_days) is int and 1 <= trial_days <= 999:
             data["trial_period"] = f"P{trial_days}D"
+        created = price.get("created")
         digest = hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=6)
         key = digest.hexdigest()
-        if self._offers.get(price_id) == key:
-            return
-        self._offers[price_id] = key
-        created = price.get("created")
         self.emit((price_id, "offer", key), "offer.published", created or 946684800, "", data)
 
     def price(self, price: dict) -> None:
@@ -196,14 +206,14 @@ class Facts:
             data["coupon_id"] = recurring_state["coupon_id"]
         trial_end = sub.get("trial_end")
         if type(trial_end) is int and trial_end > start:
-            data["trial_ends_at"] = utc_timestamp(trial_end)
-        data["current_period_end"] = utc_timestamp(period_end if period_end else start)
+            data["trial_ends_at"] = utc_text(trial_end)
+        data["current_period_end"] = utc_text(period_end if period_end else start)
         self.emit((sub_id, "started"), "subscription.started", start, cus_id, data)
 
     def changed(self, sub: dict, recurring_state: dict, at: int, change_id: str) -> None:
         data = {
             "subscription_id": sub["id"],
-            "effective_at": utc_timestamp(at),
+            "effective_at": utc_text(at),
             "offer_id": recurring_state["offer_id"],
             "price_minor": recurring_state["price_minor"],
             "discount_minor": recurring_state["discount_minor"],
@@ -237,7 +247,7 @@ class Facts:
                 reason, initiated_by = cancel_reason(details)
                 data = {
                     "subscription_id": sub_id,
-                    "effective_at": utc_timestamp(effective),
+                    "effective_at": utc_text(effective),
                     "reason": reason,
                     "initiated_by": initiated_by,
                 }
@@ -339,8 +349,8 @@ class Facts:
         price_minor = contract_minor(amount, currency)
         data = {
             "subscription_id": sub_id,
-            "period_start": utc_timestamp(min(starts)),
-            "period_end": utc_timestamp(max(ends)),
+            "period_start": utc_text(min(starts)),
+            "period_end": utc_text(max(ends)),
             "price_minor": price_minor,
             "discount_minor": min(contract_minor(discount, currency), price_minor),
             "currency": currency,

@@ -107,6 +107,8 @@ def coupon_of(discount: dict) -> dict | None:
 
 def discounts(holder: dict) -> list[tuple[dict, dict]]:
     """(discount, coupon) pairs of a subscription or invoice, expanded coupons only."""
+    if not holder.get("discount") and not holder.get("discounts"):
+        return []
     return [(d, c) for d in discount_objects(holder) if (c := coupon_of(d)) is not None]
 
 

@@ -62,6 +62,10 @@ def parse_time(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
+class StateFileError(Exception):
+    """The state file cannot be read (one line)."""
+
+
 @dataclass
 class ConnectorState:
     """The state file of one source; counts are cumulative over every import of the source."""
@@ -78,6 +82,8 @@ class ConnectorState:
     ignored: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     cursor: dict[str, Any] = field(default_factory=dict)
+    #: keys of the file this version does not know, written back as they were
+    other: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, home: Home, source: str, kind: Kind) -> ConnectorState:
@@ -85,15 +91,25 @@ class ConnectorState:
         path = home.connector_state(source)
         if not path.exists():
             return cls(source=source, kind=kind)
-        stored = orjson.loads(path.read_bytes())
-        names = cls.__dataclass_fields__.keys()
+        try:
+            stored = orjson.loads(path.read_bytes())
+            if not isinstance(stored, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            raise StateFileError(
+                f"{path} is unreadable ({exc}): move it away to import from the start"
+            ) from None
+        names = cls.__dataclass_fields__.keys() - {"other"}
         state = cls(**{k: v for k, v in stored.items() if k in names})
+        state.other = {k: v for k, v in stored.items() if k not in names}
         state.kind = kind
         return state
 
     def save(self, home: Home, now: datetime | None = None) -> None:
         self.updated_at = utc_timestamp(now or datetime.now(UTC))
-        body = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        body = self.other | {
+            name: getattr(self, name) for name in self.__dataclass_fields__ if name != "other"
+        }
         write_atomic(
             home.connector_state(self.source),
             orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS),

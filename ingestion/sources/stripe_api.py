@@ -73,20 +73,28 @@ class Resource:
     history: bool = False  # listed from `since` on (`created[gte]`) rather than whole
 
 
+#: Expansions: a discount's coupon (its duration and amount make the MRR), a price's tiers
+#: (Stripe lists them only when asked), a refund's or dispute's charge (its customer, when the
+#: charge is older than `since`).
+COUPONS = "data.discounts.source.coupon"
 RESOURCES: tuple[Resource, ...] = (
     Resource("customers"),
-    Resource("prices"),
-    Resource("subscriptions", {"status": "all", "expand": ["data.discounts"]}),
-    Resource("invoices", {"expand": ["data.discounts"]}, history=True),
+    Resource("prices", {"expand": ["data.tiers"]}),
+    Resource("subscriptions", {"status": "all", "expand": [COUPONS]}),
+    Resource("invoices", {"expand": [COUPONS]}, history=True),
     Resource("charges", history=True),
-    Resource("refunds", history=True),
-    Resource("disputes", history=True),
+    Resource("refunds", {"expand": ["data.charge"]}, history=True),
+    Resource("disputes", {"expand": ["data.charge"]}, history=True),
     Resource("events", history=True),
 )
 OBJECT_RESOURCES = tuple(r.name for r in RESOURCES if r.name != "events")
 
-#: (resource, objects fetched so far) after each page.
+#: (resource, objects fetched so far) after each page, then (TRANSLATING, objects read).
 Progress = Callable[[str, int], None]
+TRANSLATING = "translating"
+
+
+KEPT = "the pages fetched so far are kept: run the same command again to resume"
 
 
 class StripeImportError(Exception):
@@ -159,14 +167,20 @@ def backfill(
                 f"{key_name} may not read {resource.name}: give the restricted key read "
                 "access to it; then run the same command again to resume"
             ) from None
+        except stripe.APIConnectionError:
+            raise StripeImportError(
+                f"could not reach Stripe at {api_base or stripe.DEFAULT_API_BASE} listing "
+                f"{resource.name}; {KEPT}"
+            ) from None
         except stripe.StripeError as exc:
             status = f" ({exc.http_status})" if exc.http_status else ""
+            said = " ".join((exc.user_message or type(exc).__name__).split())
             raise StripeImportError(
-                f"Stripe failed listing {resource.name}{status}: "
-                f"{(exc.user_message or type(exc).__name__).splitlines()[0]}; "
-                "the pages fetched so far are kept: run the same command again to resume"
+                f"Stripe failed listing {resource.name}{status}: {said}; {KEPT}"
             ) from None
 
+    if on_progress:  # the translation of a large account takes a while too
+        on_progress(TRANSLATING, sum(entry["count"] for entry in run["resources"].values()))
     summary = _land(home, state, run, spool, as_of, parse_time(run["stamp"]) or as_of)
     summary.resumed = resumed
     return summary
@@ -262,7 +276,7 @@ def _land(
     count, and forget the spool."""
     objects = [obj for name in OBJECT_RESOURCES for obj in _spooled(spool, name)]
     events = list(_spooled(spool, "events"))
-    translation = translate_objects(objects, as_of=as_of)
+    translation = translate_objects(with_context(objects), as_of=as_of)
     for event in events:
         translation.extend(translate_event(event))
     lines = translation.lines(SOURCE)
@@ -288,6 +302,34 @@ def _land(
     state.save(home)
     shutil.rmtree(spool, ignore_errors=True)
     return summary
+
+
+def with_context(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The listed objects, completed in place with what Stripe leaves out of nested ones: the tiers of a subscription
+    item's tiered price (Stripe cannot expand them that deep; the price list has them), and the
+    charges of refunds and disputes that `since` left out of the charges listed (expanded on
+    the refund or dispute: the translation finds their customer through the charge)."""
+    prices = {o["id"]: o for o in objects if o.get("object") == "price"}
+    charges = {o["id"] for o in objects if o.get("object") == "charge"}
+    extra: list[dict[str, Any]] = []
+    for obj in objects:
+        kind = obj.get("object")
+        if kind == "subscription":
+            for item in (obj.get("items") or {}).get("data") or ():
+                price = item.get("price")
+                if (
+                    isinstance(price, dict)
+                    and price.get("billing_scheme") == "tiered"
+                    and not price.get("tiers")
+                    and price.get("id") in prices
+                ):
+                    item["price"] = prices[price["id"]]
+        elif kind in ("refund", "dispute"):
+            charge = obj.get("charge")
+            if isinstance(charge, dict) and charge.get("id") not in charges:
+                charges.add(charge["id"])
+                extra.append(charge)
+    return objects + extra
 
 
 PROVIDER_VIEW_SCHEMA = pa.schema(

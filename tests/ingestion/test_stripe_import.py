@@ -2,9 +2,10 @@
 (the official SDK pointed at it), and the import of an events export file.
 
 The account (tests/connectors/fixtures/stripe_api/, current API shapes from Stripe's reference)
-has 5 customers, 6 prices, 5 subscriptions (one canceled, one trialing, one past_due with three
-items of which Stripe embeds two), 9 invoices (one with three lines, two embedded), 10 charges,
-a refund and a dispute. Its events are the real captures of ../shared/reference/fixtures/
+has 6 customers, 7 prices (one graduated-tiered, whose tiers Stripe lists only when expanded and
+never inside a subscription), 6 subscriptions (one canceled, one trialing, one past_due with
+three items of which Stripe embeds two), 9 invoices (one with three lines, two embedded),
+10 charges, 2 refunds (one in November of a July charge) and a dispute. Its events are the real captures of ../shared/reference/fixtures/
 stripe_events/ with their repeated ids replaced, 2 to 34 days old.
 """
 
@@ -28,7 +29,7 @@ import connectors.stripe as stripe_connector
 from cli.main import main
 from foundation.home import Home
 from ingestion.sources import stripe_api, stripe_export
-from ingestion.sources.connector_files import land
+from ingestion.sources.connector_files import ConnectorState, land
 from ingestion.sources.stripe_api import StripeImportError, backfill
 
 FIXTURES = Path(__file__).resolve().parents[1] / "connectors" / "fixtures" / "stripe_api"
@@ -42,7 +43,13 @@ PAGE = 2  # small pages, so every resource but refunds and disputes spans severa
 
 
 def account_objects() -> dict[str, list[dict[str, Any]]]:
-    return {name: json.loads((FIXTURES / f"{name}.json").read_text()) for name in OBJECT_FILES}
+    """The base account (also the pipeline's connector tests') with `additions.json` over it:
+    a tiered price and Fay's subscription to it, and Ada's July charge refunded in November."""
+    account = {n: json.loads((FIXTURES / f"{n}.json").read_text()) for n in OBJECT_FILES}
+    for name, objects in json.loads((FIXTURES / "additions.json").read_text()).items():
+        merged = by_id(account[name]) | by_id(objects)
+        account[name] = list(merged.values())
+    return account
 
 
 def shared_events() -> list[dict[str, Any]]:
@@ -70,7 +77,8 @@ def account() -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture
-def fake(account):
+def fake(account, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the SDK's HTTP client honours proxy settings
     with serving(FakeStripe(account, KEY)) as server:
         yield server
 
@@ -130,13 +138,20 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     tmp_path: Path, account, fake: FakeStripe, seen
 ) -> None:
     home = Home(tmp_path)
-    summary = run(home, fake)
+    progress: list[tuple[str, int]] = []
+    summary = run(home, fake, on_progress=lambda resource, n: progress.append((resource, n)))
+    assert progress[-1] == (stripe_api.TRANSLATING, 41 + 15)
+    assert [n for resource, n in progress if resource == "invoices"] == [0, 2, 4, 6, 8, 9]
 
-    # every object, whole: Emil's third item and his invoice's third line were not embedded
+    # every object, whole: Emil's third item and his invoice's third line were not embedded,
+    # Fay's item came without its price's tiers; refunds and disputes with their charge expanded
     everything = [o for name in OBJECT_FILES for o in account[name]]
+    charges = by_id(account["charges"])
+    for o in account["refunds"] + account["disputes"]:
+        o["charge"] = charges[o["charge"]]
     [(objects, as_of)] = seen["objects"]
     assert as_of == NOW
-    assert by_id(objects) == by_id(everything) and len(objects) == 37
+    assert by_id(objects) == by_id(everything) and len(objects) == 41
     recent = in_window(account["events"], NOW - timedelta(days=30))
     assert len(recent) == 15  # 2 … 30 days old; the 32- and 34-day-old ones are past Stripe's
     assert sorted(e["id"] for e in seen["events"]) == sorted(e["id"] for e in recent)
@@ -158,7 +173,7 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     state = state_of(home)
     assert state["source"] == "stripe" and state["kind"] == "api" and state["complete"]
     assert state["last_backfill_at"] == "2026-12-01T00:00:00Z" and state["since"] is None
-    assert state["objects_read"] == summary.objects_read == 37 + 15
+    assert state["objects_read"] == summary.objects_read == 41 + 15
     assert state["events_written"] == summary.events_written
     assert state["untranslatable"] == summary.untranslatable
     assert state["events_written"] + state["untranslatable"] == sum(landed_lines(home).values())
@@ -167,7 +182,8 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     assert not home.connector_spool("stripe").exists()
 
     # Stripe's own view, computed by hand: Ada 1 × 9.99 USD, Yuki 1 × 1200 JPY (zero-decimal),
-    # Emil (past_due is dunning, not churn) 2 × 9.99 + 1 × 3.00 + 2 × 3.00 USD; Carl canceled
+    # Emil (past_due is dunning, not churn) 2 × 9.99 + 1 × 3.00 + 2 × 3.00 USD, Fay 7 seats
+    # graduated: 5 × 4.00 + 2 × 3.00 USD; Carl canceled
     view = pq.read_table(home.provider_view("stripe"))
     assert [str(t) for t in view.schema.types] == [
         "string",
@@ -185,6 +201,7 @@ def test_a_full_backfill_lands_the_whole_account_and_the_last_30_days_of_events(
     )
     assert rows["sub_TYuki000000002"]["mrr"] == Decimal("1200")
     assert rows["sub_TEmil000000005"]["mrr"] == Decimal("28.98")
+    assert rows["sub_TFay0000000006"]["mrr"] == Decimal("26.00")
     assert rows["sub_TEmil000000005"]["status"] == "past_due"
     assert "sub_TCarl000000003" not in rows
     assert {r["as_of"] for r in rows.values()} == {datetime(2026, 12, 1)}
@@ -211,9 +228,16 @@ class Interrupt:
             raise KeyboardInterrupt
 
 
-@pytest.mark.parametrize("how", ["server error on page 3 of invoices", "ctrl-c in charges"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "server error on page 3 of invoices",
+        "ctrl-c in charges",
+        "killed between page 3 of invoices in the spool and its cursor",
+    ],
+)
 def test_an_interrupted_backfill_resumes_to_the_same_landing_without_refetching(
-    tmp_path: Path, account, fake: FakeStripe, how: str
+    tmp_path: Path, account, fake: FakeStripe, how: str, monkeypatch
 ) -> None:
     whole = Home(tmp_path / "whole")
     run(whole, fake)
@@ -224,18 +248,33 @@ def test_an_interrupted_backfill_resumes_to_the_same_landing_without_refetching(
         fake.fail = fail_on_third_invoice_page
         with pytest.raises(StripeImportError, match=r"listing invoices \(500\).*resume"):
             run(home, fake)
-        resource, after, count = "invoices", SECOND_PAGE_END, 4
-    else:
+        resource, after, count, in_spool = "invoices", SECOND_PAGE_END, 4, 4
+    elif how.startswith("ctrl-c"):
         with pytest.raises(KeyboardInterrupt):
             run(home, fake, on_progress=Interrupt())
         newest_first = sorted(account["charges"], key=lambda o: (-o["created"], o["id"]))
         resource, after, count = "charges", newest_first[2 * PAGE - 1]["id"], 2 * PAGE
+        in_spool = count
+    else:
+        save = ConnectorState.save
+
+        def killed_before_saving(state: ConnectorState, home: Home, now=None) -> None:
+            if state.cursor["api"]["resources"]["invoices"]["count"] == 6:
+                raise KeyboardInterrupt
+            save(state, home, now)
+
+        monkeypatch.setattr(ConnectorState, "save", killed_before_saving)
+        with pytest.raises(KeyboardInterrupt):
+            run(home, fake)
+        monkeypatch.setattr(ConnectorState, "save", save)
+        # the third page reached the spool; the cursor on disk still ends at the second
+        resource, after, count, in_spool = "invoices", SECOND_PAGE_END, 4, 6
     state = state_of(home)
     assert not state["complete"] and not landed(home)
     cursor = state["cursor"]["api"]["resources"][resource]
     assert (cursor["after"], cursor["count"], cursor["done"]) == (after, count, False)
     spooled = (home.connector_spool("stripe") / f"{resource}.ndjson").read_bytes().splitlines()
-    assert len(spooled) == count
+    assert len(spooled) == in_spool
     fetched_before = {name: len(fake.lists(name)) for name in ("customers", "invoices")}
 
     fake.fail = lambda request: False
@@ -277,13 +316,42 @@ def test_a_backfill_interrupted_while_landing_writes_only_the_missing_parts(
     assert list(landed(home)) == written and not state_of(home)["complete"]
 
     fake.requests.clear()
-    written.clear()
-    monkeypatch.setattr(stripe_api, "land", land)
+    first = list(written)
+    resumed: list[str] = []
+    monkeypatch.setattr(
+        stripe_api,
+        "land",
+        lambda home, name, lines: resumed.append(name) or land(home, name, lines),
+    )
     run(home, fake)
     assert fake.requests == []  # everything was spooled: nothing fetched again
+    assert resumed == list(landed(whole))[len(first) :]  # the parts not landed before, only
     assert landed(home) == landed(whole)
     assert state_of(home)["files"] == state_of(whole)["files"] == list(landed(whole))
     assert state_of(home)["events_written"] == state_of(whole)["events_written"]
+
+
+def test_a_key_without_a_permission_says_which(tmp_path: Path, fake: FakeStripe) -> None:
+    fake.forbidden = {"/v1/disputes"}
+    with pytest.raises(StripeImportError, match=r"^the key in \$K may not read disputes: give"):
+        run(Home(tmp_path), fake, key_name="the key in $K")
+    assert state_of(Home(tmp_path))["cursor"]["api"]["resources"]["refunds"]["done"]
+
+
+def test_another_since_starts_the_backfill_over(tmp_path: Path, fake: FakeStripe) -> None:
+    home = Home(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run(home, fake, on_progress=lambda resource, n: _interrupt_at(resource, n, "prices"))
+    fake.requests.clear()
+    summary = run(home, fake, since=datetime(2026, 10, 1, tzinfo=UTC))
+    assert not summary.resumed
+    assert "starting_after" not in fake.lists("customers")[0].query
+    assert state_of(home)["complete"] and state_of(home)["since"] == "2026-10-01T00:00:00Z"
+
+
+def _interrupt_at(resource: str, fetched: int, where: str) -> None:
+    if resource == where and fetched > 0:
+        raise KeyboardInterrupt
 
 
 def test_since_limits_the_history_not_the_current_state(
@@ -295,9 +363,28 @@ def test_since_limits_the_history_not_the_current_state(
 
     [(objects, _)] = seen["objects"]
     got = Counter(o["object"] for o in objects)
-    # customers, prices, subscriptions whole; from October 1: Emil's invoice and failed charges
-    assert got == {"customer": 5, "price": 6, "subscription": 5, "invoice": 1, "charge": 2}
+    # customers, prices, subscriptions whole; from October 1: Emil's invoice and failed charges,
+    # the late refund, and the July charge it refunds (expanded on it) for its customer
+    assert got == {
+        "customer": 6,
+        "price": 7,
+        "subscription": 6,
+        "invoice": 1,
+        "charge": 3,
+        "refund": 1,
+    }
     assert {o["id"] for o in objects if o["object"] == "invoice"} == {"in_TEmil000000000"}
+    assert {o["id"] for o in objects if o["object"] == "charge"} == {
+        "ch_TEmil000000000a",
+        "ch_TEmil000000000b",
+        "ch_TAda0000000001",
+    }
+    [refund] = [
+        orjson.loads(line)
+        for line in landed_lines(home)
+        if orjson.loads(line)["event_type"] == "payment.refunded"
+    ]
+    assert (refund["customer_id"], refund["data"]["amount_minor"]) == ("cus_TAda0000000001", 500)
     stamp = str(int(since.timestamp()))
     for name in ("invoices", "charges", "refunds", "disputes", "events"):
         assert {r.query.get("created[gte]") for r in fake.lists(name)} == {stamp}
@@ -340,7 +427,7 @@ def test_the_command_needs_its_key_and_never_prints_it(
     assert KEY not in out.err + out.out
     [line] = out.out.splitlines()
     read = state_of(Home(tmp_path))["objects_read"]
-    assert read > 37  # the account and the events of the 30 days before the real clock's now
+    assert read > 41  # the account and the events of the 30 days before the real clock's now
     assert line.startswith(f"stripe backfill: {read} objects read, ") and "churniq run" in line
     state = state_of(Home(tmp_path))
     assert state["complete"]
@@ -398,6 +485,13 @@ def test_an_events_file_with_a_malformed_line_imports_the_rest_once(tmp_path: Pa
     assert state["objects_read"] == len(events) + 1
     assert state["untranslatable"] == untranslatable
     assert state["events_written"] == sum(len(t.events) for t in translated)
+
+    # a state file damaged by hand: one line, nothing imported
+    good_state = home.connector_state("stripe").read_bytes()
+    home.connector_state("stripe").write_bytes(b'{"source": "stri')
+    assert main(args) == 2
+    assert "stripe.json is unreadable" in capsys.readouterr().err
+    home.connector_state("stripe").write_bytes(good_state)
 
     # again: nothing new, nothing landed
     files = landed(home)
