@@ -419,12 +419,13 @@ def _publish_connectors(con: duckdb.DuckDBPyConnection, published_at: datetime) 
     has_mart = _has_table(con, "marts", "reconciliation_provider")
     reconciled = (
         """select provider_source as source, any_value(as_of) as reconciled_as_of,
+                  any_value(churniq_as_of_date) as churniq_as_of_date,
                   count(*) as customers_compared,
                   count(*) filter (where not matches) as customers_differing
            from marts.reconciliation_provider group by provider_source"""
         if has_mart
         else """select null::varchar as source, null::timestamp as reconciled_as_of,
-                       0::bigint as customers_compared, 0::bigint as customers_differing
+                       null::date as churniq_as_of_date, 0::bigint as customers_compared, 0::bigint as customers_differing
                 limit 0"""
     )
     con.execute(
@@ -469,7 +470,7 @@ def _publish_connectors(con: duckdb.DuckDBPyConnection, published_at: datetime) 
                    as untranslatable,
                coalesce(quarantined.quarantined_open, 0) as quarantined_open,
                coalesce(quarantined.quarantined_total, 0) as quarantined_total,
-               reconciled.reconciled_as_of,
+               reconciled.reconciled_as_of, reconciled.churniq_as_of_date,
                reconciled.customers_compared, reconciled.customers_differing,
                state.updated_at as state_updated_at
         from sources

@@ -24,6 +24,7 @@ class Reconciliation:
     difference_by_currency: dict[str, Decimal]
     subscriptions_difference: int  # churniq's live subscriptions - the provider's
     first_differing: list[str]  # `source:customer currency difference`, largest first
+    behind: list[str]  # `source: view of D, churniq as of E` where churniq's as-of is earlier
 
     @property
     def matches(self) -> bool:
@@ -62,6 +63,11 @@ def reconciliation(con: duckdb.DuckDBPyConnection) -> Reconciliation | None:
                      provider_source, customer_id, currency
             limit {SHOWN_CUSTOMERS}"""
     ).fetchall()
+    behind = con.execute(
+        f"""select provider_source, max(as_of_date), max(churniq_as_of_date) from {MART}
+            group by provider_source having max(churniq_as_of_date) < max(as_of_date)
+            order by provider_source"""
+    ).fetchall()
     return Reconciliation(
         sources=sources,
         customers=int(customers),
@@ -71,4 +77,5 @@ def reconciliation(con: duckdb.DuckDBPyConnection) -> Reconciliation | None:
         first_differing=[
             f"{s}:{c} {cur} {d:+} MRR, {n:+} subscription(s)" for s, c, cur, d, n in first
         ],
+        behind=[f"{s}: view of {v}, churniq as of {a}" for s, v, a in behind],
     )

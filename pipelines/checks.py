@@ -114,5 +114,7 @@ def _reconciliation_matches(churniq: ChurniqConfig) -> dg.AssetCheckResult:
             "mrr_difference": {c: str(d) for c, d in found.difference_by_currency.items()},
             "subscriptions_difference": found.subscriptions_difference,
             "first_differing": found.first_differing,
+            # churniq knows no change after its as-of date: one scheduled in between differs
+            "as_of_behind_view": found.behind,
         },
     )

@@ -196,7 +196,7 @@ def connectors(source: Source) -> pd.DataFrame | None:
         """select source, kind, hours_since_backfill, hours_since_webhook, hours_since_event,
                   objects_read, events_written, events_stored, webhooks, untranslatable,
                   quarantined_open, quarantined_total, customers_compared,
-                  customers_differing, reconciled_as_of, last_backfill_at, last_webhook_at,
+                  customers_differing, reconciled_as_of, churniq_as_of_date, last_backfill_at, last_webhook_at,
                   last_event_at, complete
            from ops.connectors order by source""",
     )

@@ -204,6 +204,20 @@ def ignored_text(ignored: pd.DataFrame | None, source: str) -> str:
     )
 
 
+def behind_text(view_at: Any, churniq_as_of: Any) -> str:
+    """Why figures may differ when churniq's as-of date is before the provider view's day."""
+    if fmt.is_missing(churniq_as_of) or fmt.is_missing(view_at):
+        return ""
+    view_day, as_of = pd.Timestamp(view_at).date(), pd.Timestamp(churniq_as_of).date()
+    if as_of >= view_day:
+        return ""
+    return (
+        f" churniq's figures are as of {as_of} (its newest event): a change scheduled since, "
+        f"such as a trial's end, is not in them yet; `CHURNIQ_AS_OF={view_day}` compares on "
+        "the view's day."
+    )
+
+
 def reconciliation_section(source: snapshot.Source) -> None:
     st.subheader("Reconciliation with the provider", help=HELP["reconciliation"])
     frame = health_data.connectors(source)
@@ -226,7 +240,7 @@ def reconciliation_section(source: snapshot.Source) -> None:
             st.warning(
                 f"{row.source}: {int(row.customers_differing):,} of "
                 f"{int(row.customers_compared):,} customers differ from the provider's view of "
-                f"{when}.",
+                f"{when}." + behind_text(row.reconciled_as_of, row.churniq_as_of_date),
                 icon=":material/difference:",
             )
     differences = health_data.reconciliation(source)

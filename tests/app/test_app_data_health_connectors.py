@@ -18,7 +18,7 @@ import pytest
 
 from app.data import data_health as health_data
 from app.users import save_user
-from app.views.data_health import NO_CONNECTOR, NO_RECONCILIATION, ignored_text
+from app.views.data_health import NO_CONNECTOR, NO_RECONCILIATION, behind_text, ignored_text
 from tests.app.page_support import Runner, download_labels, open_page, source
 from tests.app.test_app_data_health import OPS_SQL, PAGE
 
@@ -28,11 +28,12 @@ CONNECTORS_SQL = """
 create table ops.connectors as select * from (values
     ('stripe', 'api', true, timestamp '2024-03-31 23:00', timestamp '2024-04-01 01:30',
      timestamp '2024-03-31 23:30', 3.0, 0.5, 2.5, 120, 97, 95, 14, 2, 1, 3,
-     timestamp '2024-03-31 23:00', 3, 2, timestamp '2024-03-31 23:00')
+     timestamp '2024-03-31 23:00', date '2024-03-30', 3, 2, timestamp '2024-03-31 23:00')
 ) t(source, kind, complete, last_backfill_at, last_webhook_at, last_event_at,
     hours_since_backfill, hours_since_webhook, hours_since_event, objects_read, events_written,
     events_stored, webhooks, untranslatable, quarantined_open, quarantined_total,
-    reconciled_as_of, customers_compared, customers_differing, state_updated_at);
+    reconciled_as_of, churniq_as_of_date, customers_compared, customers_differing,
+    state_updated_at);
 create table ops.connector_ignored as select * from (values
     ('stripe', 'payout.paid', 2, 0, 2), ('stripe', 'balance.available', 1, 1, 0)
 ) t(source, provider_type, ignored, in_imports, in_webhooks);
@@ -68,8 +69,12 @@ def test_connected_source_and_differing_customers(connected_home: Path, app_runn
     assert list(connectors["source"]) == ["stripe"]
     assert list(connectors["ignored_types"]) == ["payout.paid (2), balance.available (1)"]
     assert list(connectors["quarantined_open"]) == [1]
+    # churniq's figures stop the day before the view's: the page says so
     assert at.warning[0].value == (
-        "stripe: 2 of 3 customers differ from the provider's view of 2024-03-31 23:00."
+        "stripe: 2 of 3 customers differ from the provider's view of 2024-03-31 23:00. "
+        "churniq's figures are as of 2024-03-30 (its newest event): a change scheduled since, "
+        "such as a trial's end, is not in them yet; `CHURNIQ_AS_OF=2024-03-31` compares on "
+        "the view's day."
     )
     differences = next(df.value for df in at.dataframe if "mrr_difference" in df.value)
     assert list(differences["customer_id"]) == ["cus_b", "cus_c"]  # largest difference first
@@ -121,3 +126,9 @@ def test_connector_data_functions(connected_home: Path) -> None:
     assert ignored_text(ignored, "stripe") == "payout.paid (2), balance.available (1)"
     assert ignored_text(ignored, "import") == ""
     assert list(health_data.reconciliation(src)["mrr_difference"]) == [1000, -5]
+
+
+def test_behind_text_only_when_churniq_is_before_the_view() -> None:
+    assert behind_text("2024-03-31 23:00", "2024-03-31") == ""
+    assert behind_text("2024-03-31 23:00", None) == ""
+    assert "as of 2024-03-29" in behind_text("2024-03-31 00:10", "2024-03-29")

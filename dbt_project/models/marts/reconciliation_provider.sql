@@ -2,8 +2,16 @@
 -- backfill): the provider's own active subscriptions and MRR against churniq's on the same day,
 -- in the same original currency (major units). Only the subscriptions the provider's source
 -- started count on churniq's side: a customer's subscriptions from elsewhere are not the
--- provider's to confirm.
+-- provider's to confirm. churniq's states end at its as-of date (the watermark by default): a
+-- change scheduled between it and the view's day (a trial ending) is not on churniq's side, so
+-- `churniq_as_of_date` is kept beside the comparison.
 with
+
+as_of as (
+
+    select * from {{ ref('int_as_of') }}
+
+),
 
 provider_subscriptions as (
 
@@ -109,6 +117,7 @@ final as (
         compared.provider_source,
         provider_days.as_of,
         provider_days.as_of_date,
+        as_of.as_of_date as churniq_as_of_date,
         compared.customer_id,
         compared.currency,
         compared.provider_subscriptions,
@@ -123,6 +132,7 @@ final as (
     from compared
     inner join provider_days
         on compared.provider_source = provider_days.provider_source
+    cross join as_of
     left join currencies
         on compared.currency = currencies.currency
 
