@@ -4,8 +4,8 @@ Each importer (the Stripe API backfill, the Stripe events file, the CSV migratio
 per-source state in `<home>/connectors/<source>.json` (`foundation.home.Home.connector_state`:
 kind, last backfill, counts, ignored provider types, the landing files written, a private
 cursor) and, after an API backfill, the provider's own view of its active subscriptions in
-`<source>_provider_view.parquet`. The pipeline reads them once per run (`read_states`) and
-writes:
+`<source>_provider_view.parquet`. The pipeline reads them once per run, before it lists the
+landing folder (`read_connectors`), and writes:
 
 - `raw.connector_state`, one row per source, with the load ledger: upserted in the DuckDB
   transaction of every landing file of that source (`record_state`, the loader's
@@ -293,33 +293,48 @@ def _replace_webhook_counts(con: duckdb.DuckDBPyConnection, counts: list[Webhook
         con.unregister("incoming_webhook_counts")
 
 
-def record_connectors(
-    con: duckdb.DuckDBPyConnection,
-    home: Home,
-    core_db_url: str,
-    states: list[StateRecord] | None = None,
-) -> ConnectorsReport:
-    """Record every source's state, the provider views and the webhook counts in one
-    transaction (`states`: those read at the start of the run, default read now)."""
-    report = ConnectorsReport()
-    if states is None:
-        states, report.problems = read_states(home)
-    report.states = list(states)
-    counts = webhook_counts(core_db_url)
-    report.inbox_missing = counts is None
-    report.webhooks = counts or []
+@dataclass
+class ConnectorFiles:
+    """The states and provider views of the home, read together at the start of a run: before
+    the landing folder is listed, so that every file they speak of is in the listing (the
+    importers land their files before they write their state and view)."""
+
+    states: list[StateRecord]
+    views: dict[str, pa.Table]  # source -> its provider view as raw.provider_views rows
+    problems: list[str]  # files skipped, and why
+
+
+def read_connectors(home: Home) -> ConnectorFiles:
+    """Every readable state file and provider view of the home."""
+    states, problems = read_states(home)
     views: dict[str, pa.Table] = {}
-    for source in sorted({s.source for s in report.states} | _view_sources(home)):
+    for source in sorted({s.source for s in states} | _view_sources(home)):
         path = home.provider_view(source)
         if path.is_file():
             try:
                 views[source] = read_provider_view(source, path)
             except StateError as exc:
-                report.problems.append(str(exc))
+                problems.append(str(exc))
+    return ConnectorFiles(states, views, problems)
+
+
+def record_connectors(
+    con: duckdb.DuckDBPyConnection,
+    home: Home,
+    core_db_url: str,
+    found: ConnectorFiles | None = None,
+) -> ConnectorsReport:
+    """Record every source's state, the provider views and the webhook counts in one
+    transaction (`found`: what was read at the start of the run, default read now)."""
+    found = found or read_connectors(home)
+    report = ConnectorsReport(states=list(found.states), problems=list(found.problems))
+    counts = webhook_counts(core_db_url)
+    report.inbox_missing = counts is None
+    report.webhooks = counts or []
     with transaction(con):
         _upsert(con, report.states)
         _replace_webhook_counts(con, report.webhooks)
-        for source, view in views.items():
+        for source, view in found.views.items():
             _replace_view(con, source, view)
             report.views[source] = view.num_rows
     return report

@@ -14,7 +14,7 @@ from ingestion.loader.archives import rewrite_archives
 from ingestion.loader.load import expand_paths
 from ingestion.loader.replay import execute_requests
 from ingestion.loader.warehouse import open_warehouse
-from ingestion.sources.connector_state import read_states, record_connectors, record_state
+from ingestion.sources.connector_state import read_connectors, record_connectors, record_state
 from ingestion.sources.core_outbox import pull_outbox
 
 from ..resources import ChurniqConfig, in_warehouse
@@ -45,11 +45,12 @@ def landing_files(settings: Settings) -> list[Path]:
 def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     settings = churniq.settings()
     paths = settings.paths
+    # the connectors' states and provider views first: the importers land their files before
+    # they write them, so every file they speak of is in the listing below. Each source's state
+    # commits with its landing files, then every source's with the webhook counts and views.
+    connector_files = read_connectors(paths)
     files = landing_files(settings)
     skew = timedelta(minutes=settings.clock_skew_minutes)
-    # the connectors' state as the importers left it before these files: each source's row
-    # commits with its landing files, then every source's with the webhook counts and views
-    states, problems = read_states(paths)
     con = open_warehouse(settings)
     try:
         # replay requests filed from the Data health page run first, with the warehouse held
@@ -65,10 +66,10 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
             files,
             clock_skew=skew,
             limits=settings.ingest_limits(),
-            in_transaction=record_state(states),
+            in_transaction=record_state(connector_files.states),
         )
         outbox = pull_outbox(con, settings.core_url, clock_skew=skew)
-        connectors = record_connectors(con, paths, settings.core_url, states)
+        connectors = record_connectors(con, paths, settings.core_url, connector_files)
         total = con.execute("select count(*) from raw.events").fetchall()[0][0]
     finally:
         con.close()
@@ -94,7 +95,7 @@ def raw_events(context: dg.AssetExecutionContext, churniq: ChurniqConfig):
     context.log.info(report.summary())
     context.log.info(outbox.summary())
     context.log.info(connectors.summary())
-    for problem in problems + connectors.problems:
+    for problem in connectors.problems:
         context.log.warning(f"connector state skipped: {problem}")
     yield dg.MaterializeResult(
         asset_key=RAW_EVENTS,
