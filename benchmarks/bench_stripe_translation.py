@@ -12,12 +12,16 @@ Measured, each in a fresh process over the same file read in chunks of 50,000 li
 - churniq: `orjson.loads` of each line, `translate_objects` of the chunk, and the contract lines
   as NDJSON (`connectors.translation.ndjson`), timed apart;
 - baseline: `orjson.loads` of each line and nothing else, the floor any translation pays.
+Both sides run with Python's cyclic garbage collector paused (as `translate_objects` pauses it
+for itself, and as an importer parsing pages of JSON should): with it on, its passes over the
+millions of parsed dicts cost the parse alone four times its time.
 Target (issue 16): at least 100k Stripe objects/s translated.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
@@ -200,6 +204,7 @@ def measure(path: Path, baseline: bool) -> dict:
     from connectors.stripe import translate_objects
     from connectors.translation import ndjson
 
+    gc.disable()
     loads = translate = dumps = 0.0
     objects = events = untranslatable = out_bytes = 0
     started = time.perf_counter()

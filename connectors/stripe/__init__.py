@@ -82,6 +82,9 @@ Mapping choices
   charges): Stripe's refund object names no customer. Disputes likewise: without an expanded
   charge or the charge in the same backfill a dispute is untranslatable
   (`dispute_without_customer`); inquiries and warnings (`warning_*`) move no money and are ignored.
+- Catalogue: `offer.published` per recurring price (offer_id = price id, title = nickname, else
+  product name or id); one-time prices and `product.*` events are ignored (a renamed product
+  reaches the offers with its prices' next `offer.published`).
 - Customers: `customer.created` when the country is known (address, shipping, or in a backfill
   an invoice's `customer_address`); the contract requires one, so a customer without it appears
   only through their subscriptions (country unknown). `customer.deleted` is not an erasure

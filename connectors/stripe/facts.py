@@ -90,7 +90,8 @@ class Facts:
             price.get("unit_amount"),
             price.get("currency"),
             product if isinstance(product, str) else ref(product),
-            str(price.get("recurring") or price.get("interval")),
+            *recurring(price),
+            (price.get("recurring") or price).get("trial_period_days"),
         )
         if quick in self._offers:  # the same price on many subscriptions
             return
@@ -407,6 +408,7 @@ class Facts:
         refunds = refunds.get("data") if isinstance(refunds, dict) else refunds
         standalone = "invoice" in ch and ch["invoice"] is None
         if not standalone and not refunds:
+            self.ignore(f"charge({ch.get('status')}): its invoice's fact")
             return
         problem = currency_problem(ch.get("currency"))
         if problem or not cus_id:

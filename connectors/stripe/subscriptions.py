@@ -74,13 +74,13 @@ def item_amount(price: dict, quantity: int) -> int:
     """Stripe amount (Stripe's smallest unit) of `quantity` of a licensed price."""
     if price.get("billing_scheme") == "tiered":
         return _tiered(price, quantity)
-    exact = price.get("unit_amount_decimal")
-    if exact is not None:
-        return _round(Decimal(str(exact)) * quantity)
     unit = price.get("unit_amount", price.get("amount"))
-    if type(unit) is not int:
+    if type(unit) is int:  # whole units: unit_amount_decimal says the same
+        return unit * quantity
+    exact = price.get("unit_amount_decimal")  # fractions of the smallest unit
+    if exact is None:
         raise Problem("price_without_amount", f"price {price.get('id')} has no unit amount")
-    return unit * quantity
+    return _round(Decimal(str(exact)) * quantity)
 
 
 def discount_objects(holder: dict) -> list[dict]:

@@ -568,3 +568,15 @@ def test_real_stripe_payloads_as_events_and_as_objects():
     # the subscriptions' old plan shapes (price.interval at the top) are read as prices
     assert seen["subscription.started"] >= 1
     assert seen["offer.published"] >= 1
+
+
+def test_timestamps_are_written_as_the_framework_writes_them():
+    import random
+
+    from connectors.stripe.vocabulary import utc_text
+    from connectors.translation import utc_timestamp
+
+    rng = random.Random(16)
+    moments = [0, 59, 86399, 86400, 946684800, 951782400, 4102444799]
+    moments += [rng.randrange(946684800, 7258118400) for _ in range(2000)]
+    assert [utc_text(m) for m in moments] == [utc_timestamp(m) for m in moments]
