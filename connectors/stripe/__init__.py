@@ -36,10 +36,12 @@ the subscription as it is now. A subscription a backfill finds paused gets
 
 Mapping choices
 ---------------
+- Platform `web` for every Stripe customer and subscription (Stripe bills on the web).
 - One contract subscription per Stripe subscription; price = Σ item price × quantity (tiered
   prices from their tiers), `offer_id` = the first item's price id, `billing_period` =
   `P<interval_count><D|W|M|Y>` of the items' shared interval. A subscription whose price has no
-  recurring interval is untranslatable (`price_without_interval`).
+  recurring interval is untranslatable (`price_without_interval`), and so is one billed every
+  more than 999 units (`interval_out_of_range`, e.g. 1095 days).
 - Money: Stripe's integer amounts are in the currency's smallest unit as Stripe defines it
   (zero-decimal JPY/KRW… whole units, three-decimal BHD/KWD… thousandths), which is the
   contract's ISO 4217 minor unit except ISK (Stripe sends two decimals, rescaled). Currencies

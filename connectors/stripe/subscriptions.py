@@ -15,7 +15,12 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connectors.stripe.vocabulary import billing_period, contract_minor, currency_problem
+from connectors.stripe.vocabulary import (
+    INTERVAL_UNITS,
+    billing_period,
+    contract_minor,
+    currency_problem,
+)
 
 
 class Problem(Exception):
@@ -151,6 +156,12 @@ def state(sub_id: str, items: list[dict], currency: Any, pairs: list[tuple[dict,
         interval, count, usage = recurring(price)
         item_period = billing_period(interval, count)
         if item_period is None:
+            if interval in INTERVAL_UNITS:  # e.g. 1095 days: no one-unit ISO duration of it
+                raise Problem(
+                    "interval_out_of_range",
+                    f"subscription {sub_id}: price {price.get('id')} bills every {count} "
+                    f"{interval}s, more than the contract's 999 units",
+                )
             raise Problem(
                 "price_without_interval",
                 f"subscription {sub_id}: price {price.get('id')} has no recurring interval",

@@ -580,3 +580,12 @@ def test_timestamps_are_written_as_the_framework_writes_them():
     moments = [0, 59, 86399, 86400, 946684800, 951782400, 4102444799]
     moments += [rng.randrange(946684800, 7258118400) for _ in range(2000)]
     assert [utc_text(m) for m in moments] == [utc_timestamp(m) for m in moments]
+
+
+def test_an_interval_beyond_the_contracts_durations_is_untranslatable():
+    acct = StripeAccount()
+    acct.subscribe(
+        "sub_A", "cus_A", DAY1, [(price("p3y", 9000, interval="day", interval_count=1095), 1)]
+    )
+    t = translate_event(acct.events[0])
+    assert [u.reason for u in t.untranslatable] == ["interval_out_of_range"]
