@@ -83,15 +83,13 @@ class Facts:
         """`offer.published` of a recurring price (offer_id = price id). Its id carries a digest
         of the body: a renamed price is a new version, the same price seen twice one event."""
         product = price.get("product")
+        # a Stripe price's amount, currency and interval never change: its id, name and
+        # product say whether this copy was already published
         quick = (
             price.get("id"),
-            price.get("created"),
             price.get("nickname"),
-            price.get("unit_amount"),
-            price.get("currency"),
             product if isinstance(product, str) else ref(product),
-            *recurring(price),
-            (price.get("recurring") or price).get("trial_period_days"),
+            product.get("name") if isinstance(product, dict) else None,
         )
         if quick in self._offers:  # the same price on many subscriptions
             return
