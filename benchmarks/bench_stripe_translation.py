@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -253,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     path = export(args.subscriptions)
     print(f"export {path} ({path.stat().st_size / 1e6:,.0f} MB) in "
           f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+    load = os.getloadavg()[0]
     runs = {}
     for side, flags in (("baseline", ["--baseline"]), ("churniq", [])):
         run = run_measured(side, python("-m", "benchmarks.bench_stripe_translation",
@@ -280,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({ours['ndjson_bytes'] / 1e6:,.0f} MB) {ours['dumps_s']:.1f} s; "
         f"{ours['untranslatable']:,} untranslatable. Translation alone is "
         f"{floor_rate / translate_rate:.1f}× the floor's time per object. "
-        "Target: ≥ 100,000 objects/s.\n"
+        "Target: ≥ 100,000 objects/s. Load average when the measurements started: "
+        f"{load:.1f} on {os.cpu_count()} cores (wall times stretch with it; CPU seconds less).\n"
     )
     print(md)
     write_result(
@@ -288,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         md,
         {"subscriptions": n, "churniq": ours, "baseline": floor,
          "translate_objects_per_s": translate_rate, "end_to_end_objects_per_s": end_to_end_rate,
-         "floor_objects_per_s": floor_rate, "machine": machine()},
+         "floor_objects_per_s": floor_rate, "machine": machine(), "load_average": load},
     )  # fmt: skip
     return 0
 

@@ -266,6 +266,8 @@ class Facts:
     def coupon_redeemed(
         self, discount: dict, coupon: dict, cus_id: str, sub_id: str | None, currency: Any
     ) -> None:
+        if "subscription" in discount:  # the discount's own word, whichever object holds it
+            sub_id = ref(discount["subscription"])
         start = discount.get("start")
         coupon_id = coupon.get("id")
         if type(start) is not int or not coupon_id:
@@ -315,6 +317,8 @@ class Facts:
         transitions = inv.get("status_transitions") or {}
         if sub_id and inv.get("billing_reason") == "subscription_cycle":
             self._renewed(inv, inv_id, cus_id, sub_id, currency, transitions)
+        for discount, coupon in discounts(inv):  # a coupon Stripe has since removed is here
+            self.coupon_redeemed(discount, coupon, cus_id, sub_id, currency)
         if status == "paid" and type(inv.get("amount_paid")) is int and inv["amount_paid"] > 0:
             paid_at = transitions.get("paid_at") or inv.get("created")
             data = {
