@@ -14,7 +14,7 @@ loader keeps one:
 | subscription start | `stripe:<sub>:started` | `start_date` |
 | cancellation request (scheduled or immediate) | `stripe:<sub>:cancelled:<canceled_at>` | `canceled_at` |
 | end of access | `stripe:<sub>:ended` | `ended_at` |
-| coupon on a subscription | `stripe:<sub or cus>:coupon:<coupon>:<discount start>` | discount `start` |
+| coupon (on a subscription, a discount event, an invoice) | `stripe:<discount's sub or cus>:coupon:<coupon>:<start>` | discount `start` |
 | renewal invoice (finalized) | `stripe:<in>:renewed` | `status_transitions.finalized_at` |
 | invoice paid | `stripe:<in>:paid` | `status_transitions.paid_at` |
 | standalone charge paid / failed | `stripe:<ch>:paid`, `stripe:<ch>:failed` | charge `created` |

@@ -16,12 +16,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_PREFIX: dict[int, str] = {}
 
 
-@cache
-def _clock() -> tuple[str, ...]:
-    """`HH:MM:SSZ` of every second of a day."""
-    return tuple(
-        f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60)
-    )
+# `HH:MM:SSZ` of every second of a day (86,400 short strings, made once)
+_CLOCK = tuple(f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60))
 
 
 def utc_text(value: int | float) -> str:
@@ -32,7 +28,7 @@ def utc_text(value: int | float) -> str:
     prefix = _DAY_PREFIX.get(day)
     if prefix is None:
         prefix = _DAY_PREFIX[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
-    return prefix + _clock()[second]
+    return prefix + _CLOCK[second]
 
 
 INTERVAL_UNITS = {"day": "D", "week": "W", "month": "M", "year": "Y"}
