@@ -589,3 +589,43 @@ def test_an_interval_beyond_the_contracts_durations_is_untranslatable():
     )
     t = translate_event(acct.events[0])
     assert [u.reason for u in t.untranslatable] == ["interval_out_of_range"]
+
+
+def test_untranslatable_objects_land_in_the_quarantine_with_their_reason(tmp_path: Path):
+    from connectors.translation import ndjson
+    from ingestion.loader import connect, ingest
+
+    acct = StripeAccount()
+    acct.subscribe("sub_A", "cus_A", DAY1, [(BASIC, 1)])
+    acct.subscribe("sub_B", "cus_B", DAY1, [(price("price_bhd", 12340, currency="bhd"), 1)])
+    out = Translation()
+    for event in acct.events:
+        out.extend(translate_event(event))
+    landing = tmp_path / "stripe-20250105T100000Z-00000.ndjson"
+    landing.write_bytes(ndjson(out.lines("stripe")))
+    con = connect(tmp_path / "warehouse.duckdb")
+    ingest(con, [landing])
+    rows = con.execute(
+        "select distinct reason_code, reason_detail from raw.quarantine order by 2"
+    ).fetchall()
+    loaded = con.execute("select count(*) from raw.events where customer_id = 'cus_A'").fetchone()
+    con.close()
+    invoice = next(
+        e["data"]["object"]["id"]
+        for e in acct.events
+        if e["type"] == "invoice.finalized" and e["data"]["object"]["customer"] == "cus_B"
+    )
+    # the subscription, and its invoice once per delivery (finalized, paid, payment_succeeded)
+    assert rows == [
+        (
+            "untranslatable",
+            f"currency_without_rates: invoice {invoice}: BHD has no ECB reference rates, its "
+            "money cannot be reported",
+        ),
+        (
+            "untranslatable",
+            "currency_without_rates: subscription sub_B: BHD has no ECB reference rates, its "
+            "money cannot be reported",
+        ),
+    ]
+    assert loaded[0] > 0
