@@ -19,7 +19,7 @@ from connectors.stripe.subscriptions import (
     items_of,
     recurring,
     ref,
-    state,
+    state_of,
 )
 from connectors.stripe.vocabulary import (
     billing_period,
@@ -166,19 +166,12 @@ class Facts:
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    def subscription_state(
-        self, sub: dict, items: list[dict] | None = None, pairs: list | None = None
-    ) -> dict | None:
-        sub_id = sub.get("id")
+    def subscription_state(self, sub: dict) -> dict | None:
+        """The subscription's recurring state, or None when it is untranslatable (recorded)."""
         try:
-            return state(
-                sub_id,
-                items_of(sub) if items is None else items,
-                sub.get("currency") or _item_currency(items_of(sub) if items is None else items),
-                discounts(sub) if pairs is None else pairs,
-            )
+            return state_of(sub)
         except Problem as problem:
-            self.untranslatable(problem.reason, problem.detail, sub_id, sub)
+            self.untranslatable(problem.reason, problem.detail, sub.get("id"), sub)
             return None
 
     def started(self, sub: dict, recurring_state: dict, period_end: int | None) -> None:
@@ -534,14 +527,6 @@ def _once_only(inv: dict) -> bool:
     """True when every discount on the invoice is a known `once` coupon (not recurring)."""
     coupons = [coupon_of(d) for d in discount_objects(inv)]
     return bool(coupons) and all(c is not None and c.get("duration") == "once" for c in coupons)
-
-
-def _item_currency(items: list[dict]) -> Any:
-    for item in items:
-        price = item.get("price") or item.get("plan")
-        if isinstance(price, dict):
-            return price.get("currency")
-    return None
 
 
 def first_invoice_items(inv: dict) -> tuple[list[dict], int | None]:

@@ -188,6 +188,20 @@ def state(sub_id: str, items: list[dict], currency: Any, pairs: list[tuple[dict,
     }
 
 
+def item_currency(items: list[dict]) -> Any:
+    for item in items:
+        price = item.get("price") or item.get("plan")
+        if isinstance(price, dict):
+            return price.get("currency")
+    return None
+
+
+def state_of(sub: dict) -> dict:
+    """`state` of a subscription object as it is; raises `Problem`."""
+    items = items_of(sub)
+    return state(sub.get("id"), items, sub.get("currency") or item_currency(items), discounts(sub))
+
+
 def current_period_end(sub: dict) -> int | None:
     """`current_period_end` of the subscription, or of its items (API versions from 2025)."""
     end = sub.get("current_period_end")

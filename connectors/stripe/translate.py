@@ -22,9 +22,9 @@ from connectors.stripe.subscriptions import (
     coupon_of,
     current_period_end,
     discounts,
-    items_of,
     ref,
     state,
+    state_of,
 )
 from connectors.stripe.vocabulary import country, monthly_major, utc_text
 from connectors.translation import Translation
@@ -438,7 +438,7 @@ def provider_view(subscriptions: Iterable[Mapping], *, as_of: datetime) -> list[
         if status not in _LIVE and not (status == "canceled" and type(ended) is int):
             continue
         try:
-            s = state(sub.get("id"), items_of(sub), sub.get("currency"), discounts(sub))
+            s = state_of(sub)
         except Problem:
             continue
         trial_end = sub.get("trial_end")
