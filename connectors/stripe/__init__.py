@@ -81,7 +81,9 @@ Mapping choices
   a pay-per-view or a rental). Charges of invoices are the invoice's facts; a charge with
   `invoice: null` is its own purchase (`purchase_id` = charge id).
 - Refunds come from their charge (`charge.refunded`, the backfill's refunds joined to their
-  charges): Stripe's refund object names no customer. Disputes likewise: without an expanded
+  charges): Stripe's refund object names no customer, so `refund.*` events are ignored. A charge
+  refunded by refunds it does not list (API versions from 2022-11-15 leave `charge.refunds` out)
+  is untranslatable (`refunds_not_listed`) until a backfill lists them. Disputes likewise: without an expanded
   charge or the charge in the same backfill a dispute is untranslatable
   (`dispute_without_customer`); inquiries and warnings (`warning_*`) move no money and are ignored.
 - Catalogue: `offer.published` per recurring price (offer_id = price id, title = nickname, else

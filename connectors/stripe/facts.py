@@ -402,6 +402,18 @@ class Facts:
         refunds = ch.get("refunds")
         refunds = refunds.get("data") if isinstance(refunds, dict) else refunds
         standalone = "invoice" in ch and ch["invoice"] is None
+        refunded = ch.get("amount_refunded")
+        listed = sum(r.get("amount") or 0 for r in refunds or () if isinstance(r, dict))
+        if type(refunded) is int and refunded > listed:
+            # API versions from 2022-11-15 leave `refunds` out of a charge: its refunds are
+            # only known by their ids from the refunds listing (a backfill joins them)
+            self.untranslatable(
+                "refunds_not_listed",
+                f"charge {ch_id}: {refunded - listed} refunded by refunds it does not list; "
+                "import the refunds with a backfill",
+                ch_id,
+                ch,
+            )
         if not standalone and not refunds:
             self.ignore(f"charge({ch.get('status')}): its invoice's fact")
             return

@@ -354,7 +354,13 @@ def _translate_objects(objects: Iterable[Mapping], as_of: datetime) -> Translati
         _backfill_subscription(facts, sub, first_invoices.get(sub.get("id")), as_of_ts)
     for inv in buckets["invoice"]:
         facts.invoice(inv)
+    listed: dict[str, list[dict]] = defaultdict(list)
+    for refund in buckets["refund"]:
+        listed[ref(refund.get("charge"))].append(refund)
     for ch in buckets["charge"]:
+        own = ch.get("refunds")
+        if ch.get("id") in listed and not (isinstance(own, dict) and own.get("data")):
+            ch = {**ch, "refunds": {"data": listed[ch["id"]]}}  # the backfill's own listing
         facts.charge(ch)
     for refund in buckets["refund"]:
         facts.refund(refund, charge_customers.get(ref(refund.get("charge"))))

@@ -629,3 +629,19 @@ def test_untranslatable_objects_land_in_the_quarantine_with_their_reason(tmp_pat
         ),
     ]
     assert loaded[0] > 0
+
+
+def test_refunds_a_charge_does_not_list_are_untranslatable_until_a_backfill_lists_them():
+    acct = StripeAccount()
+    acct.subscribe("sub_A", "cus_A", DAY1, [(BASIC, 1)])
+    charge = next(e["data"]["object"]["id"] for e in acct.events if e["type"] == "charge.succeeded")
+    acct.refund(charge, ts("2025-01-07"), 300)
+    event = copy.deepcopy(acct.events[-1])
+    del event["data"]["object"]["refunds"]  # as API versions from 2022-11-15 send it
+    t = translate_event(event)
+    assert [u.reason for u in t.untranslatable] == ["refunds_not_listed"]
+    assert not t.events
+    refund = next(o for o in acct.objects() if o["object"] == "refund")
+    backfill = translate_objects([event["data"]["object"], refund], as_of=NOW)
+    assert only(backfill, "payment.refunded")["data"]["amount_minor"] == 300
+    assert not backfill.untranslatable
