@@ -17,6 +17,7 @@ BENCHMARKS = [
     "benchmarks.bench_core_races",
     "benchmarks.bench_app",
     "benchmarks.bench_crash",
+    "benchmarks.bench_stripe_translation",
 ]
 
 
