@@ -14,6 +14,7 @@ nowhere else, so the pipeline, the core's commands and the dashboards agree on w
   app_users.json      dashboard users and their password hashes
   dagster/            the Dagster instance of in-process runs
   dbt_docs/           the generated dbt documentation
+  connectors/         per-source import state, the provider's own view, a backfill's spool
   run.lock            held by the one process writing the warehouse
 ```
 """
@@ -98,6 +99,11 @@ class Home:
 
     def provider_view(self, source: str) -> Path:
         return self.connectors / f"{source}_provider_view.parquet"
+
+    def connector_spool(self, source: str) -> Path:
+        """The provider's objects fetched by a backfill still under way (one NDJSON file per
+        resource, so an interrupted backfill resumes page by page); removed once it lands."""
+        return self.connectors / f"{source}_spool"
 
     @property
     def dbt_docs(self) -> Path:
