@@ -19,7 +19,7 @@ from connectors.stripe.subscriptions import (
     items_of,
     recurring,
     ref,
-    state,
+    state_of,
 )
 from connectors.stripe.vocabulary import (
     billing_period,
@@ -83,14 +83,13 @@ class Facts:
         """`offer.published` of a recurring price (offer_id = price id). Its id carries a digest
         of the body: a renamed price is a new version, the same price seen twice one event."""
         product = price.get("product")
+        # a Stripe price's amount, currency and interval never change: its id, name and
+        # product say whether this copy was already published
         quick = (
             price.get("id"),
-            price.get("created"),
             price.get("nickname"),
-            price.get("unit_amount"),
-            price.get("currency"),
             product if isinstance(product, str) else ref(product),
-            str(price.get("recurring") or price.get("interval")),
+            product.get("name") if isinstance(product, dict) else None,
         )
         if quick in self._offers:  # the same price on many subscriptions
             return
@@ -167,19 +166,12 @@ class Facts:
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    def subscription_state(
-        self, sub: dict, items: list[dict] | None = None, pairs: list | None = None
-    ) -> dict | None:
-        sub_id = sub.get("id")
+    def subscription_state(self, sub: dict) -> dict | None:
+        """The subscription's recurring state, or None when it is untranslatable (recorded)."""
         try:
-            return state(
-                sub_id,
-                items_of(sub) if items is None else items,
-                sub.get("currency") or _item_currency(items_of(sub) if items is None else items),
-                discounts(sub) if pairs is None else pairs,
-            )
+            return state_of(sub)
         except Problem as problem:
-            self.untranslatable(problem.reason, problem.detail, sub_id, sub)
+            self.untranslatable(problem.reason, problem.detail, sub.get("id"), sub)
             return None
 
     def started(self, sub: dict, recurring_state: dict, period_end: int | None) -> None:
@@ -267,6 +259,8 @@ class Facts:
     def coupon_redeemed(
         self, discount: dict, coupon: dict, cus_id: str, sub_id: str | None, currency: Any
     ) -> None:
+        if "subscription" in discount:  # the discount's own word, whichever object holds it
+            sub_id = ref(discount["subscription"])
         start = discount.get("start")
         coupon_id = coupon.get("id")
         if type(start) is not int or not coupon_id:
@@ -316,6 +310,8 @@ class Facts:
         transitions = inv.get("status_transitions") or {}
         if sub_id and inv.get("billing_reason") == "subscription_cycle":
             self._renewed(inv, inv_id, cus_id, sub_id, currency, transitions)
+        for discount, coupon in discounts(inv):  # a coupon Stripe has since removed is here
+            self.coupon_redeemed(discount, coupon, cus_id, sub_id, currency)
         if status == "paid" and type(inv.get("amount_paid")) is int and inv["amount_paid"] > 0:
             paid_at = transitions.get("paid_at") or inv.get("created")
             data = {
@@ -406,7 +402,20 @@ class Facts:
         refunds = ch.get("refunds")
         refunds = refunds.get("data") if isinstance(refunds, dict) else refunds
         standalone = "invoice" in ch and ch["invoice"] is None
+        refunded = ch.get("amount_refunded")
+        listed = sum(r.get("amount") or 0 for r in refunds or () if isinstance(r, dict))
+        if type(refunded) is int and refunded > listed:
+            # API versions from 2022-11-15 leave `refunds` out of a charge: its refunds are
+            # only known by their ids from the refunds listing (a backfill joins them)
+            self.untranslatable(
+                "refunds_not_listed",
+                f"charge {ch_id}: {refunded - listed} refunded by refunds it does not list; "
+                "import the refunds with a backfill",
+                ch_id,
+                ch,
+            )
         if not standalone and not refunds:
+            self.ignore(f"charge({ch.get('status')}): its invoice's fact")
             return
         problem = currency_problem(ch.get("currency"))
         if problem or not cus_id:
@@ -530,14 +539,6 @@ def _once_only(inv: dict) -> bool:
     """True when every discount on the invoice is a known `once` coupon (not recurring)."""
     coupons = [coupon_of(d) for d in discount_objects(inv)]
     return bool(coupons) and all(c is not None and c.get("duration") == "once" for c in coupons)
-
-
-def _item_currency(items: list[dict]) -> Any:
-    for item in items:
-        price = item.get("price") or item.get("plan")
-        if isinstance(price, dict):
-            return price.get("currency")
-    return None
 
 
 def first_invoice_items(inv: dict) -> tuple[list[dict], int | None]:

@@ -22,9 +22,9 @@ from connectors.stripe.subscriptions import (
     coupon_of,
     current_period_end,
     discounts,
-    items_of,
     ref,
     state,
+    state_of,
 )
 from connectors.stripe.vocabulary import country, monthly_major, utc_text
 from connectors.translation import Translation
@@ -354,7 +354,13 @@ def _translate_objects(objects: Iterable[Mapping], as_of: datetime) -> Translati
         _backfill_subscription(facts, sub, first_invoices.get(sub.get("id")), as_of_ts)
     for inv in buckets["invoice"]:
         facts.invoice(inv)
+    listed: dict[str, list[dict]] = defaultdict(list)
+    for refund in buckets["refund"]:
+        listed[ref(refund.get("charge"))].append(refund)
     for ch in buckets["charge"]:
+        own = ch.get("refunds")
+        if ch.get("id") in listed and not (isinstance(own, dict) and own.get("data")):
+            ch = {**ch, "refunds": {"data": listed[ch["id"]]}}  # the backfill's own listing
         facts.charge(ch)
     for refund in buckets["refund"]:
         facts.refund(refund, charge_customers.get(ref(refund.get("charge"))))
@@ -438,7 +444,7 @@ def provider_view(subscriptions: Iterable[Mapping], *, as_of: datetime) -> list[
         if status not in _LIVE and not (status == "canceled" and type(ended) is int):
             continue
         try:
-            s = state(sub.get("id"), items_of(sub), sub.get("currency"), discounts(sub))
+            s = state_of(sub)
         except Problem:
             continue
         trial_end = sub.get("trial_end")

@@ -16,16 +16,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_PREFIX: dict[int, str] = {}
 
 
+# `HH:MM:SSZ` of every second of a day (86,400 short strings, made once)
+_CLOCK = tuple(f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60))
+
+
 def utc_text(value: int | float) -> str:
     """RFC 3339 UTC text of a Unix timestamp, as `connectors.translation.utc_timestamp` writes
-    it, without a datetime per call (the day's text is cached): the backfill formats millions."""
+    it, without a datetime per call (day and time-of-day texts are tables): a backfill formats
+    millions."""
     day, second = divmod(int(value), 86400)
     prefix = _DAY_PREFIX.get(day)
     if prefix is None:
         prefix = _DAY_PREFIX[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
-    hour, rest = divmod(second, 3600)
-    minute, sec = divmod(rest, 60)
-    return f"{prefix}{hour:02d}:{minute:02d}:{sec:02d}Z"
+    return prefix + _CLOCK[second]
 
 
 INTERVAL_UNITS = {"day": "D", "week": "W", "month": "M", "year": "Y"}

@@ -182,7 +182,7 @@ def test_failed_renewals_and_recovery(con):
 
 
 def test_the_same_stream_twice_shuffled_and_split_gives_the_same_marts(
-    account, webhooks, warehouse, tmp_path_factory
+    account, warehouse, tmp_path_factory
 ):
     rng = random.Random(16)
     # Split: the facts only events can state (changes, pauses, reactivations, failed attempts)
@@ -192,12 +192,12 @@ def test_the_same_stream_twice_shuffled_and_split_gives_the_same_marts(
         "invoice.payment_failed",
         "customer.subscription.updated",
     }
-    webhook_part = [e for e in account.events if e["type"] in events_only or rng.random() < 0.5]
+    webhook_part = [e for e in account.events if e["type"] in events_only or rng.random() < 0.3]
     lines = []
     for event in webhook_part:
         lines += lines_of(translate_event(event))
     lines += lines_of(translate_objects(account.objects(), as_of=AS_OF))
-    twice = lines + lines + rng.sample(webhooks, len(webhooks) // 3)
+    twice = lines + lines  # every line delivered twice
     rng.shuffle(twice)
     cuts = sorted(rng.sample(range(1, len(twice)), 4))
     batches = [twice[a:b] for a, b in zip([0, *cuts], [*cuts, len(twice)], strict=True)]

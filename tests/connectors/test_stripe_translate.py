@@ -568,3 +568,80 @@ def test_real_stripe_payloads_as_events_and_as_objects():
     # the subscriptions' old plan shapes (price.interval at the top) are read as prices
     assert seen["subscription.started"] >= 1
     assert seen["offer.published"] >= 1
+
+
+def test_timestamps_are_written_as_the_framework_writes_them():
+    import random
+
+    from connectors.stripe.vocabulary import utc_text
+    from connectors.translation import utc_timestamp
+
+    rng = random.Random(16)
+    moments = [0, 59, 86399, 86400, 946684800, 951782400, 4102444799]
+    moments += [rng.randrange(946684800, 7258118400) for _ in range(2000)]
+    assert [utc_text(m) for m in moments] == [utc_timestamp(m) for m in moments]
+
+
+def test_an_interval_beyond_the_contracts_durations_is_untranslatable():
+    acct = StripeAccount()
+    acct.subscribe(
+        "sub_A", "cus_A", DAY1, [(price("p3y", 9000, interval="day", interval_count=1095), 1)]
+    )
+    t = translate_event(acct.events[0])
+    assert [u.reason for u in t.untranslatable] == ["interval_out_of_range"]
+
+
+def test_untranslatable_objects_land_in_the_quarantine_with_their_reason(tmp_path: Path):
+    from connectors.translation import ndjson
+    from ingestion.loader import connect, ingest
+
+    acct = StripeAccount()
+    acct.subscribe("sub_A", "cus_A", DAY1, [(BASIC, 1)])
+    acct.subscribe("sub_B", "cus_B", DAY1, [(price("price_bhd", 12340, currency="bhd"), 1)])
+    out = Translation()
+    for event in acct.events:
+        out.extend(translate_event(event))
+    landing = tmp_path / "stripe-20250105T100000Z-00000.ndjson"
+    landing.write_bytes(ndjson(out.lines("stripe")))
+    con = connect(tmp_path / "warehouse.duckdb")
+    ingest(con, [landing])
+    rows = con.execute(
+        "select distinct reason_code, reason_detail from raw.quarantine order by 2"
+    ).fetchall()
+    loaded = con.execute("select count(*) from raw.events where customer_id = 'cus_A'").fetchone()
+    con.close()
+    invoice = next(
+        e["data"]["object"]["id"]
+        for e in acct.events
+        if e["type"] == "invoice.finalized" and e["data"]["object"]["customer"] == "cus_B"
+    )
+    # the subscription, and its invoice once per delivery (finalized, paid, payment_succeeded)
+    assert rows == [
+        (
+            "untranslatable",
+            f"currency_without_rates: invoice {invoice}: BHD has no ECB reference rates, its "
+            "money cannot be reported",
+        ),
+        (
+            "untranslatable",
+            "currency_without_rates: subscription sub_B: BHD has no ECB reference rates, its "
+            "money cannot be reported",
+        ),
+    ]
+    assert loaded[0] > 0
+
+
+def test_refunds_a_charge_does_not_list_are_untranslatable_until_a_backfill_lists_them():
+    acct = StripeAccount()
+    acct.subscribe("sub_A", "cus_A", DAY1, [(BASIC, 1)])
+    charge = next(e["data"]["object"]["id"] for e in acct.events if e["type"] == "charge.succeeded")
+    acct.refund(charge, ts("2025-01-07"), 300)
+    event = copy.deepcopy(acct.events[-1])
+    del event["data"]["object"]["refunds"]  # as API versions from 2022-11-15 send it
+    t = translate_event(event)
+    assert [u.reason for u in t.untranslatable] == ["refunds_not_listed"]
+    assert not t.events
+    refund = next(o for o in acct.objects() if o["object"] == "refund")
+    backfill = translate_objects([event["data"]["object"], refund], as_of=NOW)
+    assert only(backfill, "payment.refunded")["data"]["amount_minor"] == 300
+    assert not backfill.untranslatable
