@@ -156,6 +156,10 @@ class _Lookups:
 
     def get(self, source: Source, cells: Mapping[str, str]) -> str | None:
         assert source.lookup and source.by and source.column
+        if source.lookup not in self.rows:
+            if source.optional:
+                return None
+            raise MappingError(f"no file for lookup {source.lookup!r} among the files given")
         key = (cells.get(source.by) or "").strip()
         if not key:
             return None

@@ -219,3 +219,29 @@ def test_migrated_mrr_in_metrics_monthly(migrated) -> None:
         assert (mrr, paying) == expected[month], month
         # the export held only the current periods: every month is approximate, May the first exact
         assert (exact_from, is_exact) == (date(2025, 5, 1), False)
+
+
+def test_rejected_rows_reach_the_quarantine(tmp_path: Path) -> None:
+    bad = tmp_path / "subscriptions.csv"
+    lines = (STRIPE / "subscriptions.csv").read_text().splitlines()
+    lines[4] = lines[4].replace(",9.99,", ",-9.99,")  # sub_D, line 5
+    bad.write_text("\n".join(lines) + "\n")
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "import", "csv", "--preset", "stripe", str(bad)]) == 0
+    con = connect(tmp_path / "warehouse.duckdb")
+    try:
+        ingest(con, [home / "landing"])
+        quarantined = con.execute(
+            "select reason_code, reason_detail from raw.quarantine"
+        ).fetchall()
+        started = con.execute(
+            "select count(*) from raw.events where event_type = 'subscription.started'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert quarantined == [
+        ("untranslatable", "rejected_row: subscriptions.csv line 5: negative amount '-9.99'")
+    ]
+    assert started == 3  # A, B and C
+    state = json.loads((home / "connectors" / "import.json").read_text())
+    assert state["untranslatable"] == 1

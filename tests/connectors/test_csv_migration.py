@@ -275,3 +275,21 @@ def test_event_ids_are_stable_across_runs() -> None:
     first = [orjson.dumps(e) for e in _migrate_preset("stripe").events]
     assert first == [orjson.dumps(e) for e in _migrate_preset("stripe").events]
     assert len({orjson.loads(e)["event_id"] for e in first}) == len(first)
+
+
+def test_a_lookup_without_its_file_is_an_error() -> None:
+    tables = [
+        read_csv(p)
+        for p in sorted((FIXTURES / "chartmogul").glob("*.csv"))
+        if p.name != "plans.csv"
+    ]
+    with pytest.raises(MappingError, match="no file for lookup 'plans'"):
+        translate_tables(load_preset("chartmogul"), tables)
+    # the cancellations lookup is optional: without it, nothing ends
+    tables = [
+        read_csv(p)
+        for p in sorted((FIXTURES / "chartmogul").glob("*.csv"))
+        if p.name != "cancellations.csv"
+    ]
+    migration = translate_tables(load_preset("chartmogul"), tables)
+    assert "subscription.ended" not in migration.events_by_type
