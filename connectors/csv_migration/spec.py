@@ -7,6 +7,8 @@ amount_unit = "major"            # "major" (9.99) or "minor" (999)
 currency = "EUR"                 # when no currency column is mapped
 country = "DE"                   # customers without a country
 platform = "web"
+exported_at = "2025-04-25T00:00:00Z"   # only without current_period_start: when the export was
+                                 # taken (its terms are that day's; earlier months approximate)
 
 [subscriptions]
 files = "subscriptions*.csv"     # which files hold this kind (glob on the file name)
@@ -30,6 +32,7 @@ import fnmatch
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -222,6 +225,17 @@ def _skip_when(kind: str, raw: Any) -> tuple[str, frozenset[str]] | None:
     return raw["column"], frozenset(v.strip().lower() for v in values)
 
 
+def _moment(value: Any) -> str | None:
+    """`exported_at` as ISO text: TOML gives a bare date-time as a datetime (UTC if naive)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return f"{value.isoformat()}T00:00:00+00:00"
+    raise MappingError("[defaults] exported_at must be a date or a date-time")
+
+
 def parse_mapping(document: Mapping[str, Any], name: str = "mapping") -> MappingSpec:
     """A `MappingSpec` from a parsed TOML document; `MappingError` on anything it cannot use."""
     unknown = set(document) - {*KINDS, "defaults", "lookups"}
@@ -279,7 +293,7 @@ def parse_mapping(document: Mapping[str, Any], name: str = "mapping") -> Mapping
         country=defaults.get("country"),
         platform=defaults.get("platform", "web"),
         provider=defaults.get("provider", "import"),
-        exported_at=defaults.get("exported_at"),
+        exported_at=_moment(defaults.get("exported_at")),
         name=name,
     )
 

@@ -270,9 +270,12 @@ class _Translator:
         self.offers: dict[tuple, tuple[datetime, str]] = {}
         self.customer_first_seen: dict[str, datetime] = {}
         self.reports: dict[str, FileReport] = {}
-        self.exported_at = (
-            parse_date(spec.exported_at, ("iso",)) if spec.exported_at is not None else None
-        )
+        try:
+            self.exported_at = (
+                parse_date(spec.exported_at, ("iso",)) if spec.exported_at is not None else None
+            )
+        except BadValue as exc:
+            raise MappingError(f"[defaults] exported_at: {exc}") from None
         for table in tables:
             self._read_table(table)
 
@@ -422,11 +425,9 @@ class _Translator:
             # the rows reach back to the start (or to the end of the trial, the first period)
             if first.current_period_start > (trial_end or start):
                 known_from = first.current_period_start
-        else:
-            observed = [d for d in (last.canceled_at, last.ended_at, start) if d is not None]
-            known_from = self.exported_at or max(observed)
-            if known_from <= start:
-                known_from = None
+        elif self.exported_at is not None and self.exported_at > start:
+            # no periods mapped: the terms are those of the export's date
+            known_from = self.exported_at
         if known_from and (
             self.out.history_known_from is None or known_from > self.out.history_known_from
         ):

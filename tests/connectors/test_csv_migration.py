@@ -236,6 +236,16 @@ def test_a_mapping_of_ones_own_with_constants_and_defaults() -> None:
     assert by_type["payment.refunded"]["data"]["amount_minor"] == 500
     # no period start mapped and no export date: the history is taken as complete
     assert m.exact_from_month is None
+    # with the export's date, the months before it are approximate
+    dated = parse_mapping(
+        __import__("tomllib").loads(
+            CUSTOM.replace('country = "GB"', 'country = "GB"\nexported_at = "2025-03-15T00:00:00Z"')
+        )
+    )
+    migration = translate_tables(dated, [subs, pays])
+    assert migration.exact_from_month == date(2025, 4, 1)
+    started = [e for e in migration.events if e["event_type"] == "subscription.started"]
+    assert started[0]["data"]["history_known_from"] == "2025-03-15T00:00:00Z"
 
 
 @pytest.mark.parametrize(
