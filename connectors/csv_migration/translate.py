@@ -267,7 +267,7 @@ class _Translator:
         self.out = Migration()
         self.lookups = _Lookups(spec, tables)
         self.rows: dict[str, list[_Row]] = defaultdict(list)
-        self.offers: dict[tuple, tuple[datetime, str]] = {}
+        self.offers: dict[tuple[str, int, str, str], datetime] = {}
         self.customer_first_seen: dict[str, datetime] = {}
         self.reports: dict[str, FileReport] = {}
         try:
@@ -361,7 +361,7 @@ class _Translator:
         for row in self.rows["payments"]:
             self._payment(row)
         self._customers()
-        for (offer_id, price, currency, period), (at, _) in sorted(self.offers.items()):
+        for (offer_id, price, currency, period), at in sorted(self.offers.items()):
             self._event(
                 ("offer", offer_id, period, currency, str(price)),
                 "offer.published",
@@ -387,8 +387,8 @@ class _Translator:
 
     def _offer(self, row: _Row, period: str, at: datetime) -> None:
         key = (row.offer_id, row.price, row.currency, period)
-        if key not in self.offers or at < self.offers[key][0]:
-            self.offers[key] = (at, row.offer_id)
+        if key not in self.offers or at < self.offers[key]:
+            self.offers[key] = at
 
     def _subscription(self, subscription_id: str, rows: list[_Row]) -> None:
         first, last = rows[0], rows[-1]
