@@ -131,12 +131,13 @@ def parser() -> argparse.ArgumentParser:
     add_quarantine_parser(sub)
     sub.choices["quarantine"].set_defaults(func=cmd_quarantine)
 
-    s = sub.add_parser("import", help="import a provider's history into the landing folder")
+    s = sub.add_parser("import", help="import data from a provider or another system")
     imports = s.add_subparsers(dest="import_command", required=True)
-
+    from .import_csv import add_parser as add_import_csv_parser
     from .import_stripe import add_parser as add_import_stripe_parser
 
     add_import_stripe_parser(imports)
+    add_import_csv_parser(imports)
 
     s = sub.add_parser("users", help="the dashboards' users (names, roles, hashed passwords)")
     verbs = s.add_subparsers(dest="users_command", required=True)

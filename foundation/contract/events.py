@@ -84,6 +84,15 @@ class SubscriptionStarted(Payload):
     coupon_id: Id | None = None
     trial_ends_at: Timestamp | None = None
     current_period_end: Timestamp
+    # Extension (backward compatible, optional): a migrated subscription whose earlier history is
+    # unknown (an export holds its start and current terms, not its past changes) says from when
+    # its events are complete; the marts mark the months before as approximate
+    # (`metrics_monthly.is_exact`). Absent: the history is complete.
+    history_known_from: Timestamp | None = Field(
+        default=None,
+        description="the moment from which this subscription's events are complete (migrated "
+        "history); the terms before it are approximate. Absent: complete from the start.",
+    )
 
 
 class SubscriptionRenewed(Payload):

@@ -1,6 +1,7 @@
 -- One row per month from the first event month to the as-of month (int_months): the MRR bridge, customer counts,
 -- churn rates, quick ratio, ARPU, LTV, trial MRR and one-time revenue (METRICS.md).
--- The additive columns are the sums of metrics_monthly_by_segment over segments.
+-- The additive columns are the sums of metrics_monthly_by_segment over segments. Months before a
+-- migrated history is known are marked approximate (is_exact, exact_from_month).
 with
 
 by_segment as (
@@ -12,6 +13,12 @@ by_segment as (
 months as (
 
     select * from {{ ref('int_months') }}
+
+),
+
+completeness as (
+
+    select * from {{ ref('int_history_completeness') }}
 
 ),
 
@@ -83,8 +90,11 @@ final as (
         {% for column in ['one_time_revenue', 'payments', 'refunds', 'chargebacks'] -%}
         cast({{ column }} as decimal(38, 16)) as {{ column }},
         {% endfor -%}
-        cast(payments - refunds - chargebacks as decimal(38, 16)) as net_cash_revenue
+        cast(payments - refunds - chargebacks as decimal(38, 16)) as net_cash_revenue,
+        completeness.exact_from_month,
+        rates.month >= completeness.exact_from_month as is_exact
     from rates
+    cross join completeness
     window trailing_3_months as (order by month rows between 2 preceding and current row)
 
 )
