@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, Insert, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from foundation.contract import SCHEMA_VERSION, validate_event
@@ -82,18 +84,38 @@ class Unit:
         # no autoflush: the outbox row depends on no pending ORM change, and flushing here
         # would write a row the change is still modifying twice (one more round trip)
         with self.session.no_autoflush:
-            self.session.execute(
-                insert(OUTBOX).values(
-                    event_id=event["event_id"],
-                    event_type=event_type,
-                    customer_id=event["customer_id"] or None,
-                    occurred_at=naive(when),
-                    envelope=orjson.dumps(event).decode(),
-                    created_at=naive(self.now),
-                )
-            )
+            self.session.execute(insert(OUTBOX).values(self._outbox_row(event, when)))
         self.events.append(event)
         return event
+
+    def relay(self, line: Mapping[str, Any]) -> bool:
+        """Write one contract line built outside the core (a provider's event translated by a
+        connector, or its `connector.untranslatable` line) to the outbox as it is, in this
+        transaction: the loader's one validation path checks it and quarantines what fails.
+        A line whose `event_id` the outbox already holds is skipped (the provider fact came
+        before, by another webhook): True when it was written."""
+        when = _instant(line.get("occurred_at")) or self.now
+        row = self._outbox_row(line, when)
+        statement = _insert_new(self.session.get_bind().dialect.name, row)
+        with self.session.no_autoflush:
+            written = self.session.execute(statement).first() is not None
+        if written:
+            self.events.append(dict(line))
+        return written
+
+    def _outbox_row(self, event: Mapping[str, Any], when: datetime) -> dict[str, Any]:
+        customer_id = event.get("customer_id")
+        return {
+            "event_id": event["event_id"],
+            "event_type": event["event_type"],
+            # the column serves erasure's look-up; an odd value stays in the envelope alone
+            "customer_id": customer_id
+            if isinstance(customer_id, str) and 0 < len(customer_id) <= 128
+            else None,
+            "occurred_at": naive(when),
+            "envelope": orjson.dumps(event).decode(),
+            "created_at": naive(self.now),
+        }
 
     def audit(
         self,
@@ -113,6 +135,25 @@ class Unit:
                 detail=detail or None,
             )
         )
+
+
+def _instant(value: object) -> datetime | None:
+    """An RFC 3339 timestamp as an aware datetime; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _insert_new(dialect: str, row: dict[str, Any]) -> Insert:
+    """INSERT of an outbox row that does nothing when its event_id is already there; it
+    returns the new row's seq (no row: nothing written)."""
+    insert_of = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_of(OUTBOX).values(row).on_conflict_do_nothing(index_elements=["event_id"])
+    return statement.returning(OUTBOX.c.seq)
 
 
 class Core:

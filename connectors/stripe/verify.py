@@ -28,6 +28,8 @@ def verify_webhook(
         stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
     except stripe.SignatureVerificationError as exc:
         raise SignatureError(f"invalid Stripe-Signature: {exc.user_message or exc}") from None
+    except (AttributeError, TypeError):  # signed JSON that is not an object: [1], "x", null
+        raise ValueError("the body is not a Stripe event object") from None
     # the SDK's StripeObject is a view for API calls; translation reads the plain JSON
     event = orjson.loads(payload)
     if not isinstance(event, dict) or event.get("object") != "event":
