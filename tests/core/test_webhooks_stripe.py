@@ -228,3 +228,73 @@ def test_the_same_event_at_the_same_moment_is_stored_once(core: Core, monkeypatc
     assert checks == ([False, False, True] if postgres else [False, True])
     assert len(inbox(core)) == 1 and len(outbox_lines(core)) == 1
     assert [a[2] for a in audit(core)] == ["webhook.received"]
+
+
+# --- the route: what is refused stores nothing ------------------------------------------------
+
+
+def test_without_a_secret_the_route_answers_503_and_stores_nothing(core: Core):
+    event = fixture_event("charge.succeeded", "evt_unconfigured")
+    payload = body(event)
+    before = row_counts(core)
+    with TestClient(create_app(core)) as api:
+        response = post(api, payload, sign(payload))
+    assert response.status_code == 503
+    assert response.json()["error"] == "not_configured"
+    assert "CHURNIQ_STRIPE_WEBHOOK_SECRET" in response.json()["message"]
+    assert "\n" not in response.json()["message"]
+    assert row_counts(core) == before
+
+
+def one_byte_changed(payload: bytes, event: Mapping[str, Any]) -> bytes:
+    """`payload` with the last digit of the event's `created` changed: still a JSON event."""
+    at = payload.index(str(event["created"]).encode()) + len(str(event["created"])) - 1
+    digit = (payload[at] - ord("0") + 1) % 10 + ord("0")
+    changed = payload[:at] + bytes([digit]) + payload[at + 1 :]
+    assert sum(a != b for a, b in zip(changed, payload, strict=True)) == 1
+    return changed
+
+
+def test_refused_deliveries_store_nothing_in_any_table(core: Core, api: TestClient):
+    event = fixture_event("customer.subscription.created", "evt_refused")
+    payload = body(event)
+    now = time.time()
+    mac = sign(payload).partition(",v1=")[2]
+    t = int(now)
+    not_an_event = json.dumps({"object": "customer", "id": "cus_1"}).encode()
+    no_id = json.dumps({"object": "event", "type": "charge.succeeded", "data": {}}).encode()
+    no_type = json.dumps({"object": "event", "id": "evt_typeless", "data": {}}).encode()
+    signature = {
+        "no header": (payload, None),
+        "an empty header": (payload, ""),
+        "the wrong secret": (payload, sign(payload, "whsec_someone_elses_secret_0000000000")),
+        "a tampered body (one byte changed)": (one_byte_changed(payload, event), sign(payload)),
+        "expired (signed 301 s ago)": (payload, sign(payload, at=now - 301)),
+        "replayed (a header captured an hour ago)": (payload, sign(payload, at=now - 3600)),
+        "malformed: no timestamp": (payload, f"v1={mac}"),
+        "malformed: no signature": (payload, f"t={t}"),
+        "malformed: a timestamp that is no number": (payload, f"t=yesterday,v1={mac}"),
+        "malformed: another scheme only": (payload, f"t={t},v0={mac}"),
+        "malformed: not a header at all": (payload, "garbage"),
+        "malformed: a signature that is no hex": (payload, f"t={t},v1=zz{mac[2:]}"),
+    }
+    content = {
+        "signed, but not JSON": b"{not json",
+        "signed, but not UTF-8": b"\xff\xfe{}",
+        "signed JSON, but an array": b"[1, 2]",
+        "signed JSON, but null": b"null",
+        "signed JSON, but not an event": not_an_event,
+        "signed event without an id": no_id,
+        "signed event without a type": no_type,
+    }
+    cases = {k: (*v, "invalid_signature") for k, v in signature.items()}
+    cases |= {k: (v, sign(v), "invalid_payload") for k, v in content.items()}
+    before = row_counts(core)
+    for case, (sent, header, code) in cases.items():
+        response = post(api, sent, header)
+        assert response.status_code == 400, (case, response.text)
+        assert response.json()["error"] == code, (case, response.text)
+        message = response.json()["message"]
+        assert message and "\n" not in message and SECRET not in response.text, case
+        assert row_counts(core) == before, case
+    assert sum(before.values()) == 0  # a new database: nothing anywhere, before or after
