@@ -1,0 +1,544 @@
+"""The contract facts a Stripe object states by itself, whichever path delivered it (a webhook's
+`data.object` or an API listing): each fact's `event_id` and body derive from the object's own
+fields only, so both paths produce byte-identical events (see `connectors.stripe` for the id
+scheme)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from connectors.stripe.subscriptions import (
+    Problem,
+    coupon_of,
+    current_period_end,
+    discount_objects,
+    discounts,
+    items_of,
+    recurring,
+    ref,
+    state,
+)
+from connectors.stripe.vocabulary import (
+    billing_period,
+    cancel_reason,
+    contract_minor,
+    country,
+    coupon_duration,
+    currency_problem,
+    ended_reason,
+    failure_code,
+)
+from connectors.translation import Translation, Untranslatable, derived_event_id, utc_timestamp
+
+SOURCE = "stripe"
+PLATFORM = "web"
+PROVIDER = "stripe"
+
+
+class Facts:
+    """Contract events collected from Stripe objects, each event id once (the first wins), plus
+    the untranslatable objects and ignored types (`translation`)."""
+
+    def __init__(self) -> None:
+        self.translation = Translation()
+        self._seen: set[str] = set()
+        self._offers: dict[str, str] = {}  # price id -> body digest already emitted
+
+    def emit(
+        self, parts: tuple[str, ...], event_type: str, occurred_at: Any, customer: str, data: dict
+    ) -> None:
+        event_id = derived_event_id(SOURCE, *parts)
+        if event_id in self._seen:
+            return
+        self._seen.add(event_id)
+        self.translation.events.append(
+            {
+                "event_id": event_id,
+                "event_type": event_type,
+                "schema_version": 1,
+                "occurred_at": occurred_at
+                if isinstance(occurred_at, str)
+                else utc_timestamp(occurred_at),
+                "source": SOURCE,
+                "customer_id": customer,
+                "data": data,
+            }
+        )
+
+    def untranslatable(self, reason: str, detail: str, provider_id: Any, payload: Any) -> None:
+        self.translation.untranslatable.append(
+            Untranslatable(reason, detail, str(provider_id or "unknown"), payload)
+        )
+
+    def ignore(self, kind: str) -> None:
+        self.translation.ignored[kind] += 1
+
+    # -- catalogue -------------------------------------------------------------------------
+
+    def offer(self, price: dict) -> None:
+        """`offer.published` of a recurring price (offer_id = price id). Its id carries a digest
+        of the body: a renamed price is a new version, the same price seen twice one event."""
+        interval, count, _ = recurring(price)
+        period = billing_period(interval, count)
+        price_id = price.get("id")
+        currency = price.get("currency")
+        if period is None or not price_id or currency_problem(currency):
+            return
+        currency = currency.upper()
+        product = price.get("product")
+        title = (
+            price.get("nickname")
+            or (product.get("name") if isinstance(product, dict) else None)
+            or ref(product)
+            or price_id
+        )
+        unit = price.get("unit_amount", price.get("amount"))
+        data = {
+            "offer_id": price_id,
+            "title": title,
+            "offer_type": "subscription",
+            "billing_period": period,
+            "price_minor": contract_minor(unit, currency) if type(unit) is int else 0,
+            "currency": currency,
+        }
+        rec = price.get("recurring") if isinstance(price.get("recurring"), dict) else price
+        trial_days = rec.get("trial_period_days")
+        if type(trial_days) is int and 1 <= trial_days <= 999:
+            data["trial_period"] = f"P{trial_days}D"
+        digest = hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=6)
+        key = digest.hexdigest()
+        if self._offers.get(price_id) == key:
+            return
+        self._offers[price_id] = key
+        created = price.get("created")
+        self.emit((price_id, "offer", key), "offer.published", created or 946684800, "", data)
+
+    def price(self, price: dict) -> None:
+        interval, _, _ = recurring(price)
+        if interval is None:
+            if price.get("type") == "recurring":
+                self.untranslatable(
+                    "price_without_interval",
+                    f"recurring price {price.get('id')} has no interval",
+                    price.get("id"),
+                    price,
+                )
+            else:
+                self.ignore("price(one_time)")
+            return
+        problem = currency_problem(price.get("currency"))
+        if problem:
+            self.untranslatable(
+                "currency_without_rates",
+                f"price {price.get('id')}: {problem}",
+                price.get("id"),
+                price,
+            )
+            return
+        self.offer(price)
+
+    # -- customers -------------------------------------------------------------------------
+
+    def customer(self, cus: dict, fallback_country: str | None = None) -> None:
+        """`customer.created` when Stripe knows the customer's country (address, shipping, or an
+        invoice's customer_address in a backfill); the contract requires one, and a customer
+        without it still appears through their subscriptions (country `unknown` in the marts)."""
+        cus_id = cus.get("id")
+        if cus.get("deleted") or not cus_id:
+            return
+        code = customer_country(cus) or fallback_country
+        if code is None or type(cus.get("created")) is not int:
+            return
+        data = {"country": code, "signup_platform": PLATFORM}
+        self.emit((cus_id, "created", code), "customer.created", cus["created"], cus_id, data)
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    def subscription_state(
+        self, sub: dict, items: list[dict] | None = None, pairs: list | None = None
+    ) -> dict | None:
+        sub_id = sub.get("id")
+        try:
+            return state(
+                sub_id,
+                items_of(sub) if items is None else items,
+                sub.get("currency") or _item_currency(items_of(sub) if items is None else items),
+                discounts(sub) if pairs is None else pairs,
+            )
+        except Problem as problem:
+            self.untranslatable(problem.reason, problem.detail, sub_id, sub)
+            return None
+
+    def started(self, sub: dict, recurring_state: dict, period_end: int | None) -> None:
+        sub_id, cus_id = sub["id"], ref(sub.get("customer"))
+        start = sub.get("start_date") or sub.get("start") or sub.get("created")
+        if not cus_id or type(start) is not int:
+            self.untranslatable(
+                "subscription_without_customer",
+                f"subscription {sub_id}: no customer or start",
+                sub_id,
+                sub,
+            )
+            return
+        data = {
+            "subscription_id": sub_id,
+            "offer_id": recurring_state["offer_id"],
+            "platform": PLATFORM,
+            "price_minor": recurring_state["price_minor"],
+            "currency": recurring_state["currency"],
+            "billing_period": recurring_state["billing_period"],
+            "discount_minor": recurring_state["discount_minor"],
+        }
+        if recurring_state["coupon_id"]:
+            data["coupon_id"] = recurring_state["coupon_id"]
+        trial_end = sub.get("trial_end")
+        if type(trial_end) is int and trial_end > start:
+            data["trial_ends_at"] = utc_timestamp(trial_end)
+        data["current_period_end"] = utc_timestamp(period_end if period_end else start)
+        self.emit((sub_id, "started"), "subscription.started", start, cus_id, data)
+
+    def changed(self, sub: dict, recurring_state: dict, at: int, change_id: str) -> None:
+        data = {
+            "subscription_id": sub["id"],
+            "effective_at": utc_timestamp(at),
+            "offer_id": recurring_state["offer_id"],
+            "price_minor": recurring_state["price_minor"],
+            "discount_minor": recurring_state["discount_minor"],
+            "currency": recurring_state["currency"],
+            "billing_period": recurring_state["billing_period"],
+        }
+        cus_id = ref(sub.get("customer"))
+        if cus_id:
+            self.emit((change_id, "changed"), "subscription.changed", at, cus_id, data)
+
+    def subscription_lifecycle(self, sub: dict, offers: bool = True) -> None:
+        """The facts any copy of a subscription states: its prices' offers, its scheduled or
+        immediate cancellation, its end, its coupons."""
+        sub_id, cus_id = sub.get("id"), ref(sub.get("customer"))
+        if not sub_id or not cus_id:
+            return
+        if offers:
+            for item in items_of(sub):
+                price = item.get("price") or item.get("plan")
+                if isinstance(price, dict):
+                    self.offer(price)
+        status = sub.get("status")
+        canceled_at = sub.get("canceled_at")
+        ended_at = sub.get("ended_at")
+        details = sub.get("cancellation_details")
+        if type(canceled_at) is int:
+            effective = sub.get("cancel_at")
+            if type(effective) is not int:
+                effective = current_period_end(sub) if sub.get("cancel_at_period_end") else ended_at
+            if type(effective) is int:
+                reason, initiated_by = cancel_reason(details)
+                data = {
+                    "subscription_id": sub_id,
+                    "effective_at": utc_timestamp(effective),
+                    "reason": reason,
+                    "initiated_by": initiated_by,
+                }
+                self.emit(
+                    (sub_id, "cancelled", str(canceled_at)),
+                    "subscription.cancelled",
+                    canceled_at,
+                    cus_id,
+                    data,
+                )
+        if status in ("canceled", "incomplete_expired") and type(ended_at) is int:
+            data = {"subscription_id": sub_id, "ended_reason": ended_reason(status, details)}
+            self.emit((sub_id, "ended"), "subscription.ended", ended_at, cus_id, data)
+        for discount, coupon in discounts(sub):
+            self.coupon_redeemed(discount, coupon, cus_id, sub_id, sub.get("currency"))
+
+    def coupon_redeemed(
+        self, discount: dict, coupon: dict, cus_id: str, sub_id: str | None, currency: Any
+    ) -> None:
+        start = discount.get("start")
+        coupon_id = coupon.get("id")
+        if type(start) is not int or not coupon_id:
+            return
+        data: dict[str, Any] = {"coupon_id": coupon_id}
+        if sub_id:
+            data["subscription_id"] = sub_id
+        if coupon.get("percent_off") is not None:
+            data["discount_type"] = "percent"
+            data["discount_value"] = float(coupon["percent_off"])
+        elif type(coupon.get("amount_off")) is int:
+            code = (coupon.get("currency") or currency or "").upper()
+            data["discount_type"] = "amount"
+            data["discount_value"] = (
+                contract_minor(coupon["amount_off"], code) if code else coupon["amount_off"]
+            )
+        else:
+            return
+        data["duration"] = coupon_duration(coupon)
+        holder = sub_id or cus_id
+        self.emit((holder, "coupon", coupon_id, str(start)), "coupon.redeemed", start, cus_id, data)
+
+    # -- invoices and money ----------------------------------------------------------------
+
+    def invoice(self, inv: dict) -> None:
+        """`subscription.renewed` of a finalized renewal invoice (its recurring lines: the period
+        price, metered usage included, and the repeating / forever discounts), and
+        `payment.succeeded` of a paid invoice (one-off invoices: `purchase_id` = invoice id)."""
+        inv_id, cus_id = inv.get("id"), ref(inv.get("customer"))
+        status = inv.get("status")
+        if not inv_id or status not in ("open", "paid", "uncollectible"):
+            return
+        currency = inv.get("currency")
+        problem = currency_problem(currency)
+        if problem:
+            self.untranslatable(
+                "currency_without_rates", f"invoice {inv_id}: {problem}", inv_id, inv
+            )
+            return
+        if not cus_id:
+            self.untranslatable(
+                "invoice_without_customer", f"invoice {inv_id} has no customer", inv_id, inv
+            )
+            return
+        currency = currency.upper()
+        sub_id = invoice_subscription(inv)
+        transitions = inv.get("status_transitions") or {}
+        if sub_id and inv.get("billing_reason") == "subscription_cycle":
+            self._renewed(inv, inv_id, cus_id, sub_id, currency, transitions)
+        if status == "paid" and type(inv.get("amount_paid")) is int and inv["amount_paid"] > 0:
+            paid_at = transitions.get("paid_at") or inv.get("created")
+            data = {
+                "payment_id": ref(inv.get("charge")) or inv_id,
+                "subscription_id" if sub_id else "purchase_id": sub_id or inv_id,
+                "amount_minor": contract_minor(inv["amount_paid"], currency),
+                "currency": currency,
+                "provider": PROVIDER,
+            }
+            self.emit((inv_id, "paid"), "payment.succeeded", paid_at, cus_id, data)
+
+    def _renewed(
+        self, inv: dict, inv_id: str, cus_id: str, sub_id: str, currency: str, transitions: dict
+    ) -> None:
+        lines = recurring_lines(inv)
+        if not lines:
+            return
+        amount = sum(line.get("amount") or 0 for line in lines)
+        if amount <= 0:
+            return
+        once_only = _once_only(inv)
+        discount = 0
+        if not once_only:
+            for line in lines:
+                for d in line.get("discount_amounts") or ():
+                    discount += d.get("amount") or 0
+        starts = [ln["period"]["start"] for ln in lines if isinstance(ln.get("period"), dict)]
+        ends = [ln["period"]["end"] for ln in lines if isinstance(ln.get("period"), dict)]
+        if not starts:
+            return
+        price_minor = contract_minor(amount, currency)
+        data = {
+            "subscription_id": sub_id,
+            "period_start": utc_timestamp(min(starts)),
+            "period_end": utc_timestamp(max(ends)),
+            "price_minor": price_minor,
+            "discount_minor": min(contract_minor(discount, currency), price_minor),
+            "currency": currency,
+        }
+        occurred = transitions.get("finalized_at") or inv.get("created")
+        self.emit((inv_id, "renewed"), "subscription.renewed", occurred, cus_id, data)
+
+    def payment_failed(self, inv: dict, occurred_at: int) -> None:
+        """`payment.failed` of one failed attempt at an invoice (`invoice.payment_failed`):
+        attempt = the invoice's `attempt_count`; the decline code from the charge or payment
+        intent when Stripe expanded them, else the finalization error, else `other`."""
+        inv_id, cus_id = inv.get("id"), ref(inv.get("customer"))
+        currency = inv.get("currency")
+        problem = currency_problem(currency)
+        if problem or not inv_id or not cus_id:
+            self.untranslatable(
+                "currency_without_rates" if problem else "invoice_without_customer",
+                f"invoice {inv_id}: {problem or 'no customer'}",
+                inv_id,
+                inv,
+            )
+            return
+        currency = currency.upper()
+        attempt = inv.get("attempt_count")
+        attempt = attempt if type(attempt) is int and attempt >= 1 else 1
+        sub_id = invoice_subscription(inv)
+        charge = inv.get("charge") if isinstance(inv.get("charge"), dict) else {}
+        intent = inv.get("payment_intent") if isinstance(inv.get("payment_intent"), dict) else {}
+        error = intent.get("last_payment_error") or {}
+        outcome = charge.get("outcome") or {}
+        finalization = inv.get("last_finalization_error") or {}
+        data = {
+            "payment_id": ref(inv.get("charge")) or inv_id,
+            "subscription_id" if sub_id else "purchase_id": sub_id or inv_id,
+            "amount_minor": contract_minor(inv.get("amount_due") or 0, currency),
+            "currency": currency,
+            "provider": PROVIDER,
+            "failure_code": failure_code(
+                error.get("decline_code"),
+                error.get("code"),
+                outcome.get("reason"),
+                charge.get("failure_code"),
+                finalization.get("code"),
+            ),
+            "attempt": attempt,
+        }
+        self.emit((inv_id, "failed", str(attempt)), "payment.failed", occurred_at, cus_id, data)
+
+    def charge(self, ch: dict) -> None:
+        """A charge's refunds, and the payment itself when it belongs to no invoice (an explicit
+        `invoice: null`; invoice payments are the invoice's facts): `purchase_id` = charge id."""
+        ch_id, cus_id = ch.get("id"), ref(ch.get("customer"))
+        refunds = ch.get("refunds")
+        refunds = refunds.get("data") if isinstance(refunds, dict) else refunds
+        standalone = "invoice" in ch and ch["invoice"] is None
+        if not standalone and not refunds:
+            return
+        problem = currency_problem(ch.get("currency"))
+        if problem or not cus_id:
+            self.untranslatable(
+                "currency_without_rates" if problem else "charge_without_customer",
+                f"charge {ch_id}: {problem or 'no customer, a payment nobody can be credited with'}",
+                ch_id,
+                ch,
+            )
+            return
+        currency = ch["currency"].upper()
+        if standalone and ch.get("status") in ("succeeded", "failed"):
+            data = {
+                "payment_id": ch_id,
+                "purchase_id": ch_id,
+                "amount_minor": contract_minor(ch.get("amount") or 0, currency),
+                "currency": currency,
+                "provider": PROVIDER,
+            }
+            if ch["status"] == "succeeded":
+                self.emit((ch_id, "paid"), "payment.succeeded", ch["created"], cus_id, data)
+            else:
+                outcome = ch.get("outcome") or {}
+                data["failure_code"] = failure_code(outcome.get("reason"), ch.get("failure_code"))
+                data["attempt"] = 1
+                self.emit((ch_id, "failed"), "payment.failed", ch["created"], cus_id, data)
+        for refund in refunds or ():
+            if isinstance(refund, dict):
+                self.refund(refund, cus_id)
+
+    def refund(self, refund: dict, cus_id: str | None) -> None:
+        re_id, ch_id = refund.get("id"), ref(refund.get("charge"))
+        if refund.get("status") not in ("succeeded", "pending", None):
+            return
+        problem = currency_problem(refund.get("currency"))
+        if problem or not cus_id or not ch_id:
+            self.untranslatable(
+                "currency_without_rates" if problem else "refund_without_customer",
+                f"refund {re_id}: {problem or 'its charge (and so its customer) is unknown'}",
+                re_id,
+                refund,
+            )
+            return
+        currency = refund["currency"].upper()
+        data = {
+            "payment_id": ch_id,
+            "refund_id": re_id,
+            "amount_minor": contract_minor(refund.get("amount") or 0, currency),
+            "currency": currency,
+        }
+        if refund.get("reason"):
+            data["reason"] = refund["reason"]
+        self.emit((ch_id, "refund", re_id), "payment.refunded", refund["created"], cus_id, data)
+
+    def dispute(self, dp: dict, cus_id: str | None) -> None:
+        """`payment.chargeback` of a dispute, unless it is an inquiry or early warning
+        (`warning_*`: no money moved). Stripe's dispute names its charge, not its customer:
+        the customer comes from an expanded charge or, in a backfill, the charges beside it."""
+        dp_id, ch_id = dp.get("id"), ref(dp.get("charge"))
+        if str(dp.get("status") or "").startswith("warning"):
+            self.ignore("dispute(warning)")
+            return
+        if cus_id is None and isinstance(dp.get("charge"), dict):
+            cus_id = ref(dp["charge"].get("customer"))
+        problem = currency_problem(dp.get("currency"))
+        if problem or not cus_id or not ch_id:
+            self.untranslatable(
+                "currency_without_rates" if problem else "dispute_without_customer",
+                f"dispute {dp_id}: {problem or 'its charge (and so its customer) is unknown'}",
+                dp_id,
+                dp,
+            )
+            return
+        currency = dp["currency"].upper()
+        data = {
+            "payment_id": ch_id,
+            "amount_minor": contract_minor(dp.get("amount") or 0, currency),
+            "currency": currency,
+        }
+        if dp.get("reason"):
+            data["reason"] = dp["reason"]
+        self.emit((dp_id or ch_id, "chargeback"), "payment.chargeback", dp["created"], cus_id, data)
+
+
+def customer_country(cus: dict) -> str | None:
+    for holder in (cus.get("address"), (cus.get("shipping") or {}).get("address")):
+        if isinstance(holder, dict) and (code := country(holder.get("country"))):
+            return code
+    return None
+
+
+def invoice_subscription(inv: dict) -> str | None:
+    """The subscription of an invoice: `subscription` (before 2025) or
+    `parent.subscription_details.subscription`."""
+    sub = ref(inv.get("subscription"))
+    if sub:
+        return sub
+    parent = inv.get("parent")
+    if isinstance(parent, dict) and isinstance(parent.get("subscription_details"), dict):
+        return ref(parent["subscription_details"].get("subscription"))
+    return None
+
+
+def _line_is_recurring(line: dict) -> bool:
+    parent = line.get("parent")
+    details = parent.get("subscription_item_details") if isinstance(parent, dict) else None
+    if isinstance(details, dict):
+        return not details.get("proration")
+    return line.get("type") == "subscription" and not line.get("proration")
+
+
+def recurring_lines(inv: dict) -> list[dict]:
+    """An invoice's subscription lines that bill a period (proration lines are revenue, not
+    recurring price)."""
+    lines = inv.get("lines")
+    lines = lines.get("data") if isinstance(lines, dict) else lines
+    return [ln for ln in lines or () if isinstance(ln, dict) and _line_is_recurring(ln)]
+
+
+def _once_only(inv: dict) -> bool:
+    """True when every discount on the invoice is a known `once` coupon (not recurring)."""
+    coupons = [coupon_of(d) for d in discount_objects(inv)]
+    return bool(coupons) and all(c is not None and c.get("duration") == "once" for c in coupons)
+
+
+def _item_currency(items: list[dict]) -> Any:
+    for item in items:
+        price = item.get("price") or item.get("plan")
+        if isinstance(price, dict):
+            return price.get("currency")
+    return None
+
+
+def first_invoice_items(inv: dict) -> tuple[list[dict], int | None]:
+    """The subscription items as the creating invoice billed them (price and quantity per
+    recurring line) and the end of the first period: how a backfill recovers a subscription's
+    starting state after later changes."""
+    lines = recurring_lines(inv)
+    items = []
+    for line in lines:
+        price = line.get("price") or line.get("plan")
+        if isinstance(price, dict):
+            items.append({"price": price, "quantity": line.get("quantity")})
+    ends = [ln["period"]["end"] for ln in lines if isinstance(ln.get("period"), dict)]
+    return items, (max(ends) if ends else None)
