@@ -25,12 +25,20 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from connectors.stripe import translate_event
 from connectors.translation import Translation, contract_event, derived_event_id
 from core import webhooks
 from core.api import create_app
+from core.api.serve import URL_ENV, app_from_env
+from core.clock import FixedClock
+from core.migrate import upgrade
 from core.schema import OUTBOX, PROVIDER_WEBHOOKS, AuditEntry, Base
 from core.unit import Core
 from core.webhooks import receive_webhook
+from foundation.home import Home
+from foundation.settings import get_settings
+from ingestion.loader import connect
+from ingestion.sources.core_outbox import pull_outbox
 
 EVENTS = (
     Path(__file__).resolve().parents[2].parent
@@ -298,3 +306,130 @@ def test_refused_deliveries_store_nothing_in_any_table(core: Core, api: TestClie
         assert message and "\n" not in message and SECRET not in response.text, case
         assert row_counts(core) == before, case
     assert sum(before.values()) == 0  # a new database: nothing anywhere, before or after
+
+
+# --- the route: Stripe's events, stored once ---------------------------------------------------
+
+
+def expected_status(translation: Translation) -> str:
+    if translation.untranslatable:
+        return "untranslatable"
+    return "translated" if translation.events else "ignored"
+
+
+def deliver_every_capture(api: TestClient) -> tuple[list[dict[str, Any]], dict[str, tuple]]:
+    """Post every captured event (ids made unique); the outbox lines they must have written
+    (each contract event id once: the captures' object ids repeat) and, per Stripe event id,
+    the expected (status, lines written)."""
+    lines: list[dict[str, Any]] = []
+    expected: dict[str, tuple] = {}
+    for n, name in enumerate(fixture_names()):
+        event = fixture_event(name, f"evt_capture_{n:02d}")
+        payload = body(event)
+        translation = translate_event(event)
+        seen = {line["event_id"] for line in lines}
+        new = [line for line in translation.lines("stripe") if line["event_id"] not in seen]
+        lines += new
+        expected[event["id"]] = (expected_status(translation), len(new))
+        response = post(api, payload, sign(payload))
+        assert response.status_code == 200, (name, response.text)
+        assert response.json() == {
+            "received": True,
+            "duplicate": False,
+            "status": expected[event["id"]][0],
+            "events_written": len(new),
+        }, name
+    return lines, expected
+
+
+def test_every_captured_event_is_stored_once_with_its_translation(core: Core, api: TestClient):
+    lines, expected = deliver_every_capture(api)
+    statuses = {status for status, _ in expected.values()}
+    assert statuses == {"translated", "ignored", "untranslatable"}  # the captures have each
+    assert outbox_lines(core) == lines
+    stored = inbox(core)
+    assert {k: (v["status"], v["events_written"]) for k, v in stored.items()} == expected
+    for name, (event_id, row) in zip(fixture_names(), sorted(stored.items()), strict=True):
+        assert row["event_type"] == name and row["provider"] == "stripe"
+        assert json.loads(row["payload"])["id"] == event_id
+    assert audit(core) == [
+        ("stripe", None, "webhook.received", event_id) for event_id in sorted(expected)
+    ]
+
+
+def test_a_redelivery_adds_nothing(core: Core, api: TestClient):
+    event = fixture_event("invoice.payment_failed", "evt_redelivered")
+    payload = body(event)
+    header = sign(payload)
+    first = post(api, payload, header).json()
+    assert (first["status"], first["events_written"]) == ("translated", 1)
+    after_first = row_counts(core)
+    duplicate = {"received": True, "duplicate": True}
+    # the same header again within the tolerance (a replay of a delivery) and Stripe's own
+    # retry (signed anew), with a body Stripe re-serialised: stored once, by the event id
+    assert post(api, payload, header).json() == duplicate
+    assert post(api, payload, sign(payload, at=time.time() + 1)).json() == duplicate
+    compact = json.dumps(event, separators=(",", ":")).encode()
+    assert post(api, compact, sign(compact)).json() == duplicate
+    assert row_counts(core) == after_first
+    assert inbox(core)["evt_redelivered"]["payload"] == payload.decode()
+
+
+def test_the_outbox_reader_lands_them_in_raw_events_and_quarantine(
+    tmp_path: Path, clock: FixedClock
+):
+    """On a temporary home: the pipeline's outbox reader moves the webhooks' contract events
+    into raw.events and their untranslatable lines into raw.quarantine (reason untranslatable,
+    the connector's reason in the detail, the Stripe payload kept)."""
+    home = Home(tmp_path / "home")
+    home.root.mkdir()
+    url = f"sqlite:///{home.core_db}"
+    upgrade(url)
+    core = Core(url, clock=clock)
+    try:
+        with TestClient(create_app(core, SECRET)) as api:
+            lines, _ = deliver_every_capture(api)
+    finally:
+        core.close()
+    con = connect(home.warehouse)
+    try:
+        report = pull_outbox(con, url)
+        raw = con.execute("select event_id, source from raw.events order by event_id").fetchall()
+        quarantined = con.execute(
+            "select event_id, reason_code, reason_detail, raw_text from raw.quarantine "
+            "order by event_id"
+        ).fetchall()
+    finally:
+        con.close()
+    events = sorted(x["event_id"] for x in lines if x["event_type"] != "connector.untranslatable")
+    untranslatable = sorted(
+        (x for x in lines if x["event_type"] == "connector.untranslatable"),
+        key=lambda x: x["event_id"],
+    )
+    assert (report.loaded, report.quarantined) == (len(events), len(untranslatable))
+    assert raw == [(event_id, "stripe") for event_id in events]
+    assert len(untranslatable) >= 2
+    assert [(q[0], q[1], q[2]) for q in quarantined] == [
+        (x["event_id"], "untranslatable", f"{x['data']['reason']}: {x['data']['detail']}")
+        for x in untranslatable
+    ]
+    for q, line in zip(quarantined, untranslatable, strict=True):
+        assert json.loads(q[3])["data"]["payload"] == line["data"]["payload"]
+
+
+def test_the_signing_secret_is_a_setting_kept_out_of_reprs_and_reaches_the_workers(
+    monkeypatch, tmp_path: Path
+):
+    monkeypatch.setenv("CHURNIQ_STRIPE_WEBHOOK_SECRET", SECRET)
+    settings = get_settings(home=tmp_path)
+    assert settings.stripe_webhook_secret is not None
+    assert settings.stripe_webhook_secret.get_secret_value() == SECRET
+    assert SECRET not in repr(settings) and SECRET not in settings.model_dump_json()
+    url = f"sqlite:///{tmp_path / 'core.db'}"
+    upgrade(url)
+    monkeypatch.setenv(URL_ENV, url)
+    app = app_from_env()  # what each of `churniq core serve --workers N` builds
+    try:
+        assert app.state.stripe_webhook_secret == SECRET
+    finally:
+        app.state.core.close()

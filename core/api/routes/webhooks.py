@@ -20,8 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from connectors import stripe as stripe_connector
-from connectors.stripe import SOURCE, SignatureError, verify_webhook
+from connectors.stripe import SOURCE, SignatureError, translate_event, verify_webhook
 
 from ...webhooks import InvalidWebhook, Received, event_identity, receive_webhook
 from ..context import json_response
@@ -71,6 +70,6 @@ async def stripe_webhook(request: Request) -> Response:
         SOURCE,
         event,
         payload,
-        stripe_connector.translate_event,
+        translate_event,
     )
     return json_response(received_body(received).decode(), 200)
