@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Insert, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -33,6 +34,16 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def insert_new(dialect: str, table: Table, rows: list[dict], keys: list[str]) -> Insert:
+    """One INSERT of `rows` into `table` that skips each row whose unique `keys` are there
+    already (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL; on PostgreSQL it waits for a
+    concurrent transaction holding the same keys to end), returning the `keys` of the rows it
+    wrote."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(rows).on_conflict_do_nothing(index_elements=keys)
+    return statement.returning(*(table.c[k] for k in keys))
 
 
 def is_postgres(engine: Engine) -> bool:

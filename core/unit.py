@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, Insert, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from foundation.contract import SCHEMA_VERSION, validate_event
 
 from .clock import Clock, SystemClock
-from .db import make_engine
+from .db import insert_new, make_engine
 from .payments import ProviderRegistry, default_providers
 from .periods import naive, rfc3339
 from .schema import OUTBOX, AuditEntry
@@ -88,20 +86,23 @@ class Unit:
         self.events.append(event)
         return event
 
-    def relay(self, line: Mapping[str, Any]) -> bool:
-        """Write one contract line built outside the core (a provider's event translated by a
-        connector, or its `connector.untranslatable` line) to the outbox as it is, in this
-        transaction: the loader's one validation path checks it and quarantines what fails.
-        A line whose `event_id` the outbox already holds is skipped (the provider fact came
-        before, by another webhook): True when it was written."""
-        when = _instant(line.get("occurred_at")) or self.now
-        row = self._outbox_row(line, when)
-        statement = _insert_new(self.session.get_bind().dialect.name, row)
+    def relay(self, lines: Iterable[Mapping[str, Any]]) -> int:
+        """Write contract lines built outside the core (a provider's events translated by a
+        connector, and its `connector.untranslatable` lines) to the outbox as they are, in this
+        transaction and one statement: the loader's one validation path checks them and
+        quarantines what fails. A line whose `event_id` the outbox holds already is skipped
+        (the provider fact came before, by another webhook). Returns how many were written."""
+        lines = list(lines)
+        if not lines:
+            return 0
+        rows = [self._outbox_row(x, _instant(x.get("occurred_at")) or self.now) for x in lines]
+        dialect = self.session.get_bind().dialect.name
         with self.session.no_autoflush:
-            written = self.session.execute(statement).first() is not None
-        if written:
-            self.events.append(dict(line))
-        return written
+            written = set(
+                self.session.execute(insert_new(dialect, OUTBOX, rows, ["event_id"])).scalars()
+            )
+        self.events.extend(dict(x) for x in lines if x["event_id"] in written)
+        return len(written)
 
     def _outbox_row(self, event: Mapping[str, Any], when: datetime) -> dict[str, Any]:
         customer_id = event.get("customer_id")
@@ -146,14 +147,6 @@ def _instant(value: object) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
-
-
-def _insert_new(dialect: str, row: dict[str, Any]) -> Insert:
-    """INSERT of an outbox row that does nothing when its event_id is already there; it
-    returns the new row's seq (no row: nothing written)."""
-    insert_of = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert_of(OUTBOX).values(row).on_conflict_do_nothing(index_elements=["event_id"])
-    return statement.returning(OUTBOX.c.seq)
 
 
 class Core:

@@ -13,11 +13,14 @@ provider's name as the audit actor:
   `ignored`, `untranslatable`) and how many lines it wrote;
 - an audit entry `webhook.received`.
 
-A redelivery finds the inbox row and adds nothing; two deliveries at the same moment collide on
-the inbox's primary key and the loser answers as a redelivery. A translation that raises (a bug
-of the connector, or a payload it never expected) does not lose the event: it becomes an
-untranslatable line with reason `translation_failed`, and Stripe is not asked to retry
-something that would fail again.
+The inbox row is written with ON CONFLICT DO NOTHING: a redelivery finds the row there, writes
+nothing and rolls its transaction back (its outbox lines, already there, were skipped anyway).
+Of two deliveries at the same moment the second waits for the first to commit (PostgreSQL: on
+the first's uncommitted keys; SQLite: at BEGIN), then does the same: stored once, no error.
+
+A translation that raises (a bug of the connector, or a payload it never expected) does not
+lose the event: it becomes an untranslatable line with reason `translation_failed`, and Stripe
+is not asked to retry something that would fail again.
 """
 
 from __future__ import annotations
@@ -27,12 +30,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
 from connectors.translation import Translation, Untranslatable
 
+from .db import insert_new
 from .periods import naive
 from .schema import PROVIDER_WEBHOOKS as INBOX
 from .unit import Core
@@ -95,9 +95,8 @@ def status_of(translation: Translation) -> str:
     return "translated" if translation.events else "ignored"
 
 
-def _is_stored(session: Session, provider: str, event_id: str) -> bool:
-    key = (INBOX.c.provider == provider, INBOX.c.provider_event_id == event_id)
-    return session.execute(select(INBOX.c.status).where(*key)).first() is not None
+class _Redelivery(Exception):
+    """Rolls the unit of a redelivered event back."""
 
 
 def receive_webhook(
@@ -114,30 +113,20 @@ def receive_webhook(
     lines = translation.lines(provider)
     status = status_of(translation)
     body = payload.decode("utf-8")
+    row = {"provider": provider, "provider_event_id": event_id, "event_type": event_type,
+           "status": status, "payload": body}  # fmt: skip
     try:
         with core.unit(actor=provider) as u:
-            if _is_stored(u.session, provider, event_id):
-                return Received(event_id, event_type, duplicate=True)
-            written = sum(u.relay(line) for line in lines)
-            u.session.execute(
-                insert(INBOX).values(
-                    provider=provider,
-                    provider_event_id=event_id,
-                    event_type=event_type,
-                    status=status,
-                    events_written=written,
-                    received_at=naive(u.now),
-                    payload=body,
-                )
-            )
+            written = u.relay(lines)
+            row |= {"events_written": written, "received_at": naive(u.now)}
+            dialect = u.session.get_bind().dialect.name
+            claim = insert_new(dialect, INBOX, [row], ["provider", "provider_event_id"])
+            if u.session.execute(claim).first() is None:
+                raise _Redelivery  # stored before, or by a concurrent delivery just committed
             detail: dict[str, Any] = {"type": event_type, "status": status, "written": written}
             if translation.ignored:
                 detail["ignored"] = dict(translation.ignored)
             u.audit("webhook.received", f"{provider}_event", event_id[:64], **detail)
-    except IntegrityError:
-        # a concurrent delivery of the same event committed first (PostgreSQL): a redelivery
-        with core.sessions() as session:
-            if _is_stored(session, provider, event_id):
-                return Received(event_id, event_type, duplicate=True)
-        raise
+    except _Redelivery:
+        return Received(event_id, event_type, duplicate=True)
     return Received(event_id, event_type, False, status, written)
