@@ -98,9 +98,8 @@ class Unit:
         rows = [self._outbox_row(x, _instant(x.get("occurred_at")) or self.now) for x in lines]
         dialect = self.session.get_bind().dialect.name
         with self.session.no_autoflush:
-            written = set(
-                self.session.execute(insert_new(dialect, OUTBOX, rows, ["event_id"])).scalars()
-            )
+            statement = insert_new(dialect, OUTBOX, ("event_id",))
+            written = set(self.session.execute(statement, rows).scalars())
         self.events.extend(dict(x) for x in lines if x["event_id"] in written)
         return len(written)
 
@@ -125,17 +124,19 @@ class Unit:
         target_id: str | None = None,
         **detail: Any,
     ) -> None:
-        self.session.add(
-            AuditEntry(
-                at=self.now,
-                actor=self.actor,
-                role=self.role,
-                action=action,
-                target_type=target_type,
-                target_id=target_id,
-                detail=detail or None,
-            )
-        )
+        """One entry of the audit log, by this unit's actor, in this transaction. A plain
+        INSERT (the ORM's flush of one new object cost a third of a webhook's work)."""
+        entry = {
+            "at": self.now,
+            "actor": self.actor,
+            "role": self.role,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "detail": detail or None,
+        }
+        with self.session.no_autoflush:
+            self.session.execute(insert(AuditEntry.__table__), [entry])
 
 
 def _instant(value: object) -> datetime | None:

@@ -120,8 +120,8 @@ def receive_webhook(
             written = u.relay(lines)
             row |= {"events_written": written, "received_at": naive(u.now)}
             dialect = u.session.get_bind().dialect.name
-            claim = insert_new(dialect, INBOX, [row], ["provider", "provider_event_id"])
-            if u.session.execute(claim).first() is None:
+            claim = insert_new(dialect, INBOX, ("provider", "provider_event_id"))
+            if u.session.execute(claim, [row]).first() is None:
                 raise _Redelivery  # stored before, or by a concurrent delivery just committed
             detail: dict[str, Any] = {"type": event_type, "status": status, "written": written}
             if translation.ignored:
