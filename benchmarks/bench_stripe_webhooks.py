@@ -14,9 +14,10 @@ coroutine, spread evenly over the workers:
 1. `/health` for the warm-up and `--seconds`: the floor;
 2. `POST /webhooks/stripe` for the warm-up and `--seconds`: real Stripe events (the captures of
    ../shared/reference/fixtures/stripe_events; subscription created / updated / deleted,
-   invoice paid / payment failed, charge succeeded / refunded, in a seeded mix) each with ids
-   of its own (event, customer, subscription, invoice, charge, price: every webhook states new
-   facts), signed as Stripe signs (HMAC-SHA256 of `<t>.<body>`) when sent.
+   invoice paid / payment failed / upcoming (ignored), charge succeeded / refunded (given the
+   customer the captures lack), in a seeded mix) each with ids of its own (event, customer,
+   subscription, invoice, charge, price: every webhook states new facts), signed as Stripe
+   signs (HMAC-SHA256 of `<t>.<body>`) when sent.
 
 A verified webhook is a 200 that stored the event (not a redelivery). Latency is the client's
 (send to full response). Afterwards the inbox must hold exactly the accepted events and the
@@ -66,7 +67,8 @@ MIX = {
     "customer.subscription.created": 0.20,
     "customer.subscription.updated": 0.15,
     "customer.subscription.deleted": 0.10,
-    "invoice.paid": 0.25,
+    "invoice.paid": 0.20,
+    "invoice.upcoming": 0.05,  # a type with no contract meaning: received, counted, ignored
     "invoice.payment_failed": 0.10,
     "charge.succeeded": 0.15,
     "charge.refunded": 0.05,
@@ -79,11 +81,15 @@ ZEROS = ("000000000000000000000000", "00000000000000")  # the captures' anonymis
 
 class Events:
     """An endless seeded stream of Stripe event bodies with ids of their own: each capture's
-    zero-filled ids (24 and 14 digits) become the stream position, so the i-th body names
-    objects no other body names."""
+    zero-filled ids (24 and 14 digits) become the stream position (`cus_xxxxxxxxxxxx42`), so
+    the i-th body names objects no other body names."""
 
     def __init__(self, seed: int) -> None:
         self.templates = {name: (EVENTS / f"{name}.json").read_text() for name in MIX}
+        for name in ("charge.succeeded", "charge.refunded"):  # captured without a customer
+            self.templates[name] = self.templates[name].replace(
+                '"customer": null', f'"customer": "cus_{ZEROS[1]}"'
+            )
         self.rng = random.Random(seed)
         self.names, self.weights = list(MIX), list(MIX.values())
         self.n = 0
@@ -91,7 +97,7 @@ class Events:
     def body(self, n: int, name: str) -> bytes:
         text = self.templates[name]
         for zeros in ZEROS:
-            text = text.replace(zeros, f"{n:0{len(zeros)}d}")
+            text = text.replace(zeros, str(n).rjust(len(zeros), "x"))  # no run of zeros left
         return text.encode()
 
     def next(self) -> tuple[str, bytes]:
