@@ -18,6 +18,7 @@ BENCHMARKS = [
     "benchmarks.bench_stripe_webhooks",
     "benchmarks.bench_app",
     "benchmarks.bench_crash",
+    "benchmarks.bench_stripe_translation",
 ]
 
 

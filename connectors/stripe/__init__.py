@@ -14,7 +14,7 @@ loader keeps one:
 | subscription start | `stripe:<sub>:started` | `start_date` |
 | cancellation request (scheduled or immediate) | `stripe:<sub>:cancelled:<canceled_at>` | `canceled_at` |
 | end of access | `stripe:<sub>:ended` | `ended_at` |
-| coupon on a subscription | `stripe:<sub or cus>:coupon:<coupon>:<discount start>` | discount `start` |
+| coupon (on a subscription, a discount event, an invoice) | `stripe:<discount's sub or cus>:coupon:<coupon>:<start>` | discount `start` |
 | renewal invoice (finalized) | `stripe:<in>:renewed` | `status_transitions.finalized_at` |
 | invoice paid | `stripe:<in>:paid` | `status_transitions.paid_at` |
 | standalone charge paid / failed | `stripe:<ch>:paid`, `stripe:<ch>:failed` | charge `created` |
@@ -36,10 +36,12 @@ the subscription as it is now. A subscription a backfill finds paused gets
 
 Mapping choices
 ---------------
+- Platform `web` for every Stripe customer and subscription (Stripe bills on the web).
 - One contract subscription per Stripe subscription; price = Σ item price × quantity (tiered
   prices from their tiers), `offer_id` = the first item's price id, `billing_period` =
   `P<interval_count><D|W|M|Y>` of the items' shared interval. A subscription whose price has no
-  recurring interval is untranslatable (`price_without_interval`).
+  recurring interval is untranslatable (`price_without_interval`), and so is one billed every
+  more than 999 units (`interval_out_of_range`, e.g. 1095 days).
 - Money: Stripe's integer amounts are in the currency's smallest unit as Stripe defines it
   (zero-decimal JPY/KRW… whole units, three-decimal BHD/KWD… thousandths), which is the
   contract's ISO 4217 minor unit except ISK (Stripe sends two decimals, rescaled). Currencies
@@ -79,9 +81,14 @@ Mapping choices
   a pay-per-view or a rental). Charges of invoices are the invoice's facts; a charge with
   `invoice: null` is its own purchase (`purchase_id` = charge id).
 - Refunds come from their charge (`charge.refunded`, the backfill's refunds joined to their
-  charges): Stripe's refund object names no customer. Disputes likewise: without an expanded
+  charges): Stripe's refund object names no customer, so `refund.*` events are ignored. A charge
+  refunded by refunds it does not list (API versions from 2022-11-15 leave `charge.refunds` out)
+  is untranslatable (`refunds_not_listed`) until a backfill lists them. Disputes likewise: without an expanded
   charge or the charge in the same backfill a dispute is untranslatable
   (`dispute_without_customer`); inquiries and warnings (`warning_*`) move no money and are ignored.
+- Catalogue: `offer.published` per recurring price (offer_id = price id, title = nickname, else
+  product name or id); one-time prices and `product.*` events are ignored (a renamed product
+  reaches the offers with its prices' next `offer.published`).
 - Customers: `customer.created` when the country is known (address, shipping, or in a backfill
   an invoice's `customer_address`); the contract requires one, so a customer without it appears
   only through their subscriptions (country unknown). `customer.deleted` is not an erasure

@@ -19,7 +19,7 @@ from connectors.stripe.subscriptions import (
     items_of,
     recurring,
     ref,
-    state,
+    state_of,
 )
 from connectors.stripe.vocabulary import (
     billing_period,
@@ -30,8 +30,9 @@ from connectors.stripe.vocabulary import (
     currency_problem,
     ended_reason,
     failure_code,
+    utc_text,
 )
-from connectors.translation import Translation, Untranslatable, derived_event_id, utc_timestamp
+from connectors.translation import Translation, Untranslatable, derived_event_id
 
 SOURCE = "stripe"
 PLATFORM = "web"
@@ -45,7 +46,7 @@ class Facts:
     def __init__(self) -> None:
         self.translation = Translation()
         self._seen: set[str] = set()
-        self._offers: dict[str, str] = {}  # price id -> body digest already emitted
+        self._offers: set[tuple] = set()  # offers already emitted
 
     def emit(
         self, parts: tuple[str, ...], event_type: str, occurred_at: Any, customer: str, data: dict
@@ -61,7 +62,7 @@ class Facts:
                 "schema_version": 1,
                 "occurred_at": occurred_at
                 if isinstance(occurred_at, str)
-                else utc_timestamp(occurred_at),
+                else utc_text(occurred_at),
                 "source": SOURCE,
                 "customer_id": customer,
                 "data": data,
@@ -81,6 +82,18 @@ class Facts:
     def offer(self, price: dict) -> None:
         """`offer.published` of a recurring price (offer_id = price id). Its id carries a digest
         of the body: a renamed price is a new version, the same price seen twice one event."""
+        product = price.get("product")
+        # a Stripe price's amount, currency and interval never change: its id, name and
+        # product say whether this copy was already published
+        quick = (
+            price.get("id"),
+            price.get("nickname"),
+            product if isinstance(product, str) else ref(product),
+            product.get("name") if isinstance(product, dict) else None,
+        )
+        if quick in self._offers:  # the same price on many subscriptions
+            return
+        self._offers.add(quick)
         interval, count, _ = recurring(price)
         period = billing_period(interval, count)
         price_id = price.get("id")
@@ -88,7 +101,6 @@ class Facts:
         if period is None or not price_id or currency_problem(currency):
             return
         currency = currency.upper()
-        product = price.get("product")
         title = (
             price.get("nickname")
             or (product.get("name") if isinstance(product, dict) else None)
@@ -108,12 +120,9 @@ class Facts:
         trial_days = rec.get("trial_period_days")
         if type(trial_days) is int and 1 <= trial_days <= 999:
             data["trial_period"] = f"P{trial_days}D"
+        created = price.get("created")
         digest = hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=6)
         key = digest.hexdigest()
-        if self._offers.get(price_id) == key:
-            return
-        self._offers[price_id] = key
-        created = price.get("created")
         self.emit((price_id, "offer", key), "offer.published", created or 946684800, "", data)
 
     def price(self, price: dict) -> None:
@@ -157,19 +166,12 @@ class Facts:
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    def subscription_state(
-        self, sub: dict, items: list[dict] | None = None, pairs: list | None = None
-    ) -> dict | None:
-        sub_id = sub.get("id")
+    def subscription_state(self, sub: dict) -> dict | None:
+        """The subscription's recurring state, or None when it is untranslatable (recorded)."""
         try:
-            return state(
-                sub_id,
-                items_of(sub) if items is None else items,
-                sub.get("currency") or _item_currency(items_of(sub) if items is None else items),
-                discounts(sub) if pairs is None else pairs,
-            )
+            return state_of(sub)
         except Problem as problem:
-            self.untranslatable(problem.reason, problem.detail, sub_id, sub)
+            self.untranslatable(problem.reason, problem.detail, sub.get("id"), sub)
             return None
 
     def started(self, sub: dict, recurring_state: dict, period_end: int | None) -> None:
@@ -196,14 +198,14 @@ class Facts:
             data["coupon_id"] = recurring_state["coupon_id"]
         trial_end = sub.get("trial_end")
         if type(trial_end) is int and trial_end > start:
-            data["trial_ends_at"] = utc_timestamp(trial_end)
-        data["current_period_end"] = utc_timestamp(period_end if period_end else start)
+            data["trial_ends_at"] = utc_text(trial_end)
+        data["current_period_end"] = utc_text(period_end if period_end else start)
         self.emit((sub_id, "started"), "subscription.started", start, cus_id, data)
 
     def changed(self, sub: dict, recurring_state: dict, at: int, change_id: str) -> None:
         data = {
             "subscription_id": sub["id"],
-            "effective_at": utc_timestamp(at),
+            "effective_at": utc_text(at),
             "offer_id": recurring_state["offer_id"],
             "price_minor": recurring_state["price_minor"],
             "discount_minor": recurring_state["discount_minor"],
@@ -237,7 +239,7 @@ class Facts:
                 reason, initiated_by = cancel_reason(details)
                 data = {
                     "subscription_id": sub_id,
-                    "effective_at": utc_timestamp(effective),
+                    "effective_at": utc_text(effective),
                     "reason": reason,
                     "initiated_by": initiated_by,
                 }
@@ -257,6 +259,8 @@ class Facts:
     def coupon_redeemed(
         self, discount: dict, coupon: dict, cus_id: str, sub_id: str | None, currency: Any
     ) -> None:
+        if "subscription" in discount:  # the discount's own word, whichever object holds it
+            sub_id = ref(discount["subscription"])
         start = discount.get("start")
         coupon_id = coupon.get("id")
         if type(start) is not int or not coupon_id:
@@ -306,6 +310,8 @@ class Facts:
         transitions = inv.get("status_transitions") or {}
         if sub_id and inv.get("billing_reason") == "subscription_cycle":
             self._renewed(inv, inv_id, cus_id, sub_id, currency, transitions)
+        for discount, coupon in discounts(inv):  # a coupon Stripe has since removed is here
+            self.coupon_redeemed(discount, coupon, cus_id, sub_id, currency)
         if status == "paid" and type(inv.get("amount_paid")) is int and inv["amount_paid"] > 0:
             paid_at = transitions.get("paid_at") or inv.get("created")
             data = {
@@ -339,8 +345,8 @@ class Facts:
         price_minor = contract_minor(amount, currency)
         data = {
             "subscription_id": sub_id,
-            "period_start": utc_timestamp(min(starts)),
-            "period_end": utc_timestamp(max(ends)),
+            "period_start": utc_text(min(starts)),
+            "period_end": utc_text(max(ends)),
             "price_minor": price_minor,
             "discount_minor": min(contract_minor(discount, currency), price_minor),
             "currency": currency,
@@ -396,7 +402,20 @@ class Facts:
         refunds = ch.get("refunds")
         refunds = refunds.get("data") if isinstance(refunds, dict) else refunds
         standalone = "invoice" in ch and ch["invoice"] is None
+        refunded = ch.get("amount_refunded")
+        listed = sum(r.get("amount") or 0 for r in refunds or () if isinstance(r, dict))
+        if type(refunded) is int and refunded > listed:
+            # API versions from 2022-11-15 leave `refunds` out of a charge: its refunds are
+            # only known by their ids from the refunds listing (a backfill joins them)
+            self.untranslatable(
+                "refunds_not_listed",
+                f"charge {ch_id}: {refunded - listed} refunded by refunds it does not list; "
+                "import the refunds with a backfill",
+                ch_id,
+                ch,
+            )
         if not standalone and not refunds:
+            self.ignore(f"charge({ch.get('status')}): its invoice's fact")
             return
         problem = currency_problem(ch.get("currency"))
         if problem or not cus_id:
@@ -520,14 +539,6 @@ def _once_only(inv: dict) -> bool:
     """True when every discount on the invoice is a known `once` coupon (not recurring)."""
     coupons = [coupon_of(d) for d in discount_objects(inv)]
     return bool(coupons) and all(c is not None and c.get("duration") == "once" for c in coupons)
-
-
-def _item_currency(items: list[dict]) -> Any:
-    for item in items:
-        price = item.get("price") or item.get("plan")
-        if isinstance(price, dict):
-            return price.get("currency")
-    return None
 
 
 def first_invoice_items(inv: dict) -> tuple[list[dict], int | None]:

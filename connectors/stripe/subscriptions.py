@@ -15,7 +15,12 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from connectors.stripe.vocabulary import billing_period, contract_minor, currency_problem
+from connectors.stripe.vocabulary import (
+    INTERVAL_UNITS,
+    billing_period,
+    contract_minor,
+    currency_problem,
+)
 
 
 class Problem(Exception):
@@ -74,13 +79,13 @@ def item_amount(price: dict, quantity: int) -> int:
     """Stripe amount (Stripe's smallest unit) of `quantity` of a licensed price."""
     if price.get("billing_scheme") == "tiered":
         return _tiered(price, quantity)
-    exact = price.get("unit_amount_decimal")
-    if exact is not None:
-        return _round(Decimal(str(exact)) * quantity)
     unit = price.get("unit_amount", price.get("amount"))
-    if type(unit) is not int:
+    if type(unit) is int:  # whole units: unit_amount_decimal says the same
+        return unit * quantity
+    exact = price.get("unit_amount_decimal")  # fractions of the smallest unit
+    if exact is None:
         raise Problem("price_without_amount", f"price {price.get('id')} has no unit amount")
-    return unit * quantity
+    return _round(Decimal(str(exact)) * quantity)
 
 
 def discount_objects(holder: dict) -> list[dict]:
@@ -107,6 +112,8 @@ def coupon_of(discount: dict) -> dict | None:
 
 def discounts(holder: dict) -> list[tuple[dict, dict]]:
     """(discount, coupon) pairs of a subscription or invoice, expanded coupons only."""
+    if not holder.get("discount") and not holder.get("discounts"):
+        return []
     return [(d, c) for d in discount_objects(holder) if (c := coupon_of(d)) is not None]
 
 
@@ -149,6 +156,12 @@ def state(sub_id: str, items: list[dict], currency: Any, pairs: list[tuple[dict,
         interval, count, usage = recurring(price)
         item_period = billing_period(interval, count)
         if item_period is None:
+            if interval in INTERVAL_UNITS:  # e.g. 1095 days: no one-unit ISO duration of it
+                raise Problem(
+                    "interval_out_of_range",
+                    f"subscription {sub_id}: price {price.get('id')} bills every {count} "
+                    f"{interval}s, more than the contract's 999 units",
+                )
             raise Problem(
                 "price_without_interval",
                 f"subscription {sub_id}: price {price.get('id')} has no recurring interval",
@@ -173,6 +186,20 @@ def state(sub_id: str, items: list[dict], currency: Any, pairs: list[tuple[dict,
         "billing_period": period,
         "coupon_id": coupon_id,
     }
+
+
+def item_currency(items: list[dict]) -> Any:
+    for item in items:
+        price = item.get("price") or item.get("plan")
+        if isinstance(price, dict):
+            return price.get("currency")
+    return None
+
+
+def state_of(sub: dict) -> dict:
+    """`state` of a subscription object as it is; raises `Problem`."""
+    items = items_of(sub)
+    return state(sub.get("id"), items, sub.get("currency") or item_currency(items), discounts(sub))
 
 
 def current_period_end(sub: dict) -> int | None:

@@ -3,6 +3,7 @@ decline codes and coupon durations. Plain lookups, no Stripe object handling."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
@@ -10,6 +11,25 @@ from babel.numbers import get_currency_precision
 from currency_converter import CurrencyConverter
 
 from foundation.contract.types import COUNTRIES, CURRENCIES
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_PREFIX: dict[int, str] = {}
+
+
+# `HH:MM:SSZ` of every second of a day (86,400 short strings, made once)
+_CLOCK = tuple(f"{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60))
+
+
+def utc_text(value: int | float) -> str:
+    """RFC 3339 UTC text of a Unix timestamp, as `connectors.translation.utc_timestamp` writes
+    it, without a datetime per call (day and time-of-day texts are tables): a backfill formats
+    millions."""
+    day, second = divmod(int(value), 86400)
+    prefix = _DAY_PREFIX.get(day)
+    if prefix is None:
+        prefix = _DAY_PREFIX[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+    return prefix + _CLOCK[second]
+
 
 INTERVAL_UNITS = {"day": "D", "week": "W", "month": "M", "year": "Y"}
 
@@ -78,13 +98,19 @@ def _ecb_currencies() -> frozenset[str]:
     return frozenset(CurrencyConverter().currencies)
 
 
+_USABLE: set[str] = set()  # Stripe currency codes already found usable
+
+
 def currency_problem(code: object) -> str | None:
     """Why a Stripe currency cannot become contract money (None when it can): the contract's
     ISO 4217 list and an ECB rate history (METRICS.md, reporting currency)."""
+    if code in _USABLE:
+        return None
     if not isinstance(code, str) or code.upper() not in _CURRENCIES:
         return f"{code!r} is not an ISO 4217 currency"
     if code.upper() not in _ecb_currencies():
         return f"{code.upper()} has no ECB reference rates, its money cannot be reported"
+    _USABLE.add(code)
     return None
 
 
