@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from connectors.stripe import translate_event
 from connectors.translation import Translation, contract_event, derived_event_id
 from core.api import create_app
+from core.api.auth import PERMISSIONS, SIGNED
 from core.api.serve import URL_ENV, app_from_env
 from core.clock import FixedClock
 from core.migrate import upgrade
@@ -79,11 +80,11 @@ def sign(payload: bytes, secret: str = SECRET, at: float | None = None) -> str:
     return f"t={t},v1={mac}"
 
 
-def post(api: TestClient, payload: bytes, signature: str | None = None, **kw):
-    headers = {"Content-Type": "application/json"}
+def post(api: TestClient, payload: bytes, signature: str | None = None, headers=None):
+    headers = {"Content-Type": "application/json", **(headers or {})}
     if signature is not None:
         headers["Stripe-Signature"] = signature
-    return api.post(URL, content=payload, headers=headers, **kw)
+    return api.post(URL, content=payload, headers=headers)
 
 
 # --- the database ----------------------------------------------------------------------------
@@ -423,3 +424,13 @@ def test_the_signing_secret_is_a_setting_kept_out_of_reprs_and_reaches_the_worke
         assert app.state.stripe_webhook_secret == SECRET
     finally:
         app.state.core.close()
+
+
+def test_the_route_is_signed_not_keyed_and_kept_out_of_the_api_document(api: TestClient):
+    assert ("POST", URL) in SIGNED and ("POST", URL) not in PERMISSIONS
+    assert URL not in api.get("/openapi.json").json()["paths"]
+    event = fixture_event("invoice.upcoming", "evt_no_key")
+    payload = body(event)
+    answer = post(api, payload, sign(payload), headers={"X-API-Key": "ck_not-a-key"})
+    assert answer.status_code == 200, answer.text  # an API key is neither needed nor looked at
+    assert answer.json()["status"] == "ignored"
