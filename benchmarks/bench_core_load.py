@@ -84,10 +84,12 @@ TARGET_P95_MS = 50
 CARD_RENEWALS_FAIL = "4000000000000341"  # approved at sign-up, every renewal declined
 OFFERS = {"trial": "bench_monthly_trial", "plain": "bench_monthly", "pass": "bench_pass"}
 MIX = {"signup": 0.40, "purchase": 0.35, "cancel": 0.25}
+# as `churniq core serve` runs it; the Stripe signing secret (if any) from the environment
 SERVE = (
-    "import os, sys; from core.api.serve import URL_ENV, serve; "
+    "import os, sys; from core.api.serve import STRIPE_SECRET_ENV, URL_ENV, serve; "
     "os.environ[URL_ENV] = sys.argv[1]; "
-    "serve(sys.argv[1], int(sys.argv[2]), workers=int(sys.argv[3]))"
+    "serve(sys.argv[1], int(sys.argv[2]), workers=int(sys.argv[3]), "
+    "stripe_webhook_secret=os.environ.get(STRIPE_SECRET_ENV))"
 )
 
 

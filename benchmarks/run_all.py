@@ -15,6 +15,7 @@ BENCHMARKS = [
     "benchmarks.bench_models",
     "benchmarks.bench_core_load",
     "benchmarks.bench_core_races",
+    "benchmarks.bench_stripe_webhooks",
     "benchmarks.bench_app",
     "benchmarks.bench_crash",
     "benchmarks.bench_stripe_translation",

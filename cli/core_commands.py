@@ -65,17 +65,28 @@ def cmd_create_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from core.api.serve import URL_ENV, serve
+    from core.api.serve import STRIPE_SECRET_ENV, URL_ENV, serve
 
     _core(settings).close()
+    secret = settings.stripe_webhook_secret
+    stripe_secret = secret.get_secret_value() if secret is not None else None
     if args.workers > 1:  # each worker process finds the core through its environment
         os.environ[URL_ENV] = settings.core_url
+        if stripe_secret is not None:  # from churniq.toml, perhaps
+            os.environ[STRIPE_SECRET_ENV] = stripe_secret
+    stripe = "on" if stripe_secret else "off: CHURNIQ_STRIPE_WEBHOOK_SECRET is not set"
     print(
         f"core API on {settings.local_url(args.port)} (OpenAPI at /openapi.json, docs at /docs; "
-        "Ctrl+C to stop)"
+        f"Stripe webhooks at /webhooks/stripe {stripe}; Ctrl+C to stop)"
     )
     with contextlib.suppress(KeyboardInterrupt):
-        serve(settings.core_url, args.port, host=settings.host, workers=args.workers)
+        serve(
+            settings.core_url,
+            args.port,
+            host=settings.host,
+            workers=args.workers,
+            stripe_webhook_secret=stripe_secret,
+        )
     return 0
 
 

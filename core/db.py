@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Insert, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -33,6 +35,17 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+@lru_cache(maxsize=64)
+def insert_new(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
+    """An INSERT into `table` (execute it with a list of rows) that skips each row whose unique
+    `keys` are there already (ON CONFLICT DO NOTHING, on SQLite and PostgreSQL; on PostgreSQL
+    it waits for a concurrent transaction holding the same keys to end), returning the `keys`
+    of the rows it wrote. One statement object per table: SQLAlchemy compiles it once."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return statement.returning(*(table.c[k] for k in keys))
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from foundation.contract.outbox import outbox_table
+from foundation.contract.webhooks import provider_webhooks_table
 
 # an auto-incrementing big integer that SQLite accepts as its rowid alias
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -339,3 +340,7 @@ class JobRun(Base):
 # the contract events of every state change, written in the same transaction (the reader in
 # ingestion.sources.core_outbox moves them to the warehouse exactly once)
 OUTBOX = outbox_table(Base.metadata)
+
+# every verified provider webhook, once by the provider's event id (core.webhooks writes it in
+# the transaction of the contract events it translates to)
+PROVIDER_WEBHOOKS = provider_webhooks_table(Base.metadata)

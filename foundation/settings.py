@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     core_db_url: str | None = Field(
         default=None, description="the core's database; default SQLite at <home>/core.db"
     )
+    # a secret: SecretStr keeps it out of reprs, logs and dumps (`.get_secret_value()` to use)
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="the signing secret of the Stripe webhook endpoint (whsec_…); unset: the "
+        "core answers POST /webhooks/stripe with 503",
+    )
     reporting_currency: str = "EUR"
     as_of: date | None = Field(default=None, description="as-of date; default the watermark")
     churn_horizon_days: int = 30

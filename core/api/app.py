@@ -12,9 +12,18 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from ..unit import Core
 from . import errors
-from .auth import PERMISSIONS, PUBLIC, authorize
+from .auth import PERMISSIONS, PUBLIC, SIGNED, authorize
 from .idempotency import document_replays
-from .routes import admin, catalog, customers, health, purchases, retention, subscriptions
+from .routes import (
+    admin,
+    catalog,
+    customers,
+    health,
+    purchases,
+    retention,
+    subscriptions,
+    webhooks,
+)
 
 MAX_BODY = 4 * 1024 * 1024  # a campaign of 100,000 customers fits
 
@@ -29,6 +38,10 @@ in the same transaction.
 
 **Idempotency**: POSTs that create or charge accept an `Idempotency-Key` header; a retry with
 the same key and request gets the first response back (`Idempotent-Replayed: true`).
+
+**Provider webhooks**: `POST /webhooks/stripe` takes Stripe's signed events (no API key: the
+`Stripe-Signature` header is checked with the endpoint's signing secret,
+`CHURNIQ_STRIPE_WEBHOOK_SECRET`); it is not listed below, its body is Stripe's.
 
 **Conventions**: ids are strings, timestamps RFC 3339 in UTC, money integer minor units
 (cents). Errors are `{"error": code, "message": text}`.
@@ -50,8 +63,9 @@ def _calls(dependant: Dependant) -> set:
 
 
 def check_permissions(app: FastAPI) -> None:
-    """Every route is public or in the role table, guarded by `authorize`, and every entry
-    of the table is a route: a route cannot be added without deciding who may call it."""
+    """Every route is public, signed by a provider or in the role table, guarded by
+    `authorize`, and every entry of the table is a route: a route cannot be added without
+    deciding who may call it."""
     seen = set()
     for context in iter_route_contexts(app.routes):
         route = context.original_route
@@ -64,6 +78,10 @@ def check_permissions(app: FastAPI) -> None:
             seen.add(key)
             if key in PUBLIC:
                 continue
+            if key in SIGNED:
+                if route.include_in_schema:
+                    raise RuntimeError(f"{method} {route.path} is signed: keep it out of the docs")
+                continue
             if key not in PERMISSIONS:
                 raise RuntimeError(f"{method} {route.path} is missing from auth.PERMISSIONS")
             if authorize not in _calls(route.dependant):
@@ -73,7 +91,9 @@ def check_permissions(app: FastAPI) -> None:
         raise RuntimeError(f"auth.PERMISSIONS lists routes that do not exist: {sorted(missing)}")
 
 
-def create_app(core: Core) -> FastAPI:
+def create_app(core: Core, stripe_webhook_secret: str | None = None) -> FastAPI:
+    """The API of `core`; `POST /webhooks/stripe` verifies signatures with
+    `stripe_webhook_secret` (unset: it answers 503)."""
     app = FastAPI(
         title="churniq core",
         version=_version(),
@@ -84,8 +104,18 @@ def create_app(core: Core) -> FastAPI:
         max_body_size=MAX_BODY,
     )
     app.state.core = core
+    app.state.stripe_webhook_secret = stripe_webhook_secret or None
     errors.install(app)
-    for module in (health, customers, catalog, subscriptions, purchases, retention, admin):
+    for module in (
+        health,
+        customers,
+        catalog,
+        subscriptions,
+        purchases,
+        retention,
+        admin,
+        webhooks,
+    ):
         app.include_router(module.router)
     check_permissions(app)
     generate = app.openapi

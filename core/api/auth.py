@@ -73,6 +73,10 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
 }
 # answered without a key
 PUBLIC: frozenset[tuple[str, str]] = frozenset({("GET", "/health")})
+# a provider's webhooks: no key, the provider's signature of the body is the authentication
+# (checked by the route); their contract is the provider's, so they are not in the OpenAPI
+# document
+SIGNED: frozenset[tuple[str, str]] = frozenset({("POST", "/webhooks/stripe")})
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key")

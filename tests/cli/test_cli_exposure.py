@@ -46,7 +46,7 @@ def launched(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     import core.api.serve
 
     monkeypatch.setattr(
-        core.api.serve, "serve", lambda url, port, host, workers: started.update(serve=[host])
+        core.api.serve, "serve", lambda url, port, host, workers, **_: started.update(serve=[host])
     )
     monkeypatch.delenv("CHURNIQ_HOST", raising=False)
     return started

@@ -43,7 +43,7 @@ def test_0002_repairs_what_it_can_and_refuses_duplicate_live_subscriptions(db_ur
     assert current_revision(db_url) == "0001"
     _sql(core, "update customers set email = 'back@example.com', country = 'DE' where id = :c",
          c=erased)  # fmt: skip
-    assert upgrade(db_url) == "0002"
+    assert upgrade(db_url, "0002") == "0002"
     assert _sql(core, "select email, country from customers where id = :c", c=erased) == [
         (None, None)
     ]
@@ -59,5 +59,5 @@ def test_0002_repairs_what_it_can_and_refuses_duplicate_live_subscriptions(db_ur
                f"select 'sub_twin', {', '.join(columns)} from subscriptions where id = :s",
          s=sub)  # fmt: skip
     with pytest.raises(RuntimeError, match=f"more than one live subscription.*{keeps}/monthly"):
-        upgrade(db_url)
+        upgrade(db_url, "0002")
     assert current_revision(db_url) == "0001"
