@@ -97,9 +97,52 @@ def contract_event(
     }
 
 
+#: Keys of providers' objects whose values name or locate a person (Stripe's customer, charge,
+#: invoice and shipping details, billing details, free-text descriptions and metadata). A
+#: provider payload kept anywhere (the core's webhook inbox, a quarantine line) keeps its shape
+#: and ids but not these values; `country` stays (an aggregate attribute, as in the contract).
+PERSONAL_KEYS = frozenset(
+    {
+        "email",
+        "name",
+        "phone",
+        "description",
+        "line1",
+        "line2",
+        "city",
+        "postal_code",
+        "state",
+        "customer_email",
+        "customer_name",
+        "customer_phone",
+        "receipt_email",
+        "ip_address",
+        "tax_ids",
+        "customer_tax_ids",
+        "metadata",
+    }
+)
+REDACTED = "[redacted]"
+
+
+def without_personal_data(value: Any) -> Any:
+    """`value` (a provider payload) with the values of `PERSONAL_KEYS` replaced by
+    `[redacted]` at every depth; empty values stay as they are."""
+    if isinstance(value, Mapping):
+        return {
+            k: (REDACTED if k in PERSONAL_KEYS and v not in (None, "", {}, []) else
+                without_personal_data(v))
+            for k, v in value.items()
+        }  # fmt: skip
+    if isinstance(value, list):
+        return [without_personal_data(v) for v in value]
+    return value
+
+
 def untranslatable_event(source: str, item: Untranslatable) -> dict[str, Any]:
     """The quarantine line of an untranslatable object: its id derives from the provider id and
-    the reason, so a redelivery is a duplicate, not a second quarantine entry."""
+    the reason, so a redelivery is a duplicate, not a second quarantine entry. The payload keeps
+    no personal values (`without_personal_data`): the warehouse never holds them."""
     return {
         "event_id": derived_event_id(source, item.provider_id, "untranslatable", item.reason),
         "event_type": UNTRANSLATABLE_EVENT_TYPE,
@@ -111,7 +154,7 @@ def untranslatable_event(source: str, item: Untranslatable) -> dict[str, Any]:
             "reason": item.reason,
             "detail": item.detail,
             "provider_id": item.provider_id,
-            "payload": item.payload,
+            "payload": without_personal_data(item.payload),
         },
     }
 

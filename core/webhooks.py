@@ -9,7 +9,8 @@ provider's name as the audit actor:
   `connector.untranslatable` line of what has no contract meaning, which the loader quarantines
   with its reason; a line whose event id the outbox holds already (the same provider fact by
   another webhook) is skipped;
-- the inbox row (`provider_webhooks`): the body as received, its status (`translated`,
+- the inbox row (`provider_webhooks`): the event without personal values
+  (`connectors.translation.without_personal_data`: its shape and ids), its status (`translated`,
   `ignored`, `untranslatable`) and how many lines it wrote;
 - an audit entry `webhook.received`.
 
@@ -30,7 +31,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.translation import Translation, Untranslatable
+import orjson
+
+from connectors.translation import Translation, Untranslatable, without_personal_data
 
 from .db import insert_new
 from .periods import naive
@@ -112,7 +115,9 @@ def receive_webhook(
     translation = translate_safely(provider, event, event_id, translate)
     lines = translation.lines(provider)
     status = status_of(translation)
-    body = payload.decode("utf-8")
+    # the inbox keeps the event's shape and ids, not the person it names (the contract events
+    # carry what the marts need; the core's customers are erasable, Stripe's are not ours)
+    body = orjson.dumps(without_personal_data(event)).decode()
     row = {"provider": provider, "provider_event_id": event_id, "event_type": event_type,
            "status": status, "payload": body}  # fmt: skip
     try:
