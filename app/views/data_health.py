@@ -212,9 +212,9 @@ def behind_text(view_at: Any, churniq_as_of: Any) -> str:
     if as_of >= view_day:
         return ""
     return (
-        f" churniq's figures are as of {as_of} (its newest event): a change scheduled since, "
-        f"such as a trial's end, is not in them yet; `CHURNIQ_AS_OF={view_day}` compares on "
-        "the view's day."
+        f" churniq's figures are as of {as_of} (the `CHURNIQ_AS_OF` setting), before the view's "
+        f"day: a change scheduled in between, such as a trial's end, is not in them; "
+        f"`CHURNIQ_AS_OF={view_day}` (or no setting) compares on the view's day."
     )
 
 

@@ -69,12 +69,12 @@ def test_connected_source_and_differing_customers(connected_home: Path, app_runn
     assert list(connectors["source"]) == ["stripe"]
     assert list(connectors["ignored_types"]) == ["payout.paid (2), balance.available (1)"]
     assert list(connectors["quarantined_open"]) == [1]
-    # churniq's figures stop the day before the view's: the page says so
+    # churniq's figures stop the day before the view's (an as-of setting): the page says so
     assert at.warning[0].value == (
         "stripe: 2 of 3 customers differ from the provider's view of 2024-03-31 23:00. "
-        "churniq's figures are as of 2024-03-30 (its newest event): a change scheduled since, "
-        "such as a trial's end, is not in them yet; `CHURNIQ_AS_OF=2024-03-31` compares on "
-        "the view's day."
+        "churniq's figures are as of 2024-03-30 (the `CHURNIQ_AS_OF` setting), before the "
+        "view's day: a change scheduled in between, such as a trial's end, is not in them; "
+        "`CHURNIQ_AS_OF=2024-03-31` (or no setting) compares on the view's day."
     )
     differences = next(df.value for df in at.dataframe if "mrr_difference" in df.value)
     assert list(differences["customer_id"]) == ["cus_b", "cus_c"]  # largest difference first

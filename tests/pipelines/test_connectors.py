@@ -178,12 +178,10 @@ def _import_stripe(home: Path) -> dict:
 def ran(tmp_path_factory) -> tuple[Path, dict]:
     home = _home(tmp_path_factory.mktemp("connectors"))
     imported = _import_stripe(home)
-    # churniq's figures as of the day of Stripe's view (the fixtures' events are older: the
-    # trial that ended in between would otherwise still run at the watermark)
-    as_of = pq.read_table(home / "connectors" / "stripe_provider_view.parquet")["as_of"][0]
-    with pytest.MonkeyPatch.context() as env:  # the settings travel to the run's steps so
-        env.setenv("CHURNIQ_AS_OF", as_of.as_py().date().isoformat())
-        meta = run_pipeline(get_settings(home=home), models=False)
+    # no as-of setting: the fixtures' events are older than Stripe's view, and the complete
+    # backfill moves the watermark to its own moment (int_as_of), so the trial that ended in
+    # between is paying on the view's day, as Stripe says
+    meta = run_pipeline(get_settings(home=home), models=False)
     return home, meta | {"imported": imported}
 
 
@@ -261,6 +259,11 @@ def test_reconciliation_mart_and_check(ran) -> None:
     assert not passed and severity == "WARN"
     assert "customers=7" in detail and "customers_differing=2" in detail
     assert "as_of_behind_view" not in detail  # churniq's as-of is the Stripe view's day
+    view_at = pq.read_table(home / "connectors" / "stripe_provider_view.parquet")["as_of"][0]
+    [(watermark, as_of_date)] = _rows(
+        home / "warehouse.duckdb", "select watermark_at, as_of_date from intermediate.int_as_of"
+    )
+    assert (watermark, as_of_date) == (view_at.as_py(), view_at.as_py().date())
     assert "'EUR': '-0.500000'" in detail and "'USD': '-5.000000'" in detail
 
 

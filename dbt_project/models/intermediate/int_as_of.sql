@@ -1,5 +1,8 @@
 -- One row: the as-of date every "current" figure uses (METRICS.md "As-of date"), the first event
--- date (start of every series) and the reporting currency.
+-- date (start of every series) and the reporting currency. The watermark is the latest event
+-- loaded, or the moment of the latest complete provider backfill when that is later: the
+-- provider's account was read whole then, so nothing it did not report happened in between
+-- (a trial that ended since the last event is paying on the backfill's day, as the provider says).
 with
 
 events as (
@@ -8,6 +11,25 @@ events as (
         min(occurred_at) as first_event_at,
         max(occurred_at) as watermark_at
     from {{ source('raw', 'events') }}
+
+),
+
+provider_backfills as (
+
+    select max(as_of) as read_whole_at
+    from {{ source('raw', 'provider_views') }}
+
+),
+
+watermark as (
+
+    select
+        first_event_at,
+        case
+            when read_whole_at > watermark_at then read_whole_at else watermark_at
+        end as watermark_at
+    from events
+    cross join provider_backfills
 
 ),
 
@@ -22,7 +44,7 @@ final as (
         cast(watermark_at as date) as as_of_date,
         {%- endif %}
         cast('{{ var("reporting_currency") }}' as varchar) as reporting_currency
-    from events
+    from watermark
 
 )
 
