@@ -117,7 +117,7 @@ def _customer(facts: Facts, event: Mapping, obj: dict, prev: dict) -> None:
     code = customer_country(obj)
     if code and ("address" in prev or "shipping" in prev):
         facts.emit(
-            (event["id"], "updated"),
+            f"{event['id']}:updated",
             "customer.updated",
             event["created"],
             obj["id"],
@@ -143,7 +143,7 @@ def _subscription(facts: Facts, event: Mapping, obj: dict, prev: dict) -> None:
             facts.changed(obj, current, at, event["id"])
         if prev.get("cancel_at_period_end") and not obj.get("cancel_at_period_end"):
             facts.emit(
-                (sub_id, "reactivated", event["id"]),
+                f"{sub_id}:reactivated:{event['id']}",
                 "subscription.reactivated",
                 at,
                 cus_id,
@@ -153,7 +153,7 @@ def _subscription(facts: Facts, event: Mapping, obj: dict, prev: dict) -> None:
             _pause_change(facts, obj, prev["pause_collection"], event)
     elif etype == "customer.subscription.paused":
         facts.emit(
-            (sub_id, "paused", event["id"]),
+            f"{sub_id}:paused:{event['id']}",
             "subscription.paused",
             at,
             cus_id,
@@ -161,7 +161,7 @@ def _subscription(facts: Facts, event: Mapping, obj: dict, prev: dict) -> None:
         )
     elif etype == "customer.subscription.resumed":
         facts.emit(
-            (sub_id, "resumed", event["id"]),
+            f"{sub_id}:resumed:{event['id']}",
             "subscription.resumed",
             at,
             cus_id,
@@ -176,10 +176,10 @@ def _pause_change(facts: Facts, sub: dict, before: Any, event: Mapping) -> None:
         data: dict[str, Any] = {"subscription_id": sub_id}
         if type(now.get("resumes_at")) is int:
             data["resume_at"] = utc_text(now["resumes_at"])
-        facts.emit((sub_id, "paused", event["id"]), "subscription.paused", at, cus_id, data)
+        facts.emit(f"{sub_id}:paused:{event['id']}", "subscription.paused", at, cus_id, data)
     elif before and not now:
         facts.emit(
-            (sub_id, "resumed", event["id"]),
+            f"{sub_id}:resumed:{event['id']}",
             "subscription.resumed",
             at,
             cus_id,
@@ -417,9 +417,7 @@ def _backfill_subscription(facts: Facts, sub: dict, first: dict | None, as_of: i
         pause = sub.get("pause_collection")
         if isinstance(pause, dict) and type(pause.get("resumes_at")) is int:
             data["resume_at"] = utc_text(pause["resumes_at"])
-        facts.emit(
-            (sub["id"], "paused", "as_of", str(as_of)), "subscription.paused", as_of, cus_id, data
-        )
+        facts.emit(f"{sub['id']}:paused:as_of:{as_of}", "subscription.paused", as_of, cus_id, data)
 
 
 # statuses of a subscription that still gives access (past_due and unpaid are dunning)
