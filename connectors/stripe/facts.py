@@ -170,10 +170,12 @@ class Facts:
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    def subscription_state(self, sub: dict) -> dict | None:
+    def subscription_state(
+        self, sub: dict, items: list[dict] | None = None, pairs: list | None = None
+    ) -> dict | None:
         """The subscription's recurring state, or None when it is untranslatable (recorded)."""
         try:
-            return state_of(sub)
+            return state_of(sub, items, pairs)
         except Problem as problem:
             self.untranslatable(problem.reason, problem.detail, sub.get("id"), sub)
             return None
@@ -220,17 +222,18 @@ class Facts:
         if cus_id:
             self.emit(f"{change_id}:changed", "subscription.changed", at, cus_id, data)
 
-    def subscription_lifecycle(self, sub: dict, offers: bool = True) -> None:
+    def subscription_lifecycle(
+        self, sub: dict, items: list[dict] | None = None, pairs: list | None = None
+    ) -> None:
         """The facts any copy of a subscription states: its prices' offers, its scheduled or
-        immediate cancellation, its end, its coupons."""
+        immediate cancellation, its end, its coupons (`items` and `pairs` as in `state_of`)."""
         sub_id, cus_id = sub.get("id"), ref(sub.get("customer"))
         if not sub_id or not cus_id:
             return
-        if offers:
-            for item in items_of(sub):
-                price = item.get("price") or item.get("plan")
-                if isinstance(price, dict):
-                    self.offer(price)
+        for item in items_of(sub) if items is None else items:
+            price = item.get("price") or item.get("plan")
+            if isinstance(price, dict):
+                self.offer(price)
         status = sub.get("status")
         canceled_at = sub.get("canceled_at")
         ended_at = sub.get("ended_at")
@@ -257,7 +260,7 @@ class Facts:
         if status in ("canceled", "incomplete_expired") and type(ended_at) is int:
             data = {"subscription_id": sub_id, "ended_reason": ended_reason(status, details)}
             self.emit(f"{sub_id}:ended", "subscription.ended", ended_at, cus_id, data)
-        for discount, coupon in discounts(sub):
+        for discount, coupon in discounts(sub) if pairs is None else pairs:
             self.coupon_redeemed(discount, coupon, cus_id, sub_id, sub.get("currency"))
 
     def coupon_redeemed(

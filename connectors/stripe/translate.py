@@ -22,6 +22,7 @@ from connectors.stripe.subscriptions import (
     coupon_of,
     current_period_end,
     discounts,
+    items_of,
     ref,
     state,
     state_of,
@@ -321,7 +322,7 @@ def _translate_objects(objects: Iterable[Mapping], as_of: datetime) -> Translati
     buckets: dict[str, list[dict]] = defaultdict(list)
     facts = Facts()
     for obj in objects:
-        kind = obj.get("object") if isinstance(obj, Mapping) else None
+        kind = obj.get("object") if type(obj) is dict or isinstance(obj, Mapping) else None
         if kind in _OBJECT_KINDS:
             buckets[kind].append(obj)  # type: ignore[arg-type]
         else:
@@ -351,7 +352,8 @@ def _translate_objects(objects: Iterable[Mapping], as_of: datetime) -> Translati
         facts.price(price)
     as_of_ts = int(as_of.timestamp())
     for sub in buckets["subscription"]:
-        _backfill_subscription(facts, sub, first_invoices.get(sub.get("id")), as_of_ts)
+        first = first_invoices.get(sub.get("id")) if first_invoices else None
+        _backfill_subscription(facts, sub, first, as_of_ts)
     for inv in buckets["invoice"]:
         facts.invoice(inv)
     listed: dict[str, list[dict]] = defaultdict(list)
@@ -394,7 +396,8 @@ def _backfill_subscription(facts: Facts, sub: dict, first: dict | None, as_of: i
     (the same `subscription.started` as the webhook's customer.subscription.created), or as it
     is now when that invoice is not in the backfill; then its lifecycle facts, and a pause at
     `as_of` when Stripe shows it paused (when it paused is only in its events)."""
-    current = facts.subscription_state(sub)
+    items, pairs = items_of(sub), discounts(sub)
+    current = facts.subscription_state(sub, items, pairs)
     if current is None:
         return
     start_state, period_end = current, current_period_end(sub)
@@ -409,7 +412,7 @@ def _backfill_subscription(facts: Facts, sub: dict, first: dict | None, as_of: i
             except Problem:
                 start_state = current
     facts.started(sub, start_state, period_end)
-    facts.subscription_lifecycle(sub)
+    facts.subscription_lifecycle(sub, items, pairs)
     cus_id = ref(sub.get("customer"))
     paused = sub.get("pause_collection") or sub.get("status") == "paused"
     if paused and cus_id and sub.get("status") not in ("canceled", "incomplete_expired"):
