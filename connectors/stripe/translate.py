@@ -402,22 +402,22 @@ def _backfill_subscription(facts: Facts, sub: dict, first: dict | None, as_of: i
         return
     start_state, period_end = current, current_period_end(sub)
     if first is not None:
-        items, first_end = first_invoice_items(first)
-        if items:
+        first_items, first_end = first_invoice_items(first)
+        if first_items:
             try:
-                start_state = state(
-                    sub["id"], items, sub.get("currency") or first.get("currency"), discounts(first)
-                )
+                currency = sub.get("currency") or first.get("currency")
+                start_state = state(sub["id"], first_items, currency, discounts(first))
                 period_end = first_end or period_end
             except Problem:
                 start_state = current
     facts.started(sub, start_state, period_end)
     facts.subscription_lifecycle(sub, items, pairs)
+    pause, status = sub.get("pause_collection"), sub.get("status")
+    if not pause and status != "paused":
+        return
     cus_id = ref(sub.get("customer"))
-    paused = sub.get("pause_collection") or sub.get("status") == "paused"
-    if paused and cus_id and sub.get("status") not in ("canceled", "incomplete_expired"):
+    if cus_id and status not in ("canceled", "incomplete_expired"):
         data: dict[str, Any] = {"subscription_id": sub["id"]}
-        pause = sub.get("pause_collection")
         if isinstance(pause, dict) and type(pause.get("resumes_at")) is int:
             data["resume_at"] = utc_text(pause["resumes_at"])
         facts.emit(f"{sub['id']}:paused:as_of:{as_of}", "subscription.paused", as_of, cus_id, data)
