@@ -89,12 +89,15 @@ class Facts:
         product = price.get("product")
         # a Stripe price's amount, currency and interval never change: its id, name and
         # product say whether this copy was already published
-        quick = (
-            price.get("id"),
-            price.get("nickname"),
-            product if isinstance(product, str) else ref(product),
-            product.get("name") if isinstance(product, dict) else None,
-        )
+        if type(product) is str:  # as the API lists prices unless asked to expand them
+            quick = (price.get("id"), price.get("nickname"), product, None)
+        else:
+            quick = (
+                price.get("id"),
+                price.get("nickname"),
+                ref(product),
+                product.get("name") if isinstance(product, dict) else None,
+            )
         if quick in self._offers:  # the same price on many subscriptions
             return
         self._offers.add(quick)

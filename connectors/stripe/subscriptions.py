@@ -181,7 +181,7 @@ def state(sub_id: str, items: list[dict], currency: Any, pairs: list[tuple[dict,
     return {
         "offer_id": offer_id,
         "price_minor": price_minor,
-        "discount_minor": recurring_discount(pairs, price_minor, currency),
+        "discount_minor": recurring_discount(pairs, price_minor, currency) if pairs else 0,
         "currency": currency,
         "billing_period": period,
         "coupon_id": coupon_id,
