@@ -32,7 +32,7 @@ from connectors.stripe.vocabulary import (
     failure_code,
     utc_text,
 )
-from connectors.translation import Translation, Untranslatable, derived_event_id
+from connectors.translation import MAX_EVENT_ID, Translation, Untranslatable, derived_event_id
 
 SOURCE = "stripe"
 PLATFORM = "web"
@@ -45,17 +45,21 @@ class Facts:
 
     def __init__(self) -> None:
         self.translation = Translation()
+        self._events = self.translation.events
         self._seen: set[str] = set()
         self._offers: set[tuple] = set()  # offers already emitted
 
-    def emit(
-        self, parts: tuple[str, ...], event_type: str, occurred_at: Any, customer: str, data: dict
-    ) -> None:
-        event_id = derived_event_id(SOURCE, *parts)
-        if event_id in self._seen:
+    def emit(self, key: str, event_type: str, occurred_at: Any, customer: str, data: dict) -> None:
+        """One contract event; `key` is its id after `stripe:`, the provider ids and the change
+        joined by `:` (`derived_event_id`'s scheme, spelled as an f-string on the hot path)."""
+        event_id = f"{SOURCE}:{key}"
+        if len(event_id) > MAX_EVENT_ID:
+            event_id = derived_event_id(SOURCE, key)
+        seen = self._seen
+        if event_id in seen:
             return
-        self._seen.add(event_id)
-        self.translation.events.append(
+        seen.add(event_id)
+        self._events.append(
             {
                 "event_id": event_id,
                 "event_type": event_type,
@@ -85,12 +89,15 @@ class Facts:
         product = price.get("product")
         # a Stripe price's amount, currency and interval never change: its id, name and
         # product say whether this copy was already published
-        quick = (
-            price.get("id"),
-            price.get("nickname"),
-            product if isinstance(product, str) else ref(product),
-            product.get("name") if isinstance(product, dict) else None,
-        )
+        if type(product) is str:  # as the API lists prices unless asked to expand them
+            quick = (price.get("id"), price.get("nickname"), product, None)
+        else:
+            quick = (
+                price.get("id"),
+                price.get("nickname"),
+                ref(product),
+                product.get("name") if isinstance(product, dict) else None,
+            )
         if quick in self._offers:  # the same price on many subscriptions
             return
         self._offers.add(quick)
@@ -123,7 +130,7 @@ class Facts:
         created = price.get("created")
         digest = hashlib.blake2b(orjson.dumps(data, option=orjson.OPT_SORT_KEYS), digest_size=6)
         key = digest.hexdigest()
-        self.emit((price_id, "offer", key), "offer.published", created or 946684800, "", data)
+        self.emit(f"{price_id}:offer:{key}", "offer.published", created or 946684800, "", data)
 
     def price(self, price: dict) -> None:
         interval, _, _ = recurring(price)
@@ -162,14 +169,16 @@ class Facts:
         if code is None or type(cus.get("created")) is not int:
             return
         data = {"country": code, "signup_platform": PLATFORM}
-        self.emit((cus_id, "created", code), "customer.created", cus["created"], cus_id, data)
+        self.emit(f"{cus_id}:created:{code}", "customer.created", cus["created"], cus_id, data)
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    def subscription_state(self, sub: dict) -> dict | None:
+    def subscription_state(
+        self, sub: dict, items: list[dict] | None = None, pairs: list | None = None
+    ) -> dict | None:
         """The subscription's recurring state, or None when it is untranslatable (recorded)."""
         try:
-            return state_of(sub)
+            return state_of(sub, items, pairs)
         except Problem as problem:
             self.untranslatable(problem.reason, problem.detail, sub.get("id"), sub)
             return None
@@ -200,7 +209,7 @@ class Facts:
         if type(trial_end) is int and trial_end > start:
             data["trial_ends_at"] = utc_text(trial_end)
         data["current_period_end"] = utc_text(period_end if period_end else start)
-        self.emit((sub_id, "started"), "subscription.started", start, cus_id, data)
+        self.emit(f"{sub_id}:started", "subscription.started", start, cus_id, data)
 
     def changed(self, sub: dict, recurring_state: dict, at: int, change_id: str) -> None:
         data = {
@@ -214,19 +223,20 @@ class Facts:
         }
         cus_id = ref(sub.get("customer"))
         if cus_id:
-            self.emit((change_id, "changed"), "subscription.changed", at, cus_id, data)
+            self.emit(f"{change_id}:changed", "subscription.changed", at, cus_id, data)
 
-    def subscription_lifecycle(self, sub: dict, offers: bool = True) -> None:
+    def subscription_lifecycle(
+        self, sub: dict, items: list[dict] | None = None, pairs: list | None = None
+    ) -> None:
         """The facts any copy of a subscription states: its prices' offers, its scheduled or
-        immediate cancellation, its end, its coupons."""
+        immediate cancellation, its end, its coupons (`items` and `pairs` as in `state_of`)."""
         sub_id, cus_id = sub.get("id"), ref(sub.get("customer"))
         if not sub_id or not cus_id:
             return
-        if offers:
-            for item in items_of(sub):
-                price = item.get("price") or item.get("plan")
-                if isinstance(price, dict):
-                    self.offer(price)
+        for item in items_of(sub) if items is None else items:
+            price = item.get("price") or item.get("plan")
+            if isinstance(price, dict):
+                self.offer(price)
         status = sub.get("status")
         canceled_at = sub.get("canceled_at")
         ended_at = sub.get("ended_at")
@@ -244,7 +254,7 @@ class Facts:
                     "initiated_by": initiated_by,
                 }
                 self.emit(
-                    (sub_id, "cancelled", str(canceled_at)),
+                    f"{sub_id}:cancelled:{canceled_at}",
                     "subscription.cancelled",
                     canceled_at,
                     cus_id,
@@ -252,8 +262,8 @@ class Facts:
                 )
         if status in ("canceled", "incomplete_expired") and type(ended_at) is int:
             data = {"subscription_id": sub_id, "ended_reason": ended_reason(status, details)}
-            self.emit((sub_id, "ended"), "subscription.ended", ended_at, cus_id, data)
-        for discount, coupon in discounts(sub):
+            self.emit(f"{sub_id}:ended", "subscription.ended", ended_at, cus_id, data)
+        for discount, coupon in discounts(sub) if pairs is None else pairs:
             self.coupon_redeemed(discount, coupon, cus_id, sub_id, sub.get("currency"))
 
     def coupon_redeemed(
@@ -281,7 +291,7 @@ class Facts:
             return
         data["duration"] = coupon_duration(coupon)
         holder = sub_id or cus_id
-        self.emit((holder, "coupon", coupon_id, str(start)), "coupon.redeemed", start, cus_id, data)
+        self.emit(f"{holder}:coupon:{coupon_id}:{start}", "coupon.redeemed", start, cus_id, data)
 
     # -- invoices and money ----------------------------------------------------------------
 
@@ -321,7 +331,7 @@ class Facts:
                 "currency": currency,
                 "provider": PROVIDER,
             }
-            self.emit((inv_id, "paid"), "payment.succeeded", paid_at, cus_id, data)
+            self.emit(f"{inv_id}:paid", "payment.succeeded", paid_at, cus_id, data)
 
     def _renewed(
         self, inv: dict, inv_id: str, cus_id: str, sub_id: str, currency: str, transitions: dict
@@ -352,7 +362,7 @@ class Facts:
             "currency": currency,
         }
         occurred = transitions.get("finalized_at") or inv.get("created")
-        self.emit((inv_id, "renewed"), "subscription.renewed", occurred, cus_id, data)
+        self.emit(f"{inv_id}:renewed", "subscription.renewed", occurred, cus_id, data)
 
     def payment_failed(self, inv: dict, occurred_at: int) -> None:
         """`payment.failed` of one failed attempt at an invoice (`invoice.payment_failed`):
@@ -393,7 +403,7 @@ class Facts:
             ),
             "attempt": attempt,
         }
-        self.emit((inv_id, "failed", str(attempt)), "payment.failed", occurred_at, cus_id, data)
+        self.emit(f"{inv_id}:failed:{attempt}", "payment.failed", occurred_at, cus_id, data)
 
     def charge(self, ch: dict) -> None:
         """A charge's refunds, and the payment itself when it belongs to no invoice (an explicit
@@ -436,12 +446,12 @@ class Facts:
                 "provider": PROVIDER,
             }
             if ch["status"] == "succeeded":
-                self.emit((ch_id, "paid"), "payment.succeeded", ch["created"], cus_id, data)
+                self.emit(f"{ch_id}:paid", "payment.succeeded", ch["created"], cus_id, data)
             else:
                 outcome = ch.get("outcome") or {}
                 data["failure_code"] = failure_code(outcome.get("reason"), ch.get("failure_code"))
                 data["attempt"] = 1
-                self.emit((ch_id, "failed"), "payment.failed", ch["created"], cus_id, data)
+                self.emit(f"{ch_id}:failed", "payment.failed", ch["created"], cus_id, data)
         for refund in refunds or ():
             if isinstance(refund, dict):
                 self.refund(refund, cus_id)
@@ -468,7 +478,7 @@ class Facts:
         }
         if refund.get("reason"):
             data["reason"] = refund["reason"]
-        self.emit((ch_id, "refund", re_id), "payment.refunded", refund["created"], cus_id, data)
+        self.emit(f"{ch_id}:refund:{re_id}", "payment.refunded", refund["created"], cus_id, data)
 
     def dispute(self, dp: dict, cus_id: str | None) -> None:
         """`payment.chargeback` of a dispute, unless it is an inquiry or early warning
@@ -497,7 +507,7 @@ class Facts:
         }
         if dp.get("reason"):
             data["reason"] = dp["reason"]
-        self.emit((dp_id or ch_id, "chargeback"), "payment.chargeback", dp["created"], cus_id, data)
+        self.emit(f"{dp_id or ch_id}:chargeback", "payment.chargeback", dp["created"], cus_id, data)
 
 
 def customer_country(cus: dict) -> str | None:

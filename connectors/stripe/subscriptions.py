@@ -79,7 +79,7 @@ def item_amount(price: dict, quantity: int) -> int:
     """Stripe amount (Stripe's smallest unit) of `quantity` of a licensed price."""
     if price.get("billing_scheme") == "tiered":
         return _tiered(price, quantity)
-    unit = price.get("unit_amount", price.get("amount"))
+    unit = price["unit_amount"] if "unit_amount" in price else price.get("amount")
     if type(unit) is int:  # whole units: unit_amount_decimal says the same
         return unit * quantity
     exact = price.get("unit_amount_decimal")  # fractions of the smallest unit
@@ -181,7 +181,7 @@ def state(sub_id: str, items: list[dict], currency: Any, pairs: list[tuple[dict,
     return {
         "offer_id": offer_id,
         "price_minor": price_minor,
-        "discount_minor": recurring_discount(pairs, price_minor, currency),
+        "discount_minor": recurring_discount(pairs, price_minor, currency) if pairs else 0,
         "currency": currency,
         "billing_period": period,
         "coupon_id": coupon_id,
@@ -196,10 +196,12 @@ def item_currency(items: list[dict]) -> Any:
     return None
 
 
-def state_of(sub: dict) -> dict:
-    """`state` of a subscription object as it is; raises `Problem`."""
-    items = items_of(sub)
-    return state(sub.get("id"), items, sub.get("currency") or item_currency(items), discounts(sub))
+def state_of(sub: dict, items: list[dict] | None = None, pairs: list | None = None) -> dict:
+    """`state` of a subscription object as it is (its `items_of` and `discounts` when the
+    caller has them already); raises `Problem`."""
+    items = items_of(sub) if items is None else items
+    pairs = discounts(sub) if pairs is None else pairs
+    return state(sub.get("id"), items, sub.get("currency") or item_currency(items), pairs)
 
 
 def current_period_end(sub: dict) -> int | None:

@@ -22,6 +22,7 @@ from connectors.stripe.subscriptions import (
     coupon_of,
     current_period_end,
     discounts,
+    items_of,
     ref,
     state,
     state_of,
@@ -117,7 +118,7 @@ def _customer(facts: Facts, event: Mapping, obj: dict, prev: dict) -> None:
     code = customer_country(obj)
     if code and ("address" in prev or "shipping" in prev):
         facts.emit(
-            (event["id"], "updated"),
+            f"{event['id']}:updated",
             "customer.updated",
             event["created"],
             obj["id"],
@@ -143,7 +144,7 @@ def _subscription(facts: Facts, event: Mapping, obj: dict, prev: dict) -> None:
             facts.changed(obj, current, at, event["id"])
         if prev.get("cancel_at_period_end") and not obj.get("cancel_at_period_end"):
             facts.emit(
-                (sub_id, "reactivated", event["id"]),
+                f"{sub_id}:reactivated:{event['id']}",
                 "subscription.reactivated",
                 at,
                 cus_id,
@@ -153,7 +154,7 @@ def _subscription(facts: Facts, event: Mapping, obj: dict, prev: dict) -> None:
             _pause_change(facts, obj, prev["pause_collection"], event)
     elif etype == "customer.subscription.paused":
         facts.emit(
-            (sub_id, "paused", event["id"]),
+            f"{sub_id}:paused:{event['id']}",
             "subscription.paused",
             at,
             cus_id,
@@ -161,7 +162,7 @@ def _subscription(facts: Facts, event: Mapping, obj: dict, prev: dict) -> None:
         )
     elif etype == "customer.subscription.resumed":
         facts.emit(
-            (sub_id, "resumed", event["id"]),
+            f"{sub_id}:resumed:{event['id']}",
             "subscription.resumed",
             at,
             cus_id,
@@ -176,10 +177,10 @@ def _pause_change(facts: Facts, sub: dict, before: Any, event: Mapping) -> None:
         data: dict[str, Any] = {"subscription_id": sub_id}
         if type(now.get("resumes_at")) is int:
             data["resume_at"] = utc_text(now["resumes_at"])
-        facts.emit((sub_id, "paused", event["id"]), "subscription.paused", at, cus_id, data)
+        facts.emit(f"{sub_id}:paused:{event['id']}", "subscription.paused", at, cus_id, data)
     elif before and not now:
         facts.emit(
-            (sub_id, "resumed", event["id"]),
+            f"{sub_id}:resumed:{event['id']}",
             "subscription.resumed",
             at,
             cus_id,
@@ -321,7 +322,7 @@ def _translate_objects(objects: Iterable[Mapping], as_of: datetime) -> Translati
     buckets: dict[str, list[dict]] = defaultdict(list)
     facts = Facts()
     for obj in objects:
-        kind = obj.get("object") if isinstance(obj, Mapping) else None
+        kind = obj.get("object") if type(obj) is dict or isinstance(obj, Mapping) else None
         if kind in _OBJECT_KINDS:
             buckets[kind].append(obj)  # type: ignore[arg-type]
         else:
@@ -351,7 +352,8 @@ def _translate_objects(objects: Iterable[Mapping], as_of: datetime) -> Translati
         facts.price(price)
     as_of_ts = int(as_of.timestamp())
     for sub in buckets["subscription"]:
-        _backfill_subscription(facts, sub, first_invoices.get(sub.get("id")), as_of_ts)
+        first = first_invoices.get(sub.get("id")) if first_invoices else None
+        _backfill_subscription(facts, sub, first, as_of_ts)
     for inv in buckets["invoice"]:
         facts.invoice(inv)
     listed: dict[str, list[dict]] = defaultdict(list)
@@ -394,32 +396,31 @@ def _backfill_subscription(facts: Facts, sub: dict, first: dict | None, as_of: i
     (the same `subscription.started` as the webhook's customer.subscription.created), or as it
     is now when that invoice is not in the backfill; then its lifecycle facts, and a pause at
     `as_of` when Stripe shows it paused (when it paused is only in its events)."""
-    current = facts.subscription_state(sub)
+    items, pairs = items_of(sub), discounts(sub)
+    current = facts.subscription_state(sub, items, pairs)
     if current is None:
         return
     start_state, period_end = current, current_period_end(sub)
     if first is not None:
-        items, first_end = first_invoice_items(first)
-        if items:
+        first_items, first_end = first_invoice_items(first)
+        if first_items:
             try:
-                start_state = state(
-                    sub["id"], items, sub.get("currency") or first.get("currency"), discounts(first)
-                )
+                currency = sub.get("currency") or first.get("currency")
+                start_state = state(sub["id"], first_items, currency, discounts(first))
                 period_end = first_end or period_end
             except Problem:
                 start_state = current
     facts.started(sub, start_state, period_end)
-    facts.subscription_lifecycle(sub)
+    facts.subscription_lifecycle(sub, items, pairs)
+    pause, status = sub.get("pause_collection"), sub.get("status")
+    if not pause and status != "paused":
+        return
     cus_id = ref(sub.get("customer"))
-    paused = sub.get("pause_collection") or sub.get("status") == "paused"
-    if paused and cus_id and sub.get("status") not in ("canceled", "incomplete_expired"):
+    if cus_id and status not in ("canceled", "incomplete_expired"):
         data: dict[str, Any] = {"subscription_id": sub["id"]}
-        pause = sub.get("pause_collection")
         if isinstance(pause, dict) and type(pause.get("resumes_at")) is int:
             data["resume_at"] = utc_text(pause["resumes_at"])
-        facts.emit(
-            (sub["id"], "paused", "as_of", str(as_of)), "subscription.paused", as_of, cus_id, data
-        )
+        facts.emit(f"{sub['id']}:paused:as_of:{as_of}", "subscription.paused", as_of, cus_id, data)
 
 
 # statuses of a subscription that still gives access (past_due and unpaid are dunning)

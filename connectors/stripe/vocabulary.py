@@ -24,11 +24,13 @@ def utc_text(value: int | float) -> str:
     """RFC 3339 UTC text of a Unix timestamp, as `connectors.translation.utc_timestamp` writes
     it, without a datetime per call (day and time-of-day texts are tables): a backfill formats
     millions."""
-    day, second = divmod(int(value), 86400)
-    prefix = _DAY_PREFIX.get(day)
-    if prefix is None:
-        prefix = _DAY_PREFIX[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
-    return prefix + _CLOCK[second]
+    seconds = int(value)
+    try:
+        return _DAY_PREFIX[seconds // 86400] + _CLOCK[seconds % 86400]
+    except KeyError:
+        day = seconds // 86400
+        _DAY_PREFIX[day] = (_EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+        return _DAY_PREFIX[day] + _CLOCK[seconds % 86400]
 
 
 INTERVAL_UNITS = {"day": "D", "week": "W", "month": "M", "year": "Y"}

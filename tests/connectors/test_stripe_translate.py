@@ -645,3 +645,22 @@ def test_refunds_a_charge_does_not_list_are_untranslatable_until_a_backfill_list
     backfill = translate_objects([event["data"]["object"], refund], as_of=NOW)
     assert only(backfill, "payment.refunded")["data"]["amount_minor"] == 300
     assert not backfill.untranslatable
+
+
+def test_a_backfill_publishes_the_offers_a_subscription_bills_now_and_starts_it_as_first_billed():
+    from tests.connectors.stripe_scenario import scenario
+
+    acct = scenario()
+    sub = acct.latest["sub_02"]  # upgraded from price_basic to price_premium
+    creating = [
+        o
+        for o in acct.objects()
+        if o["object"] == "invoice"
+        and o.get("billing_reason") == "subscription_create"
+        and o.get("subscription") == "sub_02"
+    ]
+    assert len(creating) == 1
+    t = translate_objects([copy.deepcopy(sub), *creating], as_of=NOW)
+    assert only(t, "subscription.started")["data"]["offer_id"] == "price_basic"
+    offers = [e["data"]["offer_id"] for e in events_of(t, "offer.published")]
+    assert offers == ["price_premium"]
