@@ -21,8 +21,12 @@ LONGEST_FIRST = (
     "tests/test_crash_recovery.py",
     "tests/browser/test_dashboards_in_chromium.py",
     "tests/pipelines/test_poison_run.py",
+    "tests/pipelines/test_connectors.py",  # one pipeline run with two connected sources
+    "tests/connectors/test_stripe_scenario.py",  # dbt builds of the hand-computed scenario
     "tests/test_erasure_end_to_end.py",
     "tests/core/test_api_schemathesis.py",
+    "tests/cli/test_import_csv.py",
+    "tests/ingestion/test_stripe_import.py",
     "tests/test_core_end_to_end.py",  # ~30 s
 )
 
