@@ -95,7 +95,12 @@ def publish(
             tables[f"{schema}.{name}"] = con.execute(
                 f'select count(*) from snap."{schema}"."{name}"'
             ).fetchall()[0][0]
-        watermark = con.execute("select max(occurred_at) from raw.events").fetchall()[0][0]
+        # the marts' own watermark (the newest event, or a later complete provider backfill)
+        watermark = con.execute(
+            "select watermark_at from intermediate.int_as_of"
+            if _has_table(con, "intermediate", "int_as_of")
+            else "select max(occurred_at) from raw.events"
+        ).fetchall()[0][0]
         published_at = datetime.now(UTC).replace(tzinfo=None)
         con.execute("create schema snap.meta")
         con.execute(

@@ -264,6 +264,8 @@ def test_reconciliation_mart_and_check(ran) -> None:
         home / "warehouse.duckdb", "select watermark_at, as_of_date from intermediate.int_as_of"
     )
     assert (watermark, as_of_date) == (view_at.as_py(), view_at.as_py().date())
+    # and the dashboards say so ("data as of … (watermark)")
+    assert _rows(home / "serving.duckdb", "select watermark from meta.snapshot") == [(watermark,)]
     assert "'EUR': '-0.500000'" in detail and "'USD': '-5.000000'" in detail
 
 
