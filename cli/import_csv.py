@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ from connectors.csv_migration import (
     read_csv,
     translate_tables,
 )
-from connectors.translation import ndjson
+from foundation.home import Home
+from ingestion.sources.connector_files import land, landing_name, write_atomic
 
 from .options import UserError, settings_from
 
@@ -99,20 +99,13 @@ def describe(report: dict[str, Any]) -> list[str]:
     return out
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
-def land(landing: Path, lines: list[dict[str, Any]], now: datetime) -> list[str]:
-    """Write `lines` as `import-<ts>-<part>.ndjson` files in `landing`; their names."""
-    landing.mkdir(parents=True, exist_ok=True)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+def land_all(home: Home, lines: list[dict[str, Any]], now: datetime) -> list[str]:
+    """Write `lines` as `import-<ts>-<part>.ndjson` landing files (the importers' one
+    writer, `ingestion.sources.connector_files`); their names."""
     names = []
     for part, first in enumerate(range(0, len(lines), LINES_PER_FILE), start=1):
-        name = f"{SOURCE}-{stamp}-{part:05d}.ndjson"
-        _write_atomically(landing / name, ndjson(lines[first : first + LINES_PER_FILE]))
+        name = landing_name(SOURCE, now, part)
+        land(home, name, lines[first : first + LINES_PER_FILE])
         names.append(name)
     return names
 
@@ -144,8 +137,7 @@ def record_state(
         "files": [*(previous.get("files") or []), *files],
         "cursor": {"mapping": mapping, "exact_from_month": report["exact_from_month"]},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(path, json.dumps(state, indent=2).encode())
+    write_atomic(path, json.dumps(state, indent=2).encode())
     return state
 
 
@@ -164,7 +156,7 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
         return 0
     settings = settings_from(args)
     now = datetime.now(UTC)
-    names = land(settings.paths.landing, migration.lines(), now)
+    names = land_all(settings.paths, migration.lines(), now)
     mapping = str(args.mapping) if args.mapping else f"preset:{args.preset}"
     record_state(settings.paths.connector_state(SOURCE), migration, names, mapping, now)
     print(f"wrote {', '.join(names)} to {settings.paths.landing}; now run `churniq run`")

@@ -460,25 +460,10 @@ class Facts:
         re_id, ch_id = refund.get("id"), ref(refund.get("charge"))
         if refund.get("status") not in ("succeeded", "pending", None):
             return
-        problem = currency_problem(refund.get("currency"))
-        if problem or not cus_id or not ch_id:
-            self.untranslatable(
-                "currency_without_rates" if problem else "refund_without_customer",
-                f"refund {re_id}: {problem or 'its charge (and so its customer) is unknown'}",
-                re_id,
-                refund,
-            )
-            return
-        currency = refund["currency"].upper()
-        data = {
-            "payment_id": ch_id,
-            "refund_id": re_id,
-            "amount_minor": contract_minor(refund.get("amount") or 0, currency),
-            "currency": currency,
-        }
-        if refund.get("reason"):
-            data["reason"] = refund["reason"]
-        self.emit(f"{ch_id}:refund:{re_id}", "payment.refunded", refund["created"], cus_id, data)
+        self.money_on_charge(
+            refund, "refund", ch_id, cus_id, f"{ch_id}:refund:{re_id}", "payment.refunded",
+            {"refund_id": re_id},
+        )  # fmt: skip
 
     def dispute(self, dp: dict, cus_id: str | None) -> None:
         """`payment.chargeback` of a dispute, unless it is an inquiry or early warning
@@ -490,24 +475,42 @@ class Facts:
             return
         if cus_id is None and isinstance(dp.get("charge"), dict):
             cus_id = ref(dp["charge"].get("customer"))
-        problem = currency_problem(dp.get("currency"))
+        self.money_on_charge(
+            dp, "dispute", ch_id, cus_id, f"{dp_id or ch_id}:chargeback", "payment.chargeback"
+        )
+
+    def money_on_charge(
+        self,
+        obj: dict,
+        what: str,
+        ch_id: str | None,
+        cus_id: str | None,
+        key: str,
+        event_type: str,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """The contract event of money moved back on charge `ch_id` (a refund, a dispute):
+        untranslatable without rates for its currency or without the charge's customer."""
+        obj_id = obj.get("id")
+        problem = currency_problem(obj.get("currency"))
         if problem or not cus_id or not ch_id:
             self.untranslatable(
-                "currency_without_rates" if problem else "dispute_without_customer",
-                f"dispute {dp_id}: {problem or 'its charge (and so its customer) is unknown'}",
-                dp_id,
-                dp,
+                "currency_without_rates" if problem else f"{what}_without_customer",
+                f"{what} {obj_id}: {problem or 'its charge (and so its customer) is unknown'}",
+                obj_id,
+                obj,
             )
             return
-        currency = dp["currency"].upper()
+        currency = obj["currency"].upper()
         data = {
             "payment_id": ch_id,
-            "amount_minor": contract_minor(dp.get("amount") or 0, currency),
+            **(extra or {}),
+            "amount_minor": contract_minor(obj.get("amount") or 0, currency),
             "currency": currency,
         }
-        if dp.get("reason"):
-            data["reason"] = dp["reason"]
-        self.emit(f"{dp_id or ch_id}:chargeback", "payment.chargeback", dp["created"], cus_id, data)
+        if obj.get("reason"):
+            data["reason"] = obj["reason"]
+        self.emit(key, event_type, obj["created"], cus_id, data)
 
 
 def customer_country(cus: dict) -> str | None:

@@ -175,6 +175,7 @@ hostile_value = st.one_of(
     st.sampled_from(TIMESTAMPS),
     st.sampled_from(DURATIONS),
     st.sampled_from(STRINGS),
+    # "XXX" is ISO 4217's "no currency" code and "XAU" gold: neither a currency of payment
     st.sampled_from(CURRENCIES[:5] + ("EURO", "eur", "XXX", "XAU")),
     st.sampled_from(COUNTRIES[:5] + ("XX", "de", "UK")),
     st.integers(min_value=-(2**70), max_value=2**70),
